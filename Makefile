@@ -1,0 +1,55 @@
+# Tanhui — `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-sqlite lint format typecheck migrate bench chaos clean
+
+help: ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the package with dev tools
+
+run: $(STAMP) ## Serve on SQLite (no Redis) at http://$(HOST):$(PORT)/docs
+	TANHUI_ENV=$${TANHUI_ENV:-development} $(BIN)/tanhui migrate
+	TANHUI_ENV=$${TANHUI_ENV:-development} $(BIN)/tanhui serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP) ## Run the whole suite (SQLite, and PostgreSQL + Redis when reachable; required under CI=true)
+	$(BIN)/python -m pytest
+
+test-sqlite: $(STAMP) ## Run the suite on SQLite only
+	$(BIN)/python -m pytest -k 'not postgres'
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## Format and autofix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP) ## mypy on app/
+	$(BIN)/mypy
+
+migrate: $(STAMP) ## Upgrade the database named by TANHUI_DATABASE_URL
+	$(BIN)/tanhui migrate
+
+bench: $(STAMP) ## Throughput and latency on PostgreSQL + Redis (see bench/README.md)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+chaos: $(STAMP) ## Kill a worker, restart PostgreSQL, stop Redis under load; check nothing is lost
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
+
+clean: ## Remove the virtual environment and local databases
+	rm -rf $(VENV) tanhui.db tanhui.db-wal tanhui.db-shm .pytest_cache .ruff_cache .mypy_cache

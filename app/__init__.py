@@ -1,0 +1,1 @@
+"""Tanhui: backend of a carbon-inclusive (碳普惠) citizen rewards platform."""

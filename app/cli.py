@@ -1,0 +1,153 @@
+"""``tanhui``: serve, migrate, create users, seed a demo, run the periodic jobs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.config import Settings, get_settings
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        lines = [
+            f"  {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+            for e in exc.errors()
+        ]
+        sys.exit("Invalid settings (environment variables TANHUI_*):\n" + "\n".join(lines))
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = _settings_or_exit()
+    if args.migrate:
+        cmd_migrate(args)
+    if args.workers > 1:
+        if settings.is_sqlite:
+            sys.exit(
+                "Several workers need PostgreSQL and Redis (TANHUI_DATABASE_URL, "
+                "TANHUI_REDIS_URL); SQLite serves one process."
+            )
+        if not settings.redis_url:
+            sys.exit(
+                "Several workers need TANHUI_REDIS_URL: revocations, nonces, leaderboards "
+                "and rate limits are shared through Redis."
+            )
+        # Each worker writes its metrics here; /metrics sums them.
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="tanhui-metrics-")
+        )
+    uvicorn.run(
+        "app.main:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from app.migrate import upgrade
+
+    settings = _settings_or_exit()
+    upgrade(settings.database_url)
+    print("database is at the latest schema")
+
+
+def _run_db(fn: Callable[..., Awaitable[Any]], *fargs: Any) -> Any:
+    from app.db import make_engine, make_sessionmaker, session_scope
+
+    settings = _settings_or_exit()
+
+    async def main() -> Any:
+        engine = make_engine(settings.database_url, pool_size=2)
+        try:
+            async with session_scope(make_sessionmaker(engine)) as session:
+                return await fn(session, settings, *fargs)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_create_user(args: argparse.Namespace) -> None:
+    from app.errors import DomainError
+    from app.services.users import create_user
+
+    async def go(session: Any, settings: Settings) -> Any:
+        return await create_user(
+            session,
+            email=args.email,
+            password=args.password,
+            role=args.role,
+            merchant_id=args.merchant_id,
+            display_name=args.display_name,
+            region=args.region,
+        )
+
+    try:
+        user = _run_db(go)
+    except DomainError as exc:
+        sys.exit(f"error: {exc.detail}")
+    print(f"created {user.role} {user.email} id={user.id}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tanhui", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--migrate", action="store_true", help="upgrade the schema first")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies whose X-Forwarded-For is trusted (the load balancer)",
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="upgrade the database schema to the latest")
+    migrate.set_defaults(func=cmd_migrate)
+
+    create = sub.add_parser("create-user", help="create a user of any role")
+    create.add_argument("--email", required=True)
+    create.add_argument("--password", required=True)
+    create.add_argument(
+        "--role", default="citizen", choices=["citizen", "merchant", "admin", "auditor"]
+    )
+    create.add_argument("--merchant-id")
+    create.add_argument("--display-name")
+    create.add_argument("--region")
+    create.set_defaults(func=cmd_create_user)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+# Feature modules add their subcommands here (seed-demo, expire-points, …).
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Settings from the environment (prefix ``TANHUI_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "changethis"}
+DEV_JWT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TANHUI_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "production"
+    database_url: str = "sqlite+aiosqlite:///./tanhui.db"
+    redis_url: str | None = None
+    redis_prefix: str = Field(default="tanhui:", max_length=64)
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "tanhui"
+    jwt_audience: str = "tanhui-api"
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    timezone: str = "Asia/Shanghai"
+    late_window_days: int = Field(default=7, ge=0, le=366)
+    future_tolerance_seconds: int = Field(default=300, ge=0, le=86400)
+    points_ttl_days: int = Field(default=365, ge=1, le=3650)
+    partner_timestamp_window_seconds: int = Field(default=300, ge=1, le=3600)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    log_json: bool = True
+    log_level: str = "INFO"
+    # Rate limits: requests per minute (0 disables the limit).
+    rate_limit_citizen_per_minute: int = Field(default=600, ge=0)
+    rate_limit_auth_per_minute: int = Field(default=30, ge=0)
+    rate_limit_partner_per_minute: int = Field(default=1200, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        if not (v.startswith("sqlite+aiosqlite://") or v.startswith("postgresql+asyncpg://")):
+            raise ValueError(
+                "TANHUI_DATABASE_URL must start with 'sqlite+aiosqlite://' or "
+                "'postgresql+asyncpg://'"
+            )
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("TANHUI_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @model_validator(mode="after")
+    def _secret_outside_development(self) -> Settings:
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+        if self.env == "development" and not secret:
+            self.jwt_secret = SecretStr(DEV_JWT_SECRET)
+            return self
+        if secret.lower() in _PLACEHOLDER_SECRETS or len(secret) < 32:
+            raise ValueError(
+                "TANHUI_JWT_SECRET must be set to a random string of at least 32 characters "
+                "(only TANHUI_ENV=development may run without one)"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def jwt_key(self) -> str:
+        assert self.jwt_secret is not None
+        return self.jwt_secret.get_secret_value()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

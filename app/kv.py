@@ -1,0 +1,183 @@
+"""Shared fast state: Redis when configured, an in-process stand-in otherwise.
+
+The stand-in is correct for one process only (the embedded default). Everything kept here
+is either rebuildable from the database (leaderboards) or short-lived (nonces, rate-limit
+windows, revoked token ids until they expire).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+# Sliding-window rate limit: one sorted set per key, members are request timestamps.
+_RATE_LUA = """
+local key = KEYS[1]
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local member = ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local count = redis.call('ZCARD', key)
+if count < limit then
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, math.ceil(window * 1000))
+  return {1, 0}
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return {0, tostring(tonumber(oldest[2]) + window - now)}
+"""
+
+
+class KV(Protocol):
+    async def ping(self) -> bool: ...
+    async def set_once(self, key: str, ttl_seconds: int) -> bool:
+        """Set ``key`` if absent; True when this call set it (nonce and replay checks)."""
+
+    async def exists(self, key: str) -> bool: ...
+    async def zincrby(
+        self, key: str, amount: float, member: str, ttl_seconds: int | None = None
+    ) -> None: ...
+    async def ztop(self, key: str, n: int) -> list[tuple[str, float]]: ...
+    async def zrank_score(self, key: str, member: str) -> tuple[int, float] | None: ...
+    async def delete_prefix(self, prefix: str) -> None: ...
+    async def hit(self, key: str, limit: int, window_seconds: float) -> tuple[bool, float]:
+        """Count one request; (allowed, seconds until the next one would be allowed)."""
+
+    async def close(self) -> None: ...
+
+
+class RedisKV:
+    """Every key is prefixed, so several deployments (or test runs) can share one Redis."""
+
+    def __init__(self, url: str, prefix: str = "tanhui:") -> None:
+        self.prefix = prefix
+        self.redis: Redis = Redis.from_url(
+            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=15
+        )
+        self._rate = self.redis.register_script(_RATE_LUA)
+        self._seq = 0
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+    async def set_once(self, key: str, ttl_seconds: int) -> bool:
+        return bool(await self.redis.set(self.prefix + key, b"1", nx=True, ex=ttl_seconds))
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self.redis.exists(self.prefix + key))
+
+    async def zincrby(
+        self, key: str, amount: float, member: str, ttl_seconds: int | None = None
+    ) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zincrby(self.prefix + key, amount, member)
+            if ttl_seconds:
+                pipe.expire(self.prefix + key, ttl_seconds)
+            await pipe.execute()
+
+    async def ztop(self, key: str, n: int) -> list[tuple[str, float]]:
+        rows = await self.redis.zrevrange(self.prefix + key, 0, n - 1, withscores=True)
+        return [(m.decode() if isinstance(m, bytes) else m, float(s)) for m, s in rows]
+
+    async def zrank_score(self, key: str, member: str) -> tuple[int, float] | None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrevrank(self.prefix + key, member)
+            pipe.zscore(self.prefix + key, member)
+            rank, score = await pipe.execute()
+        return None if rank is None else (int(rank), float(score))
+
+    async def delete_prefix(self, prefix: str) -> None:
+        async for key in self.redis.scan_iter(match=self.prefix + prefix + "*", count=500):
+            await self.redis.delete(key)
+
+    async def hit(self, key: str, limit: int, window_seconds: float) -> tuple[bool, float]:
+        self._seq += 1
+        now = time.time()
+        allowed, retry = await self._rate(
+            keys=[self.prefix + key],
+            args=[now, window_seconds, limit, f"{now}:{id(self)}:{self._seq}"],
+        )
+        return bool(allowed), float(retry)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+class MemoryKV:
+    def __init__(self) -> None:
+        self._keys: dict[str, float] = {}
+        self._zsets: dict[str, dict[str, float]] = {}
+        self._windows: dict[str, list[float]] = {}
+        self._lock = asyncio.Lock()
+
+    async def ping(self) -> bool:
+        return True
+
+    def _alive(self, key: str) -> bool:
+        exp = self._keys.get(key)
+        if exp is None:
+            return False
+        if exp < time.monotonic():
+            del self._keys[key]
+            return False
+        return True
+
+    async def set_once(self, key: str, ttl_seconds: int) -> bool:
+        if self._alive(key):
+            return False
+        self._keys[key] = time.monotonic() + ttl_seconds
+        if len(self._keys) > 100_000:
+            now = time.monotonic()
+            self._keys = {k: v for k, v in self._keys.items() if v >= now}
+        return True
+
+    async def exists(self, key: str) -> bool:
+        return self._alive(key)
+
+    async def zincrby(
+        self, key: str, amount: float, member: str, ttl_seconds: int | None = None
+    ) -> None:
+        zset = self._zsets.setdefault(key, {})
+        zset[member] = zset.get(member, 0.0) + amount
+
+    async def ztop(self, key: str, n: int) -> list[tuple[str, float]]:
+        zset = self._zsets.get(key, {})
+        return sorted(zset.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+    async def zrank_score(self, key: str, member: str) -> tuple[int, float] | None:
+        zset = self._zsets.get(key, {})
+        if member not in zset:
+            return None
+        score = zset[member]
+        rank = sum(1 for m, s in zset.items() if s > score or (s == score and m < member))
+        return rank, score
+
+    async def delete_prefix(self, prefix: str) -> None:
+        for key in [k for k in self._zsets if k.startswith(prefix)]:
+            del self._zsets[key]
+
+    async def hit(self, key: str, limit: int, window_seconds: float) -> tuple[bool, float]:
+        now = time.monotonic()
+        stamps = [t for t in self._windows.get(key, []) if t > now - window_seconds]
+        if len(stamps) < limit:
+            stamps.append(now)
+            self._windows[key] = stamps
+            return True, 0.0
+        self._windows[key] = stamps
+        return False, max(0.0, stamps[0] + window_seconds - now)
+
+    async def close(self) -> None:
+        return None
+
+
+def make_kv(redis_url: str | None, prefix: str = "tanhui:") -> KV:
+    return RedisKV(redis_url, prefix) if redis_url else MemoryKV()
+
+
+def retry_after_seconds(seconds: float) -> int:
+    return max(1, math.ceil(seconds))

@@ -1,0 +1,122 @@
+"""The points ledger. Only ``app.services.ledger`` writes these tables.
+
+Account ids are deterministic strings (``user:<id>:available``, ``platform:issuance`` …) so a
+posting never needs a lookup to find its accounts, and locks can be taken in id order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, CreatedMixin, IdMixin, UTCDateTime
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT identity.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+ACCOUNT_KINDS = ("issuance", "available", "held", "debt", "merchant", "expired", "reversals")
+
+
+class Account(CreatedMixin, Base):
+    """Signed balances: issuance is the only account below zero, a debt account (what a
+    citizen owes after a clawback they had already spent) is never above zero, every other
+    account is never below zero. The CHECK is a backstop; services refuse first."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint(
+            "kind = 'issuance' OR (kind = 'debt' AND balance <= 0) "
+            "OR (kind NOT IN ('issuance', 'debt') AND balance >= 0)",
+            name="balance_sign",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    owner_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LedgerTransaction(IdMixin, CreatedMixin, Base):
+    __tablename__ = "ledger_transactions"
+
+    ref: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    cause_type: Mapped[str] = mapped_column(String(24))
+    cause_id: Mapped[str | None] = mapped_column(String(36))
+    user_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    memo: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("ix_ledger_entries_account_seq", "account_id", "seq"),
+        CheckConstraint("amount <> 0", name="nonzero"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[str] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PointLot(IdMixin, CreatedMixin, Base):
+    """Points credited together, expiring together. ``remaining`` is what is still spendable."""
+
+    __tablename__ = "point_lots"
+    __table_args__ = (
+        Index("ix_point_lots_user_expiry", "user_id", "expires_at"),
+        CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_in_range"),
+    )
+
+    user_id: Mapped[str] = mapped_column(String(36))
+    transaction_id: Mapped[str] = mapped_column(ForeignKey("ledger_transactions.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class LotDraw(Base):
+    """Which lots a debit took points from (and, negative, what a release gave back)."""
+
+    __tablename__ = "lot_draws"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[str] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    lot_id: Mapped[str] = mapped_column(ForeignKey("point_lots.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class Hold(IdMixin, CreatedMixin, Base):
+    """A two-phase spend: ``held`` → ``settled`` or ``released``, exactly once."""
+
+    __tablename__ = "holds"
+    __table_args__ = (
+        UniqueConstraint("ref"),
+        CheckConstraint("amount > 0", name="positive"),
+    )
+
+    ref: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[str] = mapped_column(String(36), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(12), default="held")
+    hold_transaction_id: Mapped[str] = mapped_column(ForeignKey("ledger_transactions.id"))
+    final_transaction_id: Mapped[str | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

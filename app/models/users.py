@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, CreatedMixin, IdMixin
+
+ROLES = ("citizen", "merchant", "admin", "auditor")
+
+
+class User(IdMixin, CreatedMixin, Base):
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="citizen")
+    display_name: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(8))
+    merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"), index=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,0 +1,171 @@
+"""Every test runs against SQLite and against PostgreSQL + Redis, each in a fresh database.
+
+A migrated template database is built once per backend per run; each test gets its own copy
+(``CREATE DATABASE … TEMPLATE`` on PostgreSQL, a file copy on SQLite) and its own Redis key
+prefix, and everything is dropped afterwards. Without ``CI=true`` the PostgreSQL half is
+skipped when nothing listens; under CI it must run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import redis
+
+from app.config import Settings
+from app.main import create_app
+from app.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get(
+    "TANHUI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("TANHUI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+RUN_ID = uuid.uuid4().hex[:10]
+TEST_SECRET = "test-secret-" + "x" * 40
+
+
+def _pg_base() -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0]
+
+
+def _services_up() -> str | None:
+    """None when PostgreSQL and Redis answer, else why not."""
+
+    async def pg() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(pg())
+    except Exception as exc:  # noqa: BLE001
+        return f"PostgreSQL at {PG_ADMIN_URL} unreachable: {exc!r}"
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except Exception as exc:  # noqa: BLE001
+        return f"Redis at {REDIS_URL} unreachable: {exc!r}"
+    return None
+
+
+async def _pg_exec(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+class Backend:
+    def __init__(self, name: str, tmp: Path) -> None:
+        self.name = name
+        self.tmp = tmp
+        self.template: str | None = None
+
+    def prepare(self) -> None:
+        if self.name == "sqlite":
+            path = self.tmp / "template.db"
+            upgrade(f"sqlite+aiosqlite:///{path}")
+            self.template = str(path)
+        else:
+            name = f"tanhui_t_{RUN_ID}_tpl"
+            asyncio.run(_pg_exec(f'CREATE DATABASE "{name}"'))
+            upgrade(f"postgresql+asyncpg://{_pg_base().split('://', 1)[1]}/{name}")
+            self.template = name
+
+    def teardown(self) -> None:
+        if self.name == "postgres" and self.template:
+            asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)'))
+
+    async def fresh_database(self, tmp_path: Path) -> str:
+        if self.name == "sqlite":
+            path = tmp_path / "tanhui.db"
+            shutil.copyfile(str(self.template), path)
+            return f"sqlite+aiosqlite:///{path}"
+        name = f"tanhui_t_{RUN_ID}_{uuid.uuid4().hex[:12]}"
+        await _pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        return f"postgresql+asyncpg://{_pg_base().split('://', 1)[1]}/{name}"
+
+    async def drop_database(self, url: str) -> None:
+        if self.name == "postgres":
+            name = url.rsplit("/", 1)[1]
+            await _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_backends: dict[str, Backend] = {}
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    name = request.param
+    if name == "postgres":
+        why = _services_up()
+        if why:
+            if IN_CI:
+                pytest.fail(f"CI=true but the PostgreSQL + Redis tests cannot run: {why}")
+            pytest.skip(why)
+    if name not in _backends:
+        b = Backend(name, tmp_path_factory.mktemp(name))
+        b.prepare()
+        _backends[name] = b
+        request.addfinalizer(b.teardown)
+    yield _backends[name]
+
+
+def make_settings(backend: Backend, database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "test",
+        "database_url": database_url,
+        "redis_url": REDIS_URL if backend.name == "postgres" else None,
+        "redis_prefix": f"tanhui-test:{uuid.uuid4().hex[:12]}:",
+        "jwt_secret": TEST_SECRET,
+        "log_json": False,
+        "rate_limit_citizen_per_minute": 0,
+        "rate_limit_auth_per_minute": 0,
+        "rate_limit_partner_per_minute": 0,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def database_url(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
+    url = await backend.fresh_database(tmp_path)
+    yield url
+    await backend.drop_database(url)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    """Override in a test module (or with indirect parametrisation) to change settings."""
+    return {}
+
+
+@pytest.fixture
+async def app(backend: Backend, database_url: str, settings_overrides: dict[str, object]):
+    application = create_app(make_settings(backend, database_url, **settings_overrides))
+    async with application.router.lifespan_context(application):
+        yield application
+        kv = application.state.kv
+        if hasattr(kv, "redis"):
+            await kv.redis.eval(
+                "for _,k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end",
+                0,
+                kv.prefix + "*",
+            )
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
