@@ -105,6 +105,20 @@ def cmd_create_user(args: argparse.Namespace) -> None:
     print(f"created {user.role} {user.email} id={user.id}")
 
 
+def cmd_seed_demo(args: argparse.Namespace) -> None:
+    from app.services.demo import seed_demo
+
+    print(_run_db(seed_demo))
+
+
+def cmd_expire_points(args: argparse.Namespace) -> None:
+    from app.services.expiry import run_expiry
+
+    settings = _settings_or_exit()
+    print(asyncio.run(run_expiry(settings, batch_size=args.batch_size,
+                                 progress=not args.quiet)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tanhui", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,13 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--region")
     create.set_defaults(func=cmd_create_user)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    seed = sub.add_parser("seed-demo", help="a demo merchant with incentives and demo users")
+    seed.set_defaults(func=cmd_seed_demo)
+
+    expire = sub.add_parser(
+        "expire-points",
+        help="expire points past their lifetime and release redemption codes past theirs "
+        "(idempotent; safe while serving)",
+    )
+    expire.add_argument("--batch-size", type=int, default=500)
+    expire.add_argument("--quiet", action="store_true", help="no progress bar")
+    expire.set_defaults(func=cmd_expire_points)
     return parser
-
-
-# Feature modules add their subcommands here (seed-demo, expire-points, …).
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,24 @@ from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.kv import make_kv
 from app.observability import RequestContextMiddleware, configure_logging
-from app.routers import auth, health
+from app.routers import (
+    account,
+    auth,
+    events,
+    health,
+    incentives,
+    leaderboards,
+    merchant,
+    methodologies,
+    partner,
+)
+from app.routers.admin import audit as admin_audit
+from app.routers.admin import ledger as admin_ledger
+from app.routers.admin import merchants as admin_merchants
+from app.routers.admin import methodologies as admin_methodologies
+from app.routers.admin import partners as admin_partners
+from app.routers.admin import records as admin_records
+from app.routers.admin import reports as admin_reports
 from app.schemas.common import Problem
 from app.startup import on_startup
 
@@ -25,6 +42,26 @@ Tanhui (碳惠) turns residents' low-carbon behaviour into verified emission red
 Sign in with **Authorize** (email as username). Every error is RFC 9457
 `application/problem+json` with a stable `code`.
 """
+
+
+ROUTERS = (
+    health,
+    auth,
+    methodologies,
+    events,
+    partner,
+    account,
+    leaderboards,
+    incentives,
+    merchant,
+    admin_merchants,
+    admin_partners,
+    admin_methodologies,
+    admin_records,
+    admin_reports,
+    admin_audit,
+    admin_ledger,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -47,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
-    for module in (health, auth):
+    for module in ROUTERS:
         app.include_router(module.router)
     _install_openapi(app)
     return app

@@ -1,0 +1,1 @@
+"""Administration: role ``admin``; ``auditor`` may read (GET) everything here."""
