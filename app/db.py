@@ -8,8 +8,9 @@ SQLite transactions serial, which is what the row locks give us on PostgreSQL.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -112,6 +113,12 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``callback`` once the unit of work has committed (never if it rolls back): for side
+    effects outside the database, such as leaderboard counters in Redis."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
 @asynccontextmanager
 async def session_scope(
     maker: async_sessionmaker[AsyncSession],
@@ -124,3 +131,9 @@ async def session_scope(
         except BaseException:
             await session.rollback()
             raise
+        callbacks = session.info.pop("after_commit", [])
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception:  # a lost side effect must not turn a committed request into a 500
+                logging.getLogger("tanhui.db").exception("after-commit callback failed")

@@ -32,6 +32,7 @@ from app.routers.admin import methodologies as admin_methodologies
 from app.routers.admin import partners as admin_partners
 from app.routers.admin import records as admin_records
 from app.routers.admin import reports as admin_reports
+from app.routers.admin import users as admin_users
 from app.schemas.common import Problem
 from app.startup import on_startup
 
@@ -61,6 +62,7 @@ ROUTERS = (
     admin_reports,
     admin_audit,
     admin_ledger,
+    admin_users,
 )
 
 

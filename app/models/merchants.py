@@ -55,7 +55,10 @@ class Redemption(IdMixin, CreatedMixin, Base):
     incentive_id: Mapped[str] = mapped_column(ForeignKey("incentives.id"), index=True)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(200))
+    # Keyed hash for lookup at the till, and the code encrypted with a server key so its owner
+    # can show it again; neither is usable without the server's secret.
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_encrypted: Mapped[str] = mapped_column(String(255))
     code_hint: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(12), default="issued")
     points: Mapped[int] = mapped_column(Integer)

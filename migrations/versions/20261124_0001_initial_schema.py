@@ -368,6 +368,7 @@ def upgrade() -> None:
         sa.Column("merchant_id", sa.String(length=36), nullable=False),
         sa.Column("idempotency_key", sa.String(length=200), nullable=False),
         sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("code_encrypted", sa.String(length=255), nullable=False),
         sa.Column("code_hint", sa.String(length=8), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("points", sa.Integer(), nullable=False),
