@@ -21,8 +21,10 @@ import pytest
 import redis
 
 from app.config import Settings
+from app.db import session_scope
 from app.main import create_app
 from app.migrate import upgrade
+from app.services.ledger_check import check as ledger_check
 
 PG_ADMIN_URL = os.environ.get(
     "TANHUI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -150,11 +152,27 @@ def settings_overrides() -> dict[str, object]:
     return {}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "ledger_tampered: the test breaks the ledger on purpose; skip the final check"
+    )
+
+
 @pytest.fixture
-async def app(backend: Backend, database_url: str, settings_overrides: dict[str, object]):
+async def app(
+    request: pytest.FixtureRequest,
+    backend: Backend,
+    database_url: str,
+    settings_overrides: dict[str, object],
+):
     application = create_app(make_settings(backend, database_url, **settings_overrides))
     async with application.router.lifespan_context(application):
         yield application
+        if request.node.get_closest_marker("ledger_tampered") is None:
+            # Whatever the test did, the ledger must still prove itself.
+            async with session_scope(application.state.sessionmaker) as session:
+                result = await ledger_check(session)
+            assert result["ok"], f"ledger check failed after the test: {result}"
         kv = application.state.kv
         if hasattr(kv, "redis"):
             await kv.redis.eval(

@@ -1,5 +1,33 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(prefix="/v1", tags=["account"])
+from fastapi import APIRouter, Query
+
+from app.deps import Citizen, Session
+from app.errors import BadRequest, Forbidden, Unauthorized, responses
+from app.schemas.account import AccountOut, LinesPage
+from app.services import account as account_service
+
+router = APIRouter(prefix="/v1", tags=["account"], responses=responses(Unauthorized, Forbidden))
+
+
+@router.get("/account", response_model=AccountOut, summary="The caller's carbon account")
+async def get_account(principal: Citizen, session: Session) -> AccountOut:
+    return AccountOut.model_validate(await account_service.summary(session, principal.id))
+
+
+@router.get(
+    "/account/transactions",
+    response_model=LinesPage,
+    summary="The caller's ledger lines, newest first",
+    responses=responses(BadRequest),
+)
+async def get_lines(
+    principal: Citizen,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> LinesPage:
+    items, next_cursor = await account_service.lines(session, principal.id, limit, cursor)
+    return LinesPage.model_validate({"items": items, "next_cursor": next_cursor})

@@ -1,0 +1,153 @@
+"""Recompute every balance from the entries and prove the ledger's invariants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Account, Hold, LedgerEntry, LotDraw, PointLot
+from app.observability import LEDGER_CHECK_OK
+
+
+async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any]:
+    """Every account's stored balance equals the sum of its entries and its last
+    ``balance_after``; every transaction sums to zero with at least two entries; balances keep
+    their sign; each citizen's lots sum to the available balance; held balances equal the
+    open holds; each lot's remaining equals its amount minus what was drawn from it."""
+    mismatches: list[dict[str, Any]] = []
+
+    sums = (
+        select(
+            LedgerEntry.account_id,
+            func.sum(LedgerEntry.amount).label("total"),
+            func.max(LedgerEntry.seq).label("last_seq"),
+        )
+        .group_by(LedgerEntry.account_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Account.id, Account.kind, Account.balance, sums.c.total, LedgerEntry.balance_after)
+        .outerjoin(sums, sums.c.account_id == Account.id)
+        .outerjoin(LedgerEntry, LedgerEntry.seq == sums.c.last_seq)
+    )
+    accounts = 0
+    available: dict[str, int] = {}
+    held: dict[str, int] = {}
+    for account_id, kind, balance, total, last_after in rows:
+        accounts += 1
+        total = int(total or 0)
+        if balance != total:
+            mismatches.append(
+                {
+                    "kind": "balance_differs_from_entries",
+                    "account": account_id,
+                    "stored": balance,
+                    "sum_of_entries": total,
+                }
+            )
+        if last_after is not None and last_after != balance:
+            mismatches.append(
+                {
+                    "kind": "last_balance_after_differs",
+                    "account": account_id,
+                    "stored": balance,
+                    "balance_after": int(last_after),
+                }
+            )
+        negative_ok = kind in ("issuance", "debt")
+        if (balance < 0 and not negative_ok) or (kind == "debt" and balance > 0):
+            mismatches.append({"kind": "balance_sign", "account": account_id, "stored": balance})
+        owner = account_id.split(":")[1] if account_id.startswith("user:") else None
+        if owner and kind == "available":
+            available[owner] = balance
+        if owner and kind == "held":
+            held[owner] = balance
+
+    unbalanced = await session.execute(
+        select(LedgerEntry.transaction_id, func.sum(LedgerEntry.amount), func.count())
+        .group_by(LedgerEntry.transaction_id)
+        .having((func.sum(LedgerEntry.amount) != 0) | (func.count() < 2))
+    )
+    for txn_id, total, count in unbalanced:
+        mismatches.append(
+            {
+                "kind": "transaction_unbalanced",
+                "transaction": txn_id,
+                "sum": int(total),
+                "entries": int(count),
+            }
+        )
+    transactions = int(
+        await session.scalar(select(func.count(func.distinct(LedgerEntry.transaction_id)))) or 0
+    )
+
+    lots = dict(
+        (
+            await session.execute(
+                select(PointLot.user_id, func.sum(PointLot.remaining)).group_by(PointLot.user_id)
+            )
+        ).all()
+    )
+    for user_id in set(lots) | set(available):
+        if int(lots.get(user_id) or 0) != available.get(user_id, 0):
+            mismatches.append(
+                {
+                    "kind": "lots_differ_from_available",
+                    "user": user_id,
+                    "lots": int(lots.get(user_id) or 0),
+                    "available": available.get(user_id, 0),
+                }
+            )
+
+    open_holds = dict(
+        (
+            await session.execute(
+                select(Hold.user_id, func.sum(Hold.amount))
+                .where(Hold.status == "held")
+                .group_by(Hold.user_id)
+            )
+        ).all()
+    )
+    for user_id in set(open_holds) | set(held):
+        if int(open_holds.get(user_id) or 0) != held.get(user_id, 0):
+            mismatches.append(
+                {
+                    "kind": "holds_differ_from_held",
+                    "user": user_id,
+                    "open_holds": int(open_holds.get(user_id) or 0),
+                    "held": held.get(user_id, 0),
+                }
+            )
+
+    drawn = (
+        select(LotDraw.lot_id, func.sum(LotDraw.amount).label("drawn"))
+        .group_by(LotDraw.lot_id)
+        .subquery()
+    )
+    bad_lots = await session.execute(
+        select(PointLot.id, PointLot.amount, PointLot.remaining, drawn.c.drawn)
+        .outerjoin(drawn, drawn.c.lot_id == PointLot.id)
+        .where(PointLot.amount - func.coalesce(drawn.c.drawn, 0) != PointLot.remaining)
+    )
+    for lot_id, amount, remaining, taken in bad_lots:
+        mismatches.append(
+            {
+                "kind": "lot_draws_differ",
+                "lot": lot_id,
+                "amount": amount,
+                "remaining": remaining,
+                "drawn": int(taken or 0),
+            }
+        )
+
+    ok = not mismatches
+    LEDGER_CHECK_OK.set(1 if ok else 0)
+    return {
+        "ok": ok,
+        "accounts_checked": accounts,
+        "transactions_checked": transactions,
+        "mismatches": mismatches[:max_reported],
+        "mismatch_count": len(mismatches),
+    }
