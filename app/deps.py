@@ -16,6 +16,7 @@ from app.errors import Forbidden, Unauthorized
 from app.kv import KV
 from app.models import User
 from app.security import TokenClaims, decode_token
+from app.services import ratelimit
 from app.services.auth import is_revoked
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
@@ -72,6 +73,8 @@ async def get_principal(
     if user is None or not user.is_active:
         raise Unauthorized("Unknown or disabled user.")
     request.state.user_id = user.id
+    if user.role == "citizen":
+        await ratelimit.check_user(kv, settings, user.id)
     return Principal(user=user, claims=claims)
 
 

@@ -1,15 +1,19 @@
 """Tokens: issue, rotate (a refresh token works once), revoke, and check revocation.
 
-Revoked access-token ids live in Redis when it is configured (every worker sees them at
-once) and in the ``revoked_tokens`` table otherwise. Refresh tokens are rows: spending one
-is a single conditional UPDATE, so two concurrent refreshes cannot both succeed.
+Revoked access-token ids are written to the ``revoked_tokens`` table and, when configured, to
+Redis, which every worker reads first; if Redis is unreachable the table answers instead, so
+an outage neither lets a revoked token through nor takes sign-in down. Refresh tokens are
+rows: spending one is a single conditional UPDATE, so two concurrent refreshes cannot both
+succeed.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from redis.exceptions import RedisError
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +24,8 @@ from app.kv import KV, RedisKV
 from app.models import RefreshToken, RevokedToken, User
 from app.security import TokenClaims, decode_token, encode_token, sign, verify_password
 from app.services.users import get_by_email
+
+logger = logging.getLogger("tanhui.auth")
 
 
 @dataclass(frozen=True)
@@ -123,12 +129,14 @@ async def revoke_access(
     ttl = int((expires_at - datetime.now(UTC)).total_seconds()) + 1
     if ttl <= 0:
         return
-    if isinstance(kv, RedisKV):
-        await kv.set_once(_revoked_key(jti), ttl)
-        return
     if await session.get(RevokedToken, jti) is None:
         session.add(RevokedToken(jti=jti, expires_at=expires_at))
         await session.flush()
+    if isinstance(kv, RedisKV):
+        try:
+            await kv.set_once(_revoked_key(jti), ttl)
+        except RedisError:
+            logger.warning("redis unreachable: revocation of %s kept in the database only", jti)
 
 
 async def logout(session: AsyncSession, kv: KV, settings: Settings, claims: TokenClaims) -> None:
@@ -144,5 +152,8 @@ async def logout(session: AsyncSession, kv: KV, settings: Settings, claims: Toke
 
 async def is_revoked(session: AsyncSession, kv: KV, jti: str) -> bool:
     if isinstance(kv, RedisKV):
-        return await kv.exists(_revoked_key(jti))
+        try:
+            return await kv.exists(_revoked_key(jti))
+        except RedisError:
+            logger.warning("redis unreachable: checking revocation in the database")
     return await session.get(RevokedToken, jti) is not None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import Request
+from redis.exceptions import RedisError
 
 from app.config import Settings
 from app.errors import RateLimited
 from app.kv import KV, retry_after_seconds
 
 WINDOW_SECONDS = 60.0
+logger = logging.getLogger("tanhui.ratelimit")
 
 
 def client_ip(request: Request) -> str:
@@ -18,7 +22,12 @@ def client_ip(request: Request) -> str:
 async def _check(kv: KV, key: str, per_minute: int, what: str) -> None:
     if per_minute <= 0:
         return
-    allowed, retry = await kv.hit(key, per_minute, WINDOW_SECONDS)
+    try:
+        allowed, retry = await kv.hit(key, per_minute, WINDOW_SECONDS)
+    except RedisError:
+        # Without Redis the limits cannot be shared; serving beats refusing everyone.
+        logger.warning("redis unreachable: rate limit %s not enforced", key.split(":")[1])
+        return
     if not allowed:
         seconds = retry_after_seconds(retry)
         raise RateLimited(f"Too many {what}; try again in {seconds} s.", retry_after=seconds)
