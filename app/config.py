@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     points_ttl_days: int = Field(default=365, ge=1, le=3650)
     partner_timestamp_window_seconds: int = Field(default=300, ge=1, le=3600)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
     log_json: bool = True
     log_level: str = "INFO"
     # Rate limits: requests per minute (0 disables the limit).
