@@ -81,8 +81,10 @@ class RedisKV:
             await pipe.execute()
 
     async def ztop(self, key: str, n: int) -> list[tuple[str, float]]:
-        rows = await self.redis.zrevrange(self.prefix + key, 0, n - 1, withscores=True)
-        return [(m.decode() if isinstance(m, bytes) else m, float(s)) for m, s in rows]
+        rows: list[tuple[bytes, float]] = await self.redis.zrevrange(
+            self.prefix + key, 0, n - 1, withscores=True
+        )
+        return [(member.decode(), float(score)) for member, score in rows]
 
     async def zrank_score(self, key: str, member: str) -> tuple[int, float] | None:
         async with self.redis.pipeline(transaction=False) as pipe:

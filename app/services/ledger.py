@@ -523,9 +523,10 @@ class Balances:
 
 async def balances(session: AsyncSession, user_id: str) -> Balances:
     ids = [available_account(user_id), held_account(user_id), debt_account(user_id)]
-    rows = dict(
-        (
-            await session.execute(select(Account.id, Account.balance).where(Account.id.in_(ids)))
-        ).all()
-    )
+    rows = {
+        account_id: int(balance)
+        for account_id, balance in await session.execute(
+            select(Account.id, Account.balance).where(Account.id.in_(ids))
+        )
+    }
     return Balances(int(rows.get(ids[0], 0)), int(rows.get(ids[1], 0)), -int(rows.get(ids[2], 0)))

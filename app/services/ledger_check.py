@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Account, Hold, LedgerEntry, LotDraw, PointLot
 from app.observability import LEDGER_CHECK_OK
+
+
+async def _sums(session: AsyncSession, query: Select[tuple[str, int]]) -> dict[str, int]:
+    return {key: int(total or 0) for key, total in await session.execute(query)}
 
 
 async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any]:
@@ -83,40 +87,33 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
         await session.scalar(select(func.count(func.distinct(LedgerEntry.transaction_id)))) or 0
     )
 
-    lots = dict(
-        (
-            await session.execute(
-                select(PointLot.user_id, func.sum(PointLot.remaining)).group_by(PointLot.user_id)
-            )
-        ).all()
+    lots = await _sums(
+        session, select(PointLot.user_id, func.sum(PointLot.remaining)).group_by(PointLot.user_id)
     )
     for user_id in set(lots) | set(available):
-        if int(lots.get(user_id) or 0) != available.get(user_id, 0):
+        if lots.get(user_id, 0) != available.get(user_id, 0):
             mismatches.append(
                 {
                     "kind": "lots_differ_from_available",
                     "user": user_id,
-                    "lots": int(lots.get(user_id) or 0),
+                    "lots": lots.get(user_id, 0),
                     "available": available.get(user_id, 0),
                 }
             )
 
-    open_holds = dict(
-        (
-            await session.execute(
-                select(Hold.user_id, func.sum(Hold.amount))
-                .where(Hold.status == "held")
-                .group_by(Hold.user_id)
-            )
-        ).all()
+    open_holds = await _sums(
+        session,
+        select(Hold.user_id, func.sum(Hold.amount))
+        .where(Hold.status == "held")
+        .group_by(Hold.user_id),
     )
     for user_id in set(open_holds) | set(held):
-        if int(open_holds.get(user_id) or 0) != held.get(user_id, 0):
+        if open_holds.get(user_id, 0) != held.get(user_id, 0):
             mismatches.append(
                 {
                     "kind": "holds_differ_from_held",
                     "user": user_id,
-                    "open_holds": int(open_holds.get(user_id) or 0),
+                    "open_holds": open_holds.get(user_id, 0),
                     "held": held.get(user_id, 0),
                 }
             )
