@@ -81,10 +81,14 @@ class RedisKV:
             await pipe.execute()
 
     async def ztop(self, key: str, n: int) -> list[tuple[str, float]]:
-        rows: list[tuple[bytes, float]] = await self.redis.zrevrange(
-            self.prefix + key, 0, n - 1, withscores=True
-        )
-        return [(member.decode(), float(score)) for member, score in rows]
+        rows = await self.redis.zrevrange(self.prefix + key, 0, n - 1, withscores=True)
+        out = []
+        for row in rows:
+            member, score = row[0], row[1]  # type: ignore[index]
+            out.append(
+                (member.decode() if isinstance(member, bytes) else str(member), float(score))
+            )
+        return out
 
     async def zrank_score(self, key: str, member: str) -> tuple[int, float] | None:
         async with self.redis.pipeline(transaction=False) as pipe:
