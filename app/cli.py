@@ -106,9 +106,13 @@ def cmd_create_user(args: argparse.Namespace) -> None:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:
+    from app.errors import DomainError
     from app.services.demo import seed_demo
 
-    print(_run_db(seed_demo))
+    try:
+        print(_run_db(seed_demo))
+    except DomainError as exc:
+        sys.exit(f"error: {exc.detail}")
 
 
 def cmd_expire_points(args: argparse.Namespace) -> None:

@@ -1,5 +1,149 @@
+"""The citizen's side: the incentive catalogue and their redemption codes."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(prefix="/v1", tags=["incentives"])
+from fastapi import APIRouter, Header, Path, Query, Response
+
+from app.deps import Citizen, CurrentUser, Session, SettingsDep
+from app.errors import (
+    BadRequest,
+    Forbidden,
+    IdempotencyConflict,
+    IncentiveInactive,
+    InsufficientPoints,
+    LimitReached,
+    NotFound,
+    OutOfStock,
+    Unauthorized,
+    ValidationFailed,
+    responses,
+)
+from app.schemas.merchants import (
+    PublicIncentivesPage,
+    RedemptionIn,
+    RedemptionOut,
+    RedemptionsPage,
+)
+from app.services import incentives as incentive_service
+from app.services import redemptions as redemption_service
+
+router = APIRouter(prefix="/v1", tags=["incentives"], responses=responses(Unauthorized))
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get(
+    "/incentives",
+    response_model=PublicIncentivesPage,
+    summary="Incentives that can be redeemed now, newest first",
+    responses=responses(BadRequest),
+)
+async def list_incentives(
+    principal: CurrentUser, session: Session, limit: Limit = 50, cursor: Cursor = None
+) -> PublicIncentivesPage:
+    items, next_cursor = await incentive_service.list_active(session, limit, cursor)
+    return PublicIncentivesPage.model_validate({"items": items, "next_cursor": next_cursor})
+
+
+@router.post(
+    "/redemptions",
+    status_code=201,
+    response_model=RedemptionOut,
+    summary="Redeem an incentive: hold the points, take a unit, issue a code",
+    description=(
+        "201 with the new code; 200 with the same body when the `Idempotency-Key` was already "
+        "used for this incentive by the caller (a safe retry)."
+    ),
+    responses={
+        200: {
+            "model": RedemptionOut,
+            "description": "Replay of an earlier request with the same Idempotency-Key",
+        },
+        **responses(
+            Forbidden,
+            NotFound,
+            InsufficientPoints,
+            OutOfStock,
+            LimitReached,
+            IncentiveInactive,
+            IdempotencyConflict,
+            ValidationFailed,
+        ),
+    },
+)
+async def redeem(
+    body: RedemptionIn,
+    principal: Citizen,
+    session: Session,
+    settings: SettingsDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="Chosen by the client; retrying with the same key never redeems twice",
+        ),
+    ],
+) -> RedemptionOut:
+    issued = await redemption_service.redeem(
+        session,
+        settings.jwt_key,
+        user_id=principal.id,
+        incentive_id=body.incentive_id,
+        idempotency_key=idempotency_key,
+    )
+    if not issued.created:
+        response.status_code = 200
+    view = await redemption_service.citizen_view(
+        session, settings.jwt_key, issued.redemption, show_code=True
+    )
+    return RedemptionOut.model_validate(view)
+
+
+@router.get(
+    "/redemptions",
+    response_model=RedemptionsPage,
+    summary="The caller's redemptions, newest first (codes shown while usable)",
+    responses=responses(Forbidden, BadRequest),
+)
+async def list_redemptions(
+    principal: Citizen,
+    session: Session,
+    settings: SettingsDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> RedemptionsPage:
+    items, next_cursor = await redemption_service.list_for_citizen(
+        session, settings.jwt_key, principal.id, limit, cursor
+    )
+    return RedemptionsPage.model_validate({"items": items, "next_cursor": next_cursor})
+
+
+@router.post(
+    "/redemptions/{redemption_id}/cancel",
+    response_model=RedemptionOut,
+    summary="Cancel an unused code: the points and the unit go back",
+    responses=responses(
+        Forbidden,
+        NotFound,
+        redemption_service.AlreadyFulfilled,
+        redemption_service.CodeCancelled,
+        redemption_service.CodeExpired,
+    ),
+)
+async def cancel_redemption(
+    redemption_id: Annotated[str, Path(max_length=36)],
+    principal: Citizen,
+    session: Session,
+    settings: SettingsDep,
+) -> RedemptionOut:
+    redemption = await redemption_service.cancel(
+        session, user_id=principal.id, redemption_id=redemption_id
+    )
+    view = await redemption_service.citizen_view(session, settings.jwt_key, redemption)
+    return RedemptionOut.model_validate(view)

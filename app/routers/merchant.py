@@ -1,5 +1,144 @@
+"""The merchant's side: publishing incentives and verifying codes at the till."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(prefix="/v1", tags=["merchant"])
+from fastapi import APIRouter, Path, Query
+
+from app.deps import MerchantOrAdmin, MerchantStaff, Session, SettingsDep
+from app.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed, responses
+from app.schemas.merchants import (
+    IncentiveIn,
+    IncentiveOut,
+    IncentivePatch,
+    IncentivesPage,
+    MerchantRedemptionOut,
+    MerchantRedemptionsPage,
+    RedemptionStatus,
+    VerifyIn,
+)
+from app.services import incentives as incentive_service
+from app.services import redemptions as redemption_service
+
+router = APIRouter(
+    prefix="/v1/merchant", tags=["merchant"], responses=responses(Unauthorized, Forbidden)
+)
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+@router.post(
+    "/incentives",
+    status_code=201,
+    response_model=IncentiveOut,
+    summary="Publish an incentive (staff for their merchant; admins name the merchant)",
+    responses=responses(NotFound, ValidationFailed),
+)
+async def create_incentive(
+    body: IncentiveIn, principal: MerchantOrAdmin, session: Session
+) -> IncentiveOut:
+    incentive = await incentive_service.create_incentive(
+        session, actor=principal.user, data=body.model_dump()
+    )
+    return IncentiveOut.model_validate(incentive_service.merchant_view(incentive))
+
+
+@router.patch(
+    "/incentives/{incentive_id}",
+    response_model=IncentiveOut,
+    summary="Change stock, validity window, pause state, title or description",
+    responses=responses(NotFound, ValidationFailed),
+)
+async def update_incentive(
+    incentive_id: Annotated[str, Path(max_length=36)],
+    body: IncentivePatch,
+    principal: MerchantOrAdmin,
+    session: Session,
+) -> IncentiveOut:
+    incentive = await incentive_service.update_incentive(
+        session,
+        incentive_id,
+        actor=principal.user,
+        changes=body.model_dump(exclude_unset=True),
+    )
+    return IncentiveOut.model_validate(incentive_service.merchant_view(incentive))
+
+
+@router.get(
+    "/incentives",
+    response_model=IncentivesPage,
+    summary="The merchant's incentives, paused and past ones included, newest first",
+    responses=responses(BadRequest),
+)
+async def list_incentives(
+    principal: MerchantOrAdmin,
+    session: Session,
+    merchant_id: Annotated[
+        str | None, Query(max_length=36, description="Admins: one merchant (default all)")
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> IncentivesPage:
+    merchant = incentive_service.acting_merchant(principal.user, merchant_id)
+    items, next_cursor = await incentive_service.list_for_merchant(session, merchant, limit, cursor)
+    return IncentivesPage.model_validate(
+        {
+            "items": [incentive_service.merchant_view(i) for i in items],
+            "next_cursor": next_cursor,
+        }
+    )
+
+
+@router.post(
+    "/redemptions/verify",
+    response_model=MerchantRedemptionOut,
+    summary="Verify a code at the till: the points settle to the merchant, once",
+    responses=responses(
+        NotFound,
+        ValidationFailed,
+        redemption_service.AlreadyFulfilled,
+        redemption_service.CodeCancelled,
+        redemption_service.CodeExpired,
+    ),
+)
+async def verify_code(
+    body: VerifyIn, principal: MerchantStaff, session: Session, settings: SettingsDep
+) -> MerchantRedemptionOut:
+    merchant_id = incentive_service.acting_merchant(principal.user, None)
+    assert merchant_id is not None
+    redemption = await redemption_service.verify(
+        session,
+        settings.jwt_key,
+        merchant_id=merchant_id,
+        staff_id=principal.id,
+        raw_code=body.code,
+    )
+    return MerchantRedemptionOut.model_validate(
+        await redemption_service.merchant_view(session, redemption)
+    )
+
+
+@router.get(
+    "/redemptions",
+    response_model=MerchantRedemptionsPage,
+    summary="The merchant's redemptions, newest first, with totals for settlement",
+    responses=responses(BadRequest),
+)
+async def list_redemptions(
+    principal: MerchantStaff,
+    session: Session,
+    status: RedemptionStatus | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> MerchantRedemptionsPage:
+    merchant_id = incentive_service.acting_merchant(principal.user, None)
+    assert merchant_id is not None
+    items, next_cursor = await redemption_service.list_for_merchant(
+        session, merchant_id, status, limit, cursor
+    )
+    totals = await redemption_service.merchant_totals(session, merchant_id)
+    return MerchantRedemptionsPage.model_validate(
+        {"items": items, "next_cursor": next_cursor, "totals": totals}
+    )

@@ -1,5 +1,77 @@
+"""Administration of merchants and their staff accounts."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+from fastapi import APIRouter, Path, Query
+
+from app.deps import Admin, AdminOrAuditor, Session
+from app.errors import (
+    BadRequest,
+    EmailTaken,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+    WeakPassword,
+    responses,
+)
+from app.schemas.merchants import MerchantIn, MerchantOut, MerchantsPage, StaffIn, StaffOut
+from app.services import merchants as merchant_service
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=responses(Unauthorized, Forbidden))
+
+
+@router.post(
+    "/merchants",
+    status_code=201,
+    response_model=MerchantOut,
+    summary="Register a merchant",
+    responses=responses(ValidationFailed),
+)
+async def create_merchant(body: MerchantIn, principal: Admin, session: Session) -> MerchantOut:
+    merchant = await merchant_service.create_merchant(session, name=body.name, actor=principal.user)
+    return MerchantOut.model_validate(merchant)
+
+
+@router.get(
+    "/merchants",
+    response_model=MerchantsPage,
+    summary="Merchants, newest first",
+    responses=responses(BadRequest),
+)
+async def list_merchants(
+    principal: AdminOrAuditor,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> MerchantsPage:
+    items, next_cursor = await merchant_service.list_merchants(session, limit, cursor)
+    return MerchantsPage.model_validate(
+        {"items": [MerchantOut.model_validate(m) for m in items], "next_cursor": next_cursor}
+    )
+
+
+@router.post(
+    "/merchants/{merchant_id}/staff",
+    status_code=201,
+    response_model=StaffOut,
+    summary="Create a staff account (role merchant) bound to this merchant",
+    responses=responses(NotFound, EmailTaken, WeakPassword, ValidationFailed),
+)
+async def add_staff(
+    merchant_id: Annotated[str, Path(max_length=36)],
+    body: StaffIn,
+    principal: Admin,
+    session: Session,
+) -> StaffOut:
+    user = await merchant_service.add_staff(
+        session,
+        merchant_id=merchant_id,
+        email=body.email,
+        password=body.password,
+        display_name=body.display_name,
+        actor=principal.user,
+    )
+    return StaffOut.model_validate(user)
