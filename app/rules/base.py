@@ -147,11 +147,17 @@ def points_for(reduction_g: int, params: BaseParams) -> int:
 
 @runtime_checkable
 class Methodology(Protocol):
-    code: str
-    name: str
-    unit: str
-    Input: type[BaseModel]
-    Params: type[BaseParams]
+    # Read-only members, so a class attribute of a narrower type satisfies them.
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def Input(self) -> type[BaseModel]: ...  # noqa: N802
+    @property
+    def Params(self) -> type[BaseParams]: ...  # noqa: N802
 
     def duration(self, data: Any) -> timedelta | None:
         """The activity's span before ``occurred_at``; None when it has none."""
