@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import new_id, utcnow
+from app.db import after_commit, new_id, utcnow
 from app.errors import (
     IdempotencyConflict,
     IncentiveInactive,
@@ -35,6 +35,7 @@ from app.errors import (
     _error,
 )
 from app.models import Incentive, Merchant, Redemption
+from app.observability import REDEMPTIONS
 from app.services import codes, ledger
 from app.services.incentives import INACTIVE, inactive_reason
 from app.services.merchants import newest_first, page_cursor
@@ -146,8 +147,19 @@ async def redeem(
             if attempt == _CODE_ATTEMPTS - 1:
                 raise
             continue
+        _count(session, "issued")
         return Issued(redemption, created=True)
     raise AssertionError("unreachable")
+
+
+def _count(session: AsyncSession, event: str, n: int = 1) -> None:
+    """Count a redemption event in the metrics once it is committed."""
+
+    async def inc() -> None:
+        REDEMPTIONS.labels(event).inc(n)
+
+    if n:
+        after_commit(session, inc)
 
 
 def _shown_code(secret: str, redemption: Redemption) -> str | None:
@@ -242,6 +254,7 @@ async def verify(
     redemption.resolved_at = now
     redemption.resolved_by = staff_id
     await session.flush()
+    _count(session, "fulfilled")
     return redemption
 
 
@@ -261,6 +274,7 @@ async def cancel(
     await _give_back(session, redemption, "cancelled", now, by=user_id)
     await _return_stock(session, redemption.incentive_id, 1)
     await session.flush()
+    _count(session, "cancelled")
     return redemption
 
 
@@ -292,6 +306,7 @@ async def expire_codes(session: AsyncSession, now: datetime, limit: int) -> int:
     for incentive_id in sorted(returned):
         await _return_stock(session, incentive_id, returned[incentive_id])
     await session.flush()
+    _count(session, "expired", sum(returned.values()))
     return sum(returned.values())
 
 
