@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+EVENT_EXAMPLE = {
+    "client_event_id": "c0a8e1f2-2026-11-23-0830",
+    "type": "transit.metro",
+    "occurred_at": "2026-11-23T08:30:00+08:00",
+    "data": {"distance_km": 12.4, "duration_min": 31},
+}
+RESULT_EXAMPLE = {
+    "id": "0b6e4c1a-5a1e-4b8e-9d55-3c1f0e2a7b90",
+    "client_event_id": "c0a8e1f2-2026-11-23-0830",
+    "type": "transit.metro",
+    "status": "credited",
+    "reduction_g": 579,
+    "points": 579,
+    "reasons": [],
+    "methodology": {"code": "transit.metro", "version": 1},
+    "occurred_at": "2026-11-23T00:30:00+00:00",
+    "received_at": "2026-11-23T00:31:02+00:00",
+    "source": "app",
+    "reversed_at": None,
+}
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EVENT_EXAMPLE]})
+
+    client_event_id: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Chosen by the client; the same id is the same record",
+    )
+    type: str = Field(min_length=1, max_length=64, description="Methodology code")
+    occurred_at: AwareDatetime = Field(description="When it happened (RFC 3339 with offset)")
+    data: dict[str, Any] = Field(description="Validated by the methodology's input_schema")
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"events": [EVENT_EXAMPLE]}]}
+    )
+
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=500)
+
+
+class PartnerEventIn(EventIn):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"user_ref": "card-3108-5521", **EVENT_EXAMPLE}]},
+    )
+
+    user_ref: str = Field(
+        min_length=1,
+        max_length=200,
+        description="A user id, or an external reference the user linked",
+    )
+
+
+class PartnerBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+class MethodologyRef(BaseModel):
+    code: str
+    version: int
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [RESULT_EXAMPLE]})
+
+    id: str
+    client_event_id: str
+    type: str
+    status: str = Field(description="credited, rejected or pending_review")
+    reduction_g: int = Field(description="Verified reduction, whole grams CO2e")
+    points: int
+    reasons: list[str] = Field(description="Machine-readable codes, e.g. daily_cap_reached")
+    methodology: MethodologyRef
+    occurred_at: datetime
+    received_at: datetime
+    source: str = Field(description="app or partner")
+    reversed_at: datetime | None = None
+
+
+class EventDetailOut(EventOut):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **RESULT_EXAMPLE,
+                    "data": {"distance_km": "12.4", "duration_min": "31"},
+                    "region": "CN-SX",
+                    "local_day": "2026-11-23",
+                    "params_hash": "9f2c…",
+                    "breakdown": {
+                        "formula": "ER = distance_km × reduction_g_per_pkm",
+                        "distance_km": "12.4",
+                        "reduction_g_per_pkm": "46.7",
+                        "exact_g": "579.08",
+                        "reduction_g": 579,
+                        "points": 579,
+                    },
+                    "decided_at": None,
+                    "decision_note": None,
+                }
+            ]
+        }
+    )
+
+    data: dict[str, Any]
+    region: str | None
+    local_day: str
+    params_hash: str
+    breakdown: dict[str, Any] = Field(description="Every factor read and every intermediate")
+    decided_at: datetime | None = None
+    decision_note: str | None = None
+
+
+class ItemResult(BaseModel):
+    """One batch item: a result as POST /v1/events gives it, or ``status: invalid``."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {**RESULT_EXAMPLE, "replayed": False},
+                {
+                    "status": "invalid",
+                    "error": {
+                        "type": "https://tanhui.example/problems/unknown_type",
+                        "title": "Unknown methodology",
+                        "status": 422,
+                        "detail": "Unknown type 'flying'.",
+                        "code": "unknown_type",
+                    },
+                },
+            ]
+        },
+    )
+
+    status: str
+    replayed: bool | None = Field(default=None, description="True when it was a replay")
+    error: dict[str, Any] | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[ItemResult]
+
+
+class EventsPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str | None

@@ -1,0 +1,112 @@
+"""Leaderboards by reduction: sorted sets per period bucket and region, in Redis when
+configured (in-process otherwise). They are a cache of the database: counted after commit,
+and rebuilt from credited records at any time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.db import after_commit
+from app.errors import ServiceUnavailable
+from app.kv import KV
+from app.models import Record, User
+
+PERIODS = ("day", "week", "month", "all")
+PREFIX = "lb:"
+_TTL_DAYS = {"day": 3, "week": 15, "month": 63}
+logger = logging.getLogger("tanhui.leaderboards")
+
+
+def bucket(period: str, day: date) -> str:
+    if period == "day":
+        return day.isoformat()
+    if period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    if period == "month":
+        return f"{day.year}-{day.month:02d}"
+    return "all"
+
+
+def key(period: str, day: date, region: str | None) -> str:
+    return f"{PREFIX}{period}:{bucket(period, day)}:{region or 'all'}"
+
+
+def _keys(day: date, region: str | None) -> Iterable[tuple[str, int | None]]:
+    for period in PERIODS:
+        ttl = _TTL_DAYS.get(period)
+        for reg in {None, region}:
+            yield key(period, day, reg), ttl * 86400 if ttl else None
+
+
+async def _add(kv: KV, day: date, region: str | None, user_id: str, grams: int) -> None:
+    for k, ttl in _keys(day, region):
+        await kv.zincrby(k, grams, user_id, ttl)
+
+
+def count_after_commit(session: AsyncSession, kv: KV, settings: Settings, record: Record) -> None:
+    day = date.fromisoformat(record.local_day)
+    region, user_id, grams = record.region, record.user_id, record.reduction_g
+
+    async def add() -> None:
+        try:
+            await _add(kv, day, region, user_id, grams)
+        except RedisError:
+            logger.warning("redis unreachable: leaderboards missed %s g; rebuild them", grams)
+
+    after_commit(session, add)
+
+
+async def rebuild(session: AsyncSession, kv: KV, settings: Settings) -> int:
+    """Recompute every board from the credited, non-reversed records. Returns rows read."""
+    await kv.delete_prefix(PREFIX)
+    rows = await session.execute(
+        select(Record.user_id, Record.region, Record.local_day, func.sum(Record.reduction_g))
+        .where(Record.status == "credited", Record.reversed_at.is_(None), Record.reduction_g > 0)
+        .group_by(Record.user_id, Record.region, Record.local_day)
+    )
+    n = 0
+    for user_id, region, local_day, grams in rows:
+        await _add(kv, date.fromisoformat(local_day), region, user_id, int(grams))
+        n += 1
+    return n
+
+
+async def board(
+    session: AsyncSession,
+    kv: KV,
+    settings: Settings,
+    period: str,
+    region: str | None,
+    me: str,
+    limit: int,
+    now: datetime,
+) -> dict[str, Any]:
+    k = key(period, now.astimezone(settings.tz).date(), region)
+    try:
+        top = await kv.ztop(k, limit)
+        mine = await kv.zrank_score(k, me)
+    except RedisError as exc:
+        raise ServiceUnavailable("Leaderboards are unavailable while Redis is down.") from exc
+    rows = await session.execute(
+        select(User.id, User.display_name).where(User.id.in_([u for u, _ in top]))
+    )
+    names = {user_id: name for user_id, name in rows}
+    return {
+        "period": period,
+        "bucket": bucket(period, now.astimezone(settings.tz).date()),
+        "region": region,
+        "items": [
+            {"rank": i + 1, "user_id": u, "display_name": names.get(u), "reduction_g": int(score)}
+            for i, (u, score) in enumerate(top)
+        ],
+        "me": {"rank": mine[0] + 1, "reduction_g": int(mine[1])} if mine else None,
+    }
