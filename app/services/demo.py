@@ -2,12 +2,14 @@
 
 For development only: the accounts have published passwords, so the seed refuses to run
 with ``TANHUI_ENV=production``. Rerunning it finds what it made before and adds only what is
-missing. Points are never minted here: they come only from credited records.
+missing. Points are never minted here: the demo citizens get theirs from yesterday's demo
+records, posted through the ordinary record path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +19,8 @@ from app.config import Settings
 from app.db import utcnow
 from app.errors import InvalidState
 from app.models import Incentive, Merchant, User
+from app.schemas.records import EventIn
+from app.services import records
 from app.services.users import create_user, get_by_email
 
 MERCHANT_NAME = "绿色生活便利店 Green Life Store"
@@ -136,8 +140,29 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> str:
             f"{user.role:<9} {user.email}  password {DEMO_PASSWORD}{region}"
             f"{'' if new else '  (exists)'}"
         )
-    lines.append(
-        "points: none credited. Points come only from credited records; post a few with "
-        "POST /v1/events as a demo citizen."
-    )
+        if user.role == "citizen":
+            points = await _yesterdays_trips(session, settings, user)
+            lines.append(f"          {points} points from yesterday's demo records")
     return "\n".join(lines)
+
+
+async def _yesterdays_trips(session: AsyncSession, settings: Settings, user: User) -> int:
+    """A day of low-carbon travel, posted as ordinary records: points are never minted here.
+    The ids carry the date, so a rerun on the same day replays instead of adding."""
+    day = (utcnow().astimezone(settings.tz) - timedelta(days=1)).date()
+    trips = [
+        ("transit.metro", time(8, 30), {"distance_km": "12.4", "duration_min": 31}),
+        ("walking", time(12, 30), {"steps": 6500}),
+        ("cycling", time(18, 5), {"distance_km": "3.2", "duration_min": 14}),
+    ]
+    total = 0
+    for n, (code, at, data) in enumerate(trips):
+        item = EventIn(
+            client_event_id=f"demo-{day.isoformat()}-{n}",
+            type=code,
+            occurred_at=datetime.combine(day, at, settings.tz),
+            data=data,
+        )
+        outcome = await records.ingest(session, settings, None, user, item)
+        total += outcome.record.points
+    return total
