@@ -15,7 +15,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator, event
+from sqlalchemy import DateTime, Insert, MetaData, String, TypeDecorator, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -137,3 +138,10 @@ async def session_scope(
                 await callback()
             except Exception:  # a lost side effect must not turn a committed request into a 500
                 logging.getLogger("tanhui.db").exception("after-commit callback failed")
+
+
+def insert_ignore(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING for the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(model).values(rows).on_conflict_do_nothing()

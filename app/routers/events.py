@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Response
 from pydantic import ValidationError
@@ -27,7 +27,7 @@ from app.services import records
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=responses(Unauthorized, Forbidden))
 
-STATUSES = ("credited", "rejected", "pending_review")
+E = TypeVar("E", bound=EventIn)
 
 
 def item_result(outcome: records.Outcome | DomainError) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def item_result(outcome: records.Outcome | DomainError) -> dict[str, Any]:
     return {**records.view(outcome.record), "replayed": not outcome.created}
 
 
-def parse_item(raw: Any, model: type[EventIn] = EventIn) -> EventIn | DomainError:
+def parse_item(raw: Any, model: type[E]) -> E | DomainError:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -78,7 +78,7 @@ async def post_event(
 async def post_batch(
     body: BatchIn, principal: Citizen, session: Session, kv: KVDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    items = [(principal.user, parse_item(raw)) for raw in body.events]
+    items = [(principal.user, parse_item(raw, EventIn)) for raw in body.events]
     outcomes = await records.ingest_many(session, settings, kv, items)
     return {"results": [item_result(o) for o in outcomes]}
 

@@ -5,13 +5,13 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-EVENT_EXAMPLE = {
+EVENT_EXAMPLE: Any = {
     "client_event_id": "c0a8e1f2-2026-11-23-0830",
     "type": "transit.metro",
     "occurred_at": "2026-11-23T08:30:00+08:00",
     "data": {"distance_km": 12.4, "duration_min": 31},
 }
-RESULT_EXAMPLE = {
+RESULT_EXAMPLE: Any = {
     "id": "0b6e4c1a-5a1e-4b8e-9d55-3c1f0e2a7b90",
     "client_event_id": "c0a8e1f2-2026-11-23-0830",
     "type": "transit.metro",

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.db import new_id
+from app.db import insert_ignore, new_id
 from app.errors import Unauthorized
 from app.kv import KV, RedisKV
 from app.models import RefreshToken, RevokedToken, User
@@ -129,9 +129,10 @@ async def revoke_access(
     ttl = int((expires_at - datetime.now(UTC)).total_seconds()) + 1
     if ttl <= 0:
         return
-    if await session.get(RevokedToken, jti) is None:
-        session.add(RevokedToken(jti=jti, expires_at=expires_at))
-        await session.flush()
+    # Concurrent revocations of one token (two reuses detected at once) must both succeed.
+    await session.execute(
+        insert_ignore(session, RevokedToken, [{"jti": jti, "expires_at": expires_at}])
+    )
     if isinstance(kv, RedisKV):
         try:
             await kv.set_once(_revoked_key(jti), ttl)

@@ -28,10 +28,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import utcnow
+from app.db import insert_ignore, utcnow
 from app.errors import InsufficientPoints, InvalidState, NotFound
 from app.models import Account, Hold, LedgerEntry, LedgerTransaction, LotDraw, PointLot
 
@@ -71,13 +70,6 @@ def _kind_and_owner(account_id: str) -> tuple[str, str | None]:
 
 def _lock_order(account_id: str) -> tuple[int, str]:
     return (0 if account_id.startswith("user:") else 1, account_id)
-
-
-def insert_ignore(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING for the session's dialect."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model).values(rows).on_conflict_do_nothing()
 
 
 async def _lock(session: AsyncSession, account_ids: Iterable[str]) -> dict[str, Account]:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import insert_ignore
 from app.errors import NotFound
 from app.models import MethodologyVersion
 from app.rules import (
@@ -25,7 +26,6 @@ from app.rules import (
     params_hash,
     registry,
 )
-from app.services.ledger import insert_ignore
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 V1_NOTE = (

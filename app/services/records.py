@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.db import after_commit, new_id, utcnow
+from app.db import after_commit, insert_ignore, new_id, utcnow
 from app.errors import (
     BadRequest,
     DomainError,
@@ -38,7 +39,6 @@ from app.rules import Context, Methodology, points_for, registry, resolve
 from app.rules.base import dec
 from app.schemas.records import EventIn
 from app.services import leaderboards, ledger
-from app.services.ledger import insert_ignore
 from app.services.methodologies import parsed, version_in_force
 
 
@@ -328,7 +328,7 @@ async def ingest_many(
     session: AsyncSession,
     settings: Settings,
     kv: KV | None,
-    items: list[tuple[User | None, EventIn | DomainError]],
+    items: Sequence[tuple[User | None, EventIn | DomainError]],
     *,
     partner: Partner | None = None,
 ) -> list[Outcome | DomainError]:
