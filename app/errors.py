@@ -31,29 +31,81 @@ class DomainError(Exception):
 
 
 def _error(name: str, status: int, code: str, title: str) -> type[DomainError]:
+    """A new error class, for a feature module's own codes."""
     return type(name, (DomainError,), {"status": status, "code": code, "title": title})
 
 
-BadRequest = _error("BadRequest", 400, "bad_request", "Bad request")
-Unauthorized = _error("Unauthorized", 401, "unauthorized", "Not authenticated")
-Forbidden = _error("Forbidden", 403, "forbidden", "Not allowed")
-NotFound = _error("NotFound", 404, "not_found", "Not found")
-Conflict = _error("Conflict", 409, "conflict", "Conflict")
-EmailTaken = _error("EmailTaken", 409, "email_taken", "Email already registered")
-IdempotencyConflict = _error(
-    "IdempotencyConflict", 409, "idempotency_conflict", "Idempotency key reused with other content"
-)
-InsufficientPoints = _error("InsufficientPoints", 409, "insufficient_points", "Not enough points")
-OutOfStock = _error("OutOfStock", 409, "out_of_stock", "Out of stock")
-LimitReached = _error("LimitReached", 409, "limit_reached", "Per-user limit reached")
-IncentiveInactive = _error("IncentiveInactive", 409, "incentive_inactive", "Incentive not active")
-InvalidState = _error("InvalidState", 409, "invalid_state", "Not possible in the current state")
-AlreadyReversed = _error("AlreadyReversed", 409, "already_reversed", "Already reversed")
-ValidationFailed = _error("ValidationFailed", 422, "validation_error", "Validation failed")
-UnknownType = _error("UnknownType", 422, "unknown_type", "Unknown methodology")
-WeakPassword = _error("WeakPassword", 422, "weak_password", "Password too weak")
-RateLimited = _error("RateLimited", 429, "rate_limited", "Too many requests")
-ServiceUnavailable = _error("ServiceUnavailable", 503, "unavailable", "Service unavailable")
+class BadRequest(DomainError):
+    status, code, title = 400, "bad_request", "Bad request"
+
+
+class Unauthorized(DomainError):
+    status, code, title = 401, "unauthorized", "Not authenticated"
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class EmailTaken(DomainError):
+    status, code, title = 409, "email_taken", "Email already registered"
+
+
+class IdempotencyConflict(DomainError):
+    status, code, title = 409, "idempotency_conflict", "Idempotency key reused with other content"
+
+
+class InsufficientPoints(DomainError):
+    status, code, title = 409, "insufficient_points", "Not enough points"
+
+
+class OutOfStock(DomainError):
+    status, code, title = 409, "out_of_stock", "Out of stock"
+
+
+class LimitReached(DomainError):
+    status, code, title = 409, "limit_reached", "Per-user limit reached"
+
+
+class IncentiveInactive(DomainError):
+    status, code, title = 409, "incentive_inactive", "Incentive not active"
+
+
+class InvalidState(DomainError):
+    status, code, title = 409, "invalid_state", "Not possible in the current state"
+
+
+class AlreadyReversed(DomainError):
+    status, code, title = 409, "already_reversed", "Already reversed"
+
+
+class ValidationFailed(DomainError):
+    status, code, title = 422, "validation_error", "Validation failed"
+
+
+class UnknownType(DomainError):
+    status, code, title = 422, "unknown_type", "Unknown methodology"
+
+
+class WeakPassword(DomainError):
+    status, code, title = 422, "weak_password", "Password too weak"
+
+
+class RateLimited(DomainError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
+class ServiceUnavailable(DomainError):
+    status, code, title = 503, "unavailable", "Service unavailable"
+
 
 _STATUS_CODES = {
     400: "bad_request",

@@ -1,5 +1,54 @@
+"""Administration of user accounts: who has which role, who may sign in."""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+from fastapi import APIRouter, Path, Query
+
+from app.deps import Admin, AdminOrAuditor, Session
+from app.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed, responses
+from app.schemas.admin import AdminUserOut, Role, UserPatchIn, UsersPage
+from app.services import user_admin
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=responses(Unauthorized, Forbidden))
+
+
+@router.get(
+    "/users",
+    response_model=UsersPage,
+    summary="Users, newest first; filter by role",
+    responses=responses(BadRequest),
+)
+async def list_users(
+    principal: AdminOrAuditor,
+    session: Session,
+    role: Role | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> UsersPage:
+    items, next_cursor = await user_admin.list_users(session, role=role, limit=limit, cursor=cursor)
+    return UsersPage(items=[AdminUserOut.model_validate(u) for u in items], next_cursor=next_cursor)
+
+
+@router.patch(
+    "/users/{user_id}",
+    response_model=AdminUserOut,
+    summary="Change a user's role or disable/enable the account (audited)",
+    responses=responses(NotFound, user_admin.SelfChangeRefused, ValidationFailed),
+)
+async def update_user(
+    user_id: Annotated[str, Path(max_length=36)],
+    body: UserPatchIn,
+    principal: Admin,
+    session: Session,
+) -> AdminUserOut:
+    user = await user_admin.update_user(
+        session,
+        user_id=user_id,
+        actor=principal.user,
+        role=body.role,
+        is_active=body.is_active,
+        merchant_id=body.merchant_id,
+    )
+    return AdminUserOut.model_validate(user)

@@ -1,0 +1,55 @@
+"""Reading the audit log: filters and newest-first keyset paging on ``seq``.
+
+Writing stays in ``app.services.audit`` (one ``record`` call per administrative act)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import BadRequest
+from app.models import AuditEntry
+from app.schemas.common import decode_cursor, encode_cursor
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    action: str | None = None
+    actor_id: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+async def list_entries(
+    session: AsyncSession, flt: AuditFilter, limit: int, cursor: str | None
+) -> tuple[list[AuditEntry], str | None]:
+    """Entries matching every given filter, newest first. ``seq`` only grows, so paging on it
+    is stable while new entries arrive."""
+    query = select(AuditEntry)
+    if flt.action:
+        query = query.where(AuditEntry.action == flt.action)
+    if flt.actor_id:
+        query = query.where(AuditEntry.actor_id == flt.actor_id)
+    if flt.target_type:
+        query = query.where(AuditEntry.target_type == flt.target_type)
+    if flt.target_id:
+        query = query.where(AuditEntry.target_id == flt.target_id)
+    if flt.start:
+        query = query.where(AuditEntry.created_at >= flt.start)
+    if flt.end:
+        query = query.where(AuditEntry.created_at < flt.end)
+    after = decode_cursor(cursor, 1)
+    if after is not None:
+        if not isinstance(after[0], int) or isinstance(after[0], bool):
+            raise BadRequest("The cursor is not valid.")
+        query = query.where(AuditEntry.seq < after[0])
+    rows = list(
+        (await session.scalars(query.order_by(AuditEntry.seq.desc()).limit(limit + 1))).all()
+    )
+    next_cursor = encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
+    return rows[:limit], next_cursor

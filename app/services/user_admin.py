@@ -1,0 +1,119 @@
+"""Administering user accounts: listing, role changes and disabling, each audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import BadRequest, Forbidden, NotFound, ValidationFailed, _error
+from app.models import Merchant, User
+from app.schemas.common import decode_cursor, encode_cursor
+from app.services import audit
+
+SelfChangeRefused = _error(
+    "SelfChangeRefused",
+    409,
+    "self_change_refused",
+    "Administrators cannot demote or disable themselves",
+)
+
+
+def snapshot(user: User) -> dict[str, Any]:
+    return {"role": user.role, "is_active": user.is_active, "merchant_id": user.merchant_id}
+
+
+async def list_users(
+    session: AsyncSession, *, role: str | None, limit: int, cursor: str | None
+) -> tuple[list[User], str | None]:
+    """Newest first, keyset-paged on (created_at, id)."""
+    query = select(User)
+    if role:
+        query = query.where(User.role == role)
+    after = decode_cursor(cursor, 2)
+    if after is not None:
+        try:
+            at = datetime.fromisoformat(str(after[0]))
+        except ValueError as exc:
+            raise BadRequest("The cursor is not valid.") from exc
+        if at.tzinfo is None:
+            raise BadRequest("The cursor is not valid.")
+        query = query.where(
+            or_(User.created_at < at, and_(User.created_at == at, User.id < str(after[1])))
+        )
+    query = query.order_by(User.created_at.desc(), User.id.desc()).limit(limit + 1)
+    rows = list((await session.scalars(query)).all())
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(last.created_at.isoformat(), last.id)
+    return rows[:limit], next_cursor
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, errors=[{"field": field, "message": message}])
+
+
+async def update_user(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    actor: User,
+    role: str | None = None,
+    is_active: bool | None = None,
+    merchant_id: str | None = None,
+) -> User:
+    """Change a user's role and/or active flag. Merchant staff are bound to one merchant;
+    leaving the merchant role unbinds them. Admins may not demote or disable themselves, so
+    the act that could lock the last administrator out is never possible."""
+    # Lock the target and the actor in id order and re-read the actor: two admins demoting
+    # each other at once then queue, and the second finds it is no longer an admin.
+    locked = {
+        u.id: u
+        for u in await session.scalars(
+            select(User)
+            .where(User.id.in_({user_id, actor.id}))
+            .order_by(User.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    if actor.id not in locked or locked[actor.id].role != "admin" or not actor.is_active:
+        raise Forbidden("This needs the role admin.")
+    user = locked.get(user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.")
+    if user.id == actor.id and ((role is not None and role != user.role) or is_active is False):
+        raise SelfChangeRefused("You cannot change your own role or disable your own account.")
+    before = snapshot(user)
+    new_role = role or user.role
+    if new_role == "merchant":
+        bound = merchant_id or (user.merchant_id if user.role == "merchant" else None)
+        if not bound:
+            raise _invalid("merchant_id", "merchant staff need a merchant_id")
+        if await session.get(Merchant, bound) is None:
+            raise NotFound(f"Merchant {bound} does not exist.")
+        user.merchant_id = bound
+    else:
+        if merchant_id:
+            raise _invalid("merchant_id", "only merchant staff are bound to a merchant")
+        user.merchant_id = None
+    user.role = new_role
+    if is_active is not None:
+        user.is_active = is_active
+    await session.flush()
+    after = snapshot(user)
+    if after != before:
+        await audit.record(
+            session,
+            actor_id=actor.id,
+            actor_role=actor.role,
+            action="user.updated",
+            target_type="user",
+            target_id=user.id,
+            before=before,
+            after=after,
+        )
+    return user
