@@ -1,0 +1,105 @@
+"""Real ``tanhui serve`` processes for tests that need more than the in-process app."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import TEST_SECRET
+from tests.helpers import PASSWORD
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def base_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TANHUI_")}
+    env.update(
+        {
+            "TANHUI_ENV": "test",
+            "TANHUI_DATABASE_URL": database_url,
+            "TANHUI_JWT_SECRET": TEST_SECRET,
+            "TANHUI_LOG_JSON": "false",
+            "TANHUI_LOG_LEVEL": "WARNING",
+            "TANHUI_RATE_LIMIT_AUTH_PER_MINUTE": "0",
+            "TANHUI_RATE_LIMIT_CITIZEN_PER_MINUTE": "0",
+            "TANHUI_RATE_LIMIT_PARTNER_PER_MINUTE": "0",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return out.stdout
+
+
+def create_user(env: dict[str, str], email: str, role: str, **extra: str) -> str:
+    args = ["create-user", "--email", email, "--password", PASSWORD, "--role", role]
+    for key, value in extra.items():
+        args += [f"--{key.replace('_', '-')}", value]
+    line = cli(env, *args)
+    return line.strip().rsplit("id=", 1)[1]
+
+
+def token(base_url: str, email: str) -> str:
+    r = httpx.post(f"{base_url}/v1/auth/token", data={"username": email, "password": PASSWORD})
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+@contextlib.contextmanager
+def serve(env: dict[str, str], workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start ``tanhui serve`` in its own process group; stop the whole group afterwards."""
+    port = free_port()
+    # Closed in the finally below; the server writes to it for its whole life.
+    log = tempfile.NamedTemporaryFile(prefix="tanhui-serve-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 40
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("server did not start:\n" + Path(log.name).read_text())
+            time.sleep(0.2)
+        yield url, proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+        os.unlink(log.name)
