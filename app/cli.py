@@ -119,8 +119,7 @@ def cmd_expire_points(args: argparse.Namespace) -> None:
     from app.services.expiry import run_expiry
 
     settings = _settings_or_exit()
-    print(asyncio.run(run_expiry(settings, batch_size=args.batch_size,
-                                 progress=not args.quiet)))
+    print(asyncio.run(run_expiry(settings, batch_size=args.batch_size, progress=not args.quiet)))
 
 
 def build_parser() -> argparse.ArgumentParser:

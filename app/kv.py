@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import Protocol
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
 
 from redis.asyncio import Redis
 
@@ -33,15 +34,22 @@ return {0, tostring(tonumber(oldest[2]) + window - now)}
 """
 
 
+class Increment(NamedTuple):
+    key: str
+    member: str
+    amount: float
+    ttl_seconds: int | None = None
+
+
 class KV(Protocol):
     async def ping(self) -> bool: ...
     async def set_once(self, key: str, ttl_seconds: int) -> bool:
         """Set ``key`` if absent; True when this call set it (nonce and replay checks)."""
 
     async def exists(self, key: str) -> bool: ...
-    async def zincrby(
-        self, key: str, amount: float, member: str, ttl_seconds: int | None = None
-    ) -> None: ...
+    async def zincrby_many(self, increments: Sequence[Increment]) -> None:
+        """Add to members' scores in sorted sets (one round trip), refreshing key lifetimes."""
+
     async def ztop(self, key: str, n: int) -> list[tuple[str, float]]: ...
     async def zrank_score(self, key: str, member: str) -> tuple[int, float] | None: ...
     async def delete_prefix(self, prefix: str) -> None: ...
@@ -71,13 +79,17 @@ class RedisKV:
     async def exists(self, key: str) -> bool:
         return bool(await self.redis.exists(self.prefix + key))
 
-    async def zincrby(
-        self, key: str, amount: float, member: str, ttl_seconds: int | None = None
-    ) -> None:
+    async def zincrby_many(self, increments: Sequence[Increment]) -> None:
+        if not increments:
+            return
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zincrby(self.prefix + key, amount, member)
-            if ttl_seconds:
-                pipe.expire(self.prefix + key, ttl_seconds)
+            ttls: dict[str, int] = {}
+            for inc in increments:
+                pipe.zincrby(self.prefix + inc.key, inc.amount, inc.member)
+                if inc.ttl_seconds:
+                    ttls[inc.key] = inc.ttl_seconds
+            for key, ttl in ttls.items():
+                pipe.expire(self.prefix + key, ttl)
             await pipe.execute()
 
     async def ztop(self, key: str, n: int) -> list[tuple[str, float]]:
@@ -145,11 +157,10 @@ class MemoryKV:
     async def exists(self, key: str) -> bool:
         return self._alive(key)
 
-    async def zincrby(
-        self, key: str, amount: float, member: str, ttl_seconds: int | None = None
-    ) -> None:
-        zset = self._zsets.setdefault(key, {})
-        zset[member] = zset.get(member, 0.0) + amount
+    async def zincrby_many(self, increments: Sequence[Increment]) -> None:
+        for inc in increments:
+            zset = self._zsets.setdefault(inc.key, {})
+            zset[inc.member] = zset.get(inc.member, 0.0) + inc.amount
 
     async def ztop(self, key: str, n: int) -> list[tuple[str, float]]:
         zset = self._zsets.get(key, {})

@@ -73,14 +73,16 @@ async def test_openapi_lists_problem_schema(client):
 
 async def test_oversized_bodies_are_refused_before_parsing(client):
     big = b'{"email": "' + b"a" * 2_100_000 + b'"}'
-    r = await client.post("/v1/auth/register", content=big,
-                          headers={"Content-Type": "application/json"})
+    r = await client.post(
+        "/v1/auth/register", content=big, headers={"Content-Type": "application/json"}
+    )
     assert_problem(r, 413, "payload_too_large")
 
     async def chunks():
         for _ in range(30):
             yield b"x" * 100_000
 
-    r = await client.post("/v1/auth/register", content=chunks(),
-                          headers={"Content-Type": "application/json"})
+    r = await client.post(
+        "/v1/auth/register", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert_problem(r, 413, "payload_too_large")

@@ -22,9 +22,16 @@ async def record(
     after: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Add one audit row in the caller's transaction: it commits or rolls back with the act."""
-    entry = AuditEntry(actor_id=actor_id, actor_role=actor_role, action=action,
-                       target_type=target_type, target_id=target_id, before=before,
-                       after=after, created_at=utcnow())
+    entry = AuditEntry(
+        actor_id=actor_id,
+        actor_role=actor_role,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        before=before,
+        after=after,
+        created_at=utcnow(),
+    )
     session.add(entry)
     await session.flush()
     return entry

@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db import after_commit
 from app.errors import ServiceUnavailable
-from app.kv import KV
+from app.kv import KV, Increment
 from app.models import Record, User
 
 PERIODS = ("day", "week", "month", "all")
 PREFIX = "lb:"
 _TTL_DAYS = {"day": 3, "week": 15, "month": 63}
+_PENDING = "leaderboards.pending"
 logger = logging.getLogger("tanhui.leaderboards")
 
 
@@ -47,22 +48,31 @@ def _keys(day: date, region: str | None) -> Iterable[tuple[str, int | None]]:
             yield key(period, day, reg), ttl * 86400 if ttl else None
 
 
-async def _add(kv: KV, day: date, region: str | None, user_id: str, grams: int) -> None:
-    for k, ttl in _keys(day, region):
-        await kv.zincrby(k, grams, user_id, ttl)
+def _increments(day: date, region: str | None, user_id: str, grams: int) -> list[Increment]:
+    return [Increment(k, user_id, grams, ttl) for k, ttl in _keys(day, region)]
 
 
 def count_after_commit(session: AsyncSession, kv: KV, settings: Settings, record: Record) -> None:
-    day = date.fromisoformat(record.local_day)
-    region, user_id, grams = record.region, record.user_id, record.reduction_g
+    """Count a credited record once the unit of work commits; all records of one unit of work
+    go to Redis in one round trip."""
+    pending: list[Increment] | None = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
 
-    async def add() -> None:
-        try:
-            await _add(kv, day, region, user_id, grams)
-        except RedisError:
-            logger.warning("redis unreachable: leaderboards missed %s g; rebuild them", grams)
+        async def add() -> None:
+            increments = session.info.pop(_PENDING, [])
+            try:
+                await kv.zincrby_many(increments)
+            except RedisError:
+                logger.warning(
+                    "redis unreachable: leaderboards missed %d increments; rebuild them",
+                    len(increments),
+                )
 
-    after_commit(session, add)
+        after_commit(session, add)
+    pending += _increments(
+        date.fromisoformat(record.local_day), record.region, record.user_id, record.reduction_g
+    )
 
 
 async def rebuild(session: AsyncSession, kv: KV, settings: Settings) -> int:
@@ -74,9 +84,14 @@ async def rebuild(session: AsyncSession, kv: KV, settings: Settings) -> int:
         .group_by(Record.user_id, Record.region, Record.local_day)
     )
     n = 0
+    increments: list[Increment] = []
     for user_id, region, local_day, grams in rows:
-        await _add(kv, date.fromisoformat(local_day), region, user_id, int(grams))
+        increments += _increments(date.fromisoformat(local_day), region, user_id, int(grams))
         n += 1
+        if len(increments) >= 5000:
+            await kv.zincrby_many(increments)
+            increments = []
+    await kv.zincrby_many(increments)
     return n
 
 

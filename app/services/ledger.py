@@ -7,12 +7,15 @@ balance always equals the sum of its entries (``check`` proves it).
 Exactly once: every transaction carries a unique ``ref``; posting the same ref again returns
 the first transaction and posts nothing.
 
-Locking: before touching balances, the accounts are locked (``SELECT … FOR UPDATE``) in one
-global order — the citizen's own accounts first, then platform and merchant accounts, each
-group sorted by id — so concurrent postings neither lose updates nor deadlock. A unit of work
-touches one citizen's rows plus platform accounts that are sharded by citizen, so hot-path
-transactions of different citizens do not queue behind one platform row. On SQLite every
-transaction is already serial (``BEGIN IMMEDIATE``).
+Locking: before touching balances, the accounts are locked (one ``SELECT … FOR UPDATE … ORDER
+BY``) in one global order — citizens' accounts first, then platform and merchant accounts,
+each group sorted by id — so concurrent postings neither lose updates nor deadlock. A unit of
+work touches one citizen's rows plus platform accounts that are sharded by citizen, so
+hot-path transactions of different citizens do not queue behind one platform row; a batch
+that credits several citizens locks all of them and their shards up front. Locked accounts
+are remembered for the rest of the database transaction (forgotten when a savepoint rolls
+back, since that releases its locks). On SQLite every transaction is already serial
+(``BEGIN IMMEDIATE``).
 
 Expiry lots: each credit creates a lot that expires ``points_ttl_days`` later. Debits draw the
 soonest-expiring unexpired lots first and record what they drew (``lot_draws``), so a released
@@ -27,10 +30,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from app.db import insert_ignore, utcnow
+from app.db import insert_ignore, new_id, utcnow
 from app.errors import InsufficientPoints, InvalidState, NotFound
 from app.models import Account, Hold, LedgerEntry, LedgerTransaction, LotDraw, PointLot
 
@@ -68,37 +72,86 @@ def _kind_and_owner(account_id: str) -> tuple[str, str | None]:
     return parts[1], None
 
 
-def _lock_order(account_id: str) -> tuple[int, str]:
-    return (0 if account_id.startswith("user:") else 1, account_id)
+_LOCKED = "ledger.locked"
+
+
+def _locked(session: AsyncSession) -> dict[str, Account]:
+    """Accounts this database transaction has locked, with their current balances."""
+    held: dict[str, Account] = session.info.setdefault(_LOCKED, {})
+    return held
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_locks_after_rollback(session: Session, _previous: Any) -> None:
+    # Rolling back to a savepoint releases the row locks taken inside it: lock again.
+    session.info.pop(_LOCKED, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_locks_after_commit(session: Session) -> None:
+    session.info.pop(_LOCKED, None)
+
+
+def _lock_order() -> Any:
+    return (case((Account.id.like("user:%"), 0), else_=1), Account.id)
+
+
+async def _select_for_update(session: AsyncSession, ids: list[str]) -> list[Account]:
+    # One statement; PostgreSQL locks the rows in the ORDER BY order.
+    rows = await session.scalars(
+        select(Account)
+        .where(Account.id.in_(ids))
+        .order_by(*_lock_order())
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.all())
 
 
 async def _lock(session: AsyncSession, account_ids: Iterable[str]) -> dict[str, Account]:
-    """Create missing accounts and lock them all in the global order."""
-    ids = sorted(set(account_ids), key=_lock_order)
-    now = utcnow()
-    rows = []
-    for account_id in ids:
-        kind, owner = _kind_and_owner(account_id)
-        rows.append(
-            {"id": account_id, "kind": kind, "owner_id": owner, "balance": 0, "created_at": now}
-        )
-    await session.execute(insert_ignore(session, Account, rows))
-    locked: dict[str, Account] = {}
-    for account_id in ids:  # one by one, so the lock order is the order we ask in
-        account = await session.scalar(
-            select(Account)
-            .where(Account.id == account_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        assert account is not None
-        locked[account_id] = account
-    return locked
+    """Lock the accounts (creating missing ones) in the global order, once per transaction."""
+    held = _locked(session)
+    wanted = sorted(set(account_ids))
+    missing = [account_id for account_id in wanted if account_id not in held]
+    if missing:
+        rows = await _select_for_update(session, missing)
+        if len(rows) < len(missing):
+            now = utcnow()
+            absent = set(missing) - {row.id for row in rows}
+            new_rows = []
+            for account_id in sorted(absent):
+                kind, owner = _kind_and_owner(account_id)
+                new_rows.append(
+                    {
+                        "id": account_id,
+                        "kind": kind,
+                        "owner_id": owner,
+                        "balance": 0,
+                        "created_at": now,
+                    }
+                )
+            await session.execute(insert_ignore(session, Account, new_rows))
+            rows = await _select_for_update(session, missing)
+        held.update((row.id, row) for row in rows)
+    return {account_id: held[account_id] for account_id in wanted}
+
+
+def user_accounts(user_id: str) -> list[str]:
+    return [available_account(user_id), held_account(user_id), debt_account(user_id)]
 
 
 async def lock_user(session: AsyncSession, user_id: str) -> None:
     """Lock one citizen's accounts: serialises that citizen's ledger-affecting work."""
-    await _lock(session, [available_account(user_id), held_account(user_id), debt_account(user_id)])
+    await _lock(session, user_accounts(user_id))
+
+
+async def lock_users(session: AsyncSession, user_ids: Iterable[str]) -> None:
+    """Lock several citizens' accounts and their issuance shards in one statement (records in
+    bulk credit them all)."""
+    ids: list[str] = []
+    for user_id in user_ids:
+        ids += [*user_accounts(user_id), platform_account("issuance", user_id)]
+    await _lock(session, ids)
 
 
 async def _existing(session: AsyncSession, ref: str) -> LedgerTransaction | None:
@@ -254,6 +307,98 @@ async def credit(
         )
         await _draw_lots(session, repay_txn.id, user_id, repay, utcnow(), include_expired=True)
     return txn
+
+
+@dataclass(frozen=True)
+class Credit:
+    user_id: str
+    points: int
+    ref: str
+    cause_type: str
+    cause_id: str | None
+    expires_at: datetime
+
+
+async def credit_many(session: AsyncSession, credits: list[Credit]) -> list[LedgerTransaction]:
+    """Post many credits with a handful of statements, as ``credit`` would one by one.
+
+    For new refs only (records carry fresh ids): a ref that exists already is refused by the
+    unique constraint and fails the unit of work. A citizen in debt goes through ``credit``,
+    which repays the debt from the new lot."""
+    if not credits:
+        return []
+    accounts = await _lock(
+        session,
+        [
+            account
+            for c in credits
+            for account in (*user_accounts(c.user_id), platform_account("issuance", c.user_id))
+        ],
+    )
+    now = utcnow()
+    out: dict[int, LedgerTransaction] = {}
+    bulk: list[tuple[int, Credit, LedgerTransaction]] = []
+    for i, c in enumerate(credits):
+        if c.points <= 0:
+            raise ValueError("a credit needs points > 0")
+        if accounts[debt_account(c.user_id)].balance < 0:
+            continue
+        txn = LedgerTransaction(
+            id=new_id(),
+            ref=c.ref,
+            kind="credit",
+            cause_type=c.cause_type,
+            cause_id=c.cause_id,
+            user_id=c.user_id,
+            memo=None,
+            created_at=now,
+        )
+        bulk.append((i, c, txn))
+        out[i] = txn
+    session.add_all([txn for _, _, txn in bulk])
+    await session.flush()
+    rows: list[LedgerEntry | PointLot] = []
+    for _, c, txn in bulk:
+        for account_id, amount in (
+            (platform_account("issuance", c.user_id), -c.points),
+            (available_account(c.user_id), c.points),
+        ):
+            account = accounts[account_id]
+            account.balance += amount
+            rows.append(
+                LedgerEntry(
+                    transaction_id=txn.id,
+                    account_id=account_id,
+                    amount=amount,
+                    balance_after=account.balance,
+                    created_at=now,
+                )
+            )
+        rows.append(
+            PointLot(
+                id=new_id(),
+                user_id=c.user_id,
+                transaction_id=txn.id,
+                amount=c.points,
+                remaining=c.points,
+                expires_at=c.expires_at,
+                created_at=now,
+            )
+        )
+    session.add_all(rows)
+    await session.flush()
+    for i, c in enumerate(credits):
+        if i not in out:
+            out[i] = await credit(
+                session,
+                user_id=c.user_id,
+                points=c.points,
+                ref=c.ref,
+                cause_type=c.cause_type,
+                cause_id=c.cause_id,
+                expires_at=c.expires_at,
+            )
+    return [out[i] for i in range(len(credits))]
 
 
 async def hold(

@@ -1,11 +1,13 @@
 """Behaviour records: verify, quantify and credit, exactly once per (user, client_event_id).
 
-One record's path: schema (422, nothing stored) → idempotency (a replay returns the stored
-result; other content under the same id is a 409) → the citizen's ledger lock (serialises
-that citizen's records, which makes the overlap check and the daily cap race-free) → the
-methodology version in force at ``occurred_at`` → time window, plausibility and overlap
-(rejected, with reasons) → review (pending) → daily cap → ledger credit, in the same
-transaction as the record. The unique constraint on (user_id, client_event_id) backs it all.
+One record's path: schema (422, nothing stored) → the citizen's ledger lock (serialises
+that citizen's records, which makes the idempotency check, the overlap check and the daily cap
+race-free) → idempotency (a replay returns the stored result; other content under the same id
+is a 409) → the methodology version in force at ``occurred_at`` → time window, plausibility
+and overlap (rejected, with reasons) → review (pending) → daily cap → ledger credit, in the
+same transaction as the record. The unique constraint on (user_id, client_event_id) backs it
+all. A single record and a batch take the same path; a batch does each step for all its
+records at once.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -98,14 +99,6 @@ def parse(item: EventIn) -> tuple[Methodology, Any]:
     return m, data
 
 
-async def _existing(session: AsyncSession, user_id: str, client_event_id: str) -> Record | None:
-    return await session.scalar(
-        select(Record)
-        .where(Record.user_id == user_id, Record.client_event_id == client_event_id)
-        .execution_options(populate_existing=True)
-    )
-
-
 def _replay(found: Record, digest: str) -> Outcome:
     if found.content_hash != digest:
         raise IdempotencyConflict(
@@ -114,49 +107,9 @@ def _replay(found: Record, digest: str) -> Outcome:
     return Outcome(found, created=False)
 
 
-async def _overlaps(session: AsyncSession, user_id: str, start: datetime, end: datetime) -> bool:
-    found = await session.scalar(
-        select(Record.id)
-        .where(
-            Record.user_id == user_id,
-            Record.status != "rejected",
-            Record.span_start < end,
-            Record.span_end > start,
-        )
-        .limit(1)
-    )
-    return found is not None
-
-
-async def _cap_left(
-    session: AsyncSession, user_id: str, code: str, day: str, cap: int | None
-) -> tuple[DailyUsage, int | None]:
-    await session.execute(
-        insert_ignore(
-            session, DailyUsage, [{"user_id": user_id, "code": code, "day": day, "points": 0}]
-        )
-    )
-    usage = await session.scalar(
-        select(DailyUsage)
-        .where(DailyUsage.user_id == user_id, DailyUsage.code == code, DailyUsage.day == day)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert usage is not None
-    return usage, None if cap is None else max(0, cap - usage.points)
-
-
-async def _credit(
-    session: AsyncSession,
-    settings: Settings,
-    kv: KV | None,
-    record: Record,
-    wanted: int,
-    cap: int | None,
-    now: datetime,
-) -> None:
-    """Apply the daily cap and post the points; the caller has the citizen's lock."""
-    usage, left = await _cap_left(session, record.user_id, record.type, record.local_day, cap)
+def _capped(record: Record, wanted: int, cap: int | None, used: int) -> int:
+    """Apply the daily cap to a record about to be credited; returns the points it gets."""
+    left = None if cap is None else max(0, cap - used)
     points = wanted if left is None else min(wanted, left)
     if points < wanted:
         record.reasons = [*record.reasons, "daily_cap_reached"]
@@ -169,20 +122,78 @@ async def _credit(
         "cap_left_before": left,
         "points": points,
     }
-    usage.points += points
-    if points > 0:
-        txn = await ledger.credit(
-            session,
-            user_id=record.user_id,
-            points=points,
-            ref=f"record:{record.id}:credit",
-            cause_type="record",
-            cause_id=record.id,
-            expires_at=now + timedelta(days=settings.points_ttl_days),
+    return points
+
+
+@dataclass
+class _Item:
+    index: int
+    user: User
+    event: EventIn
+    m: Methodology
+    data: Any
+    digest: str
+
+
+class _Batch:
+    """What the records of one unit of work must be checked against, read in a few queries
+    after the citizens are locked, and kept up to date as each record is decided: stored
+    records under the same ids, non-rejected activity spans, and daily cap usage."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[tuple[str, str], Record] = {}
+        self.spans: dict[str, list[tuple[datetime, datetime]]] = {}
+        self.usage: dict[tuple[str, str, str], DailyUsage] = {}
+
+    @classmethod
+    async def load(cls, session: AsyncSession, items: list[_Item], settings: Settings) -> _Batch:
+        batch = cls()
+        users = sorted({it.user.id for it in items})
+        rows = await session.scalars(
+            select(Record)
+            .where(
+                Record.user_id.in_(users),
+                Record.client_event_id.in_(sorted({it.event.client_event_id for it in items})),
+            )
+            .execution_options(populate_existing=True)
         )
-        record.transaction_id = txn.id
-    if kv is not None and record.reduction_g > 0:
-        leaderboards.count_after_commit(session, kv, settings, record)
+        batch.by_id = {(r.user_id, r.client_event_id): r for r in rows}
+        timed = [(it, it.m.duration(it.data)) for it in items]
+        starts = [it.event.occurred_at - d for it, d in timed if d]
+        if starts:
+            found = await session.execute(
+                select(Record.user_id, Record.span_start, Record.span_end).where(
+                    Record.user_id.in_(users),
+                    Record.status != "rejected",
+                    Record.span_start < max(it.event.occurred_at for it, d in timed if d),
+                    Record.span_end > min(starts),
+                )
+            )
+            for user_id, span_start, span_end in found:
+                batch.spans.setdefault(user_id, []).append((span_start, span_end))
+        days = sorted({_local_day(it.event.occurred_at, settings) for it in items})
+        usage = await session.scalars(
+            select(DailyUsage)
+            .where(DailyUsage.user_id.in_(users), DailyUsage.day.in_(days))
+            .execution_options(populate_existing=True)
+        )
+        batch.usage = {(u.user_id, u.code, u.day): u for u in usage}
+        return batch
+
+    def overlaps(self, user_id: str, start: datetime, end: datetime) -> bool:
+        return any(s < end and e > start for s, e in self.spans.get(user_id, ()))
+
+    def used(self, session: AsyncSession, user_id: str, code: str, day: str) -> DailyUsage:
+        usage = self.usage.get((user_id, code, day))
+        if usage is None:
+            usage = DailyUsage(user_id=user_id, code=code, day=day, points=0)
+            session.add(usage)
+            self.usage[(user_id, code, day)] = usage
+        return usage
+
+
+def _local_day(at: datetime, settings: Settings) -> str:
+    return at.astimezone(settings.tz).date().isoformat()
 
 
 async def ingest(
@@ -197,21 +208,84 @@ async def ingest(
 ) -> Outcome:
     """Verify, quantify and (maybe) credit one record. Raises a DomainError for a record that
     must not be stored (schema, unknown type, idempotency conflict)."""
-    now = now or utcnow()
-    m, data = parse(item)
-    occurred_at = item.occurred_at
-    digest = content_hash(m.code, occurred_at, data.model_dump())
-    if (found := await _existing(session, user.id, item.client_event_id)) is not None:
-        return _replay(found, digest)
-    await ledger.lock_user(session, user.id)
-    if (found := await _existing(session, user.id, item.client_event_id)) is not None:
-        return _replay(found, digest)  # a concurrent request stored it while we waited
+    [outcome] = await ingest_many(session, settings, kv, [(user, item)], partner=partner, now=now)
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
 
+
+async def ingest_many(
+    session: AsyncSession,
+    settings: Settings,
+    kv: KV | None,
+    items: Sequence[tuple[User | None, EventIn | DomainError]],
+    *,
+    partner: Partner | None = None,
+    now: datetime | None = None,
+) -> list[Outcome | DomainError]:
+    """Records in one transaction, decided in order as if posted one by one; an item that
+    fails (schema, unknown type, idempotency conflict) stores nothing and fails alone.
+
+    Every citizen involved is locked first, in one ordered statement; what the records are
+    checked against is then read in a few queries, each record is decided in memory, and the
+    stored rows, ledger transactions, entries and lots are written in bulk."""
+    now = now or utcnow()
+    out: list[Outcome | DomainError | None] = [None] * len(items)
+    todo: list[_Item] = []
+    for i, (user, event) in enumerate(items):
+        if isinstance(event, DomainError):
+            out[i] = event
+            continue
+        assert user is not None
+        try:
+            m, data = parse(event)
+        except DomainError as exc:
+            out[i] = exc
+            continue
+        digest = content_hash(m.code, event.occurred_at, data.model_dump())
+        todo.append(_Item(i, user, event, m, data, digest))
+    if todo:
+        await ledger.lock_users(session, sorted({it.user.id for it in todo}))
+        batch = await _Batch.load(session, todo, settings)
+        new: list[Record] = []
+        credits: list[tuple[Record, ledger.Credit]] = []
+        for it in todo:
+            try:
+                out[it.index] = await _decide(
+                    session, settings, batch, it, partner, now, new, credits
+                )
+            except DomainError as exc:
+                out[it.index] = exc
+        txns = await ledger.credit_many(session, [c for _, c in credits])
+        for (record, _), txn in zip(credits, txns, strict=True):
+            record.transaction_id = txn.id
+        session.add_all(new)
+        await session.flush()
+        for record in new:
+            if kv is not None and record.status == "credited" and record.reduction_g > 0:
+                leaderboards.count_after_commit(session, kv, settings, record)
+            _count(session, record)
+    return [o for o in out if o is not None]
+
+
+async def _decide(
+    session: AsyncSession,
+    settings: Settings,
+    batch: _Batch,
+    it: _Item,
+    partner: Partner | None,
+    now: datetime,
+    new: list[Record],
+    credits: list[tuple[Record, ledger.Credit]],
+) -> Outcome:
+    user, event, m = it.user, it.event, it.m
+    if (found := batch.by_id.get((user.id, event.client_event_id))) is not None:
+        return _replay(found, it.digest)
+    occurred_at = event.occurred_at
     in_force = await version_in_force(session, m, occurred_at)
     trusted = partner is not None and m.code in (partner.allowed_types or [])
-    ctx = Context(region=user.region, trusted=trusted)
-    result = m.evaluate(data, in_force.params, ctx)
-    duration = m.duration(data)
+    result = m.evaluate(it.data, in_force.params, Context(region=user.region, trusted=trusted))
+    duration = m.duration(it.data)
     span = (occurred_at - duration, occurred_at) if duration else (None, None)
 
     reasons = list(result.reasons)
@@ -219,22 +293,22 @@ async def ingest(
         reasons.insert(0, "in_future")
     elif occurred_at < now - timedelta(days=settings.late_window_days):
         reasons.insert(0, "too_late")
-    if not reasons and span[0] is not None and await _overlaps(session, user.id, *span):
+    if not reasons and span[0] is not None and batch.overlaps(user.id, span[0], occurred_at):
         reasons.append("overlapping_activity")
 
     record = Record(
         id=new_id(),
         user_id=user.id,
-        client_event_id=item.client_event_id,
-        content_hash=digest,
+        client_event_id=event.client_event_id,
+        content_hash=it.digest,
         type=m.code,
         occurred_at=occurred_at,
         received_at=now,
-        data=_canonical(data.model_dump(exclude_none=True)),
+        data=_canonical(it.data.model_dump(exclude_none=True)),
         source="partner" if partner else "app",
         partner_id=partner.id if partner else None,
         region=user.region,
-        local_day=occurred_at.astimezone(settings.tz).date().isoformat(),
+        local_day=_local_day(occurred_at, settings),
         span_start=span[0],
         span_end=span[1],
         status="rejected",
@@ -251,34 +325,41 @@ async def ingest(
             "params_hash": in_force.version.params_hash,
             "trusted_source": trusted,
         },
+        transaction_id=None,
+        reversed_at=None,
     )
-    try:
-        async with session.begin_nested():
-            session.add(record)
-            await session.flush()
-    except IntegrityError:  # the unique constraint, should the lock ever be bypassed
-        found = await _existing(session, user.id, item.client_event_id)
-        if found is None:
-            raise
-        return _replay(found, digest)
-
     if not reasons:
         if result.needs_review:
             record.status = "pending_review"
             record.reasons = ["needs_review"]
         else:
             params = resolve(in_force.params, user.region)
-            await _credit(
-                session,
-                settings,
-                kv,
+            usage = batch.used(session, user.id, m.code, record.local_day)
+            points = _capped(
                 record,
                 points_for(result.reduction_g, params),
                 params.daily_cap_points,
-                now,
+                usage.points,
             )
-    await session.flush()
-    _count(session, record)
+            usage.points += points
+            if points > 0:
+                credits.append(
+                    (
+                        record,
+                        ledger.Credit(
+                            user_id=user.id,
+                            points=points,
+                            ref=f"record:{record.id}:credit",
+                            cause_type="record",
+                            cause_id=record.id,
+                            expires_at=now + timedelta(days=settings.points_ttl_days),
+                        ),
+                    )
+                )
+    if record.status != "rejected" and span[0] is not None:
+        batch.spans.setdefault(user.id, []).append((span[0], occurred_at))
+    batch.by_id[(user.id, event.client_event_id)] = record
+    new.append(record)
     return Outcome(record, created=True)
 
 
@@ -296,15 +377,35 @@ async def apply_credit(
     assert m is not None and version is not None
     params = resolve(parsed(m, version), record.region)
     record.reasons = [r for r in record.reasons if r != "needs_review"]
-    await _credit(
-        session,
-        settings,
-        kv,
-        record,
-        points_for(record.reduction_g, params),
-        params.daily_cap_points,
-        now,
+    key = {"user_id": record.user_id, "code": record.type, "day": record.local_day}
+    await session.execute(insert_ignore(session, DailyUsage, [{**key, "points": 0}]))
+    usage = await session.scalar(
+        select(DailyUsage)
+        .where(
+            DailyUsage.user_id == record.user_id,
+            DailyUsage.code == record.type,
+            DailyUsage.day == record.local_day,
+        )
+        .execution_options(populate_existing=True)
     )
+    assert usage is not None
+    points = _capped(
+        record, points_for(record.reduction_g, params), params.daily_cap_points, usage.points
+    )
+    usage.points += points
+    if points > 0:
+        txn = await ledger.credit(
+            session,
+            user_id=record.user_id,
+            points=points,
+            ref=f"record:{record.id}:credit",
+            cause_type="record",
+            cause_id=record.id,
+            expires_at=now + timedelta(days=settings.points_ttl_days),
+        )
+        record.transaction_id = txn.id
+    if kv is not None and record.reduction_g > 0:
+        leaderboards.count_after_commit(session, kv, settings, record)
     await session.flush()
     _count(session, record)
 
@@ -322,36 +423,6 @@ def _count(session: AsyncSession, record: Record) -> None:
             REDUCTION_G.labels(code).inc(grams)
 
     after_commit(session, inc)
-
-
-async def ingest_many(
-    session: AsyncSession,
-    settings: Settings,
-    kv: KV | None,
-    items: Sequence[tuple[User | None, EventIn | DomainError]],
-    *,
-    partner: Partner | None = None,
-) -> list[Outcome | DomainError]:
-    """Several records in one transaction, each in its own savepoint so that one failing item
-    stores nothing and fails alone. Every citizen involved is locked first, in id order, so
-    a batch spanning citizens keeps the global lock order."""
-    now = utcnow()
-    for user_id in sorted({u.id for u, _ in items if u is not None}):
-        await ledger.lock_user(session, user_id)
-    out: list[Outcome | DomainError] = []
-    for user, item in items:
-        if isinstance(item, DomainError):
-            out.append(item)
-            continue
-        assert user is not None
-        try:
-            async with session.begin_nested():
-                out.append(
-                    await ingest(session, settings, kv, user, item, partner=partner, now=now)
-                )
-        except DomainError as exc:
-            out.append(exc)
-    return out
 
 
 def cursor_values(values: list[Any]) -> tuple[datetime, str]:

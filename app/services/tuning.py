@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import json
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,16 +18,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import utcnow
+from app.db import after_commit, utcnow
 from app.errors import ValidationFailed
 from app.models import MethodologyVersion, Record, User
 from app.rules import BaseParams, Context, Methodology, canonical_json, params_hash, points_for
 from app.rules import resolve as resolve_region
 from app.services import audit
-from app.services.methodologies import get_methodology
+from app.services.methodologies import CLOCK_TOLERANCE, forget_versions, get_methodology
 
-# A client's "now" may lag the server's by a little.
-CLOCK_TOLERANCE = timedelta(seconds=60)
 # Reasons that come from the record's context, not from the parameters: they stay.
 CONTEXT_REASONS = {"in_future", "too_late", "overlapping_activity", "rejected_by_review"}
 TOP_CHANGES = 20
@@ -108,6 +106,11 @@ async def create_version(
             target_id=code,
             after=json.loads(json.dumps(version_view(version), default=str)),
         )
+
+        async def forget() -> None:
+            forget_versions(session, code)
+
+        after_commit(session, forget)
         return version
     raise ValidationFailed("Could not allocate a version number; try again.")
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.db import session_scope
 from app.models import LedgerTransaction, Record
+from app.services import ledger
 from tests.helpers import assert_problem, citizen, user_with_role
 from tests.records.helpers import ago, event, post
 
@@ -253,6 +254,55 @@ async def test_batch_answers_each_item_and_a_bad_item_fails_alone(client, app):
     assert await count_records(app, c.id) == 1
     assert_problem(await c.post("/v1/events/batch", json={"events": []}), 422)
     assert_problem(await c.post("/v1/events/batch", json={"events": [good] * 501}), 422)
+
+
+async def test_batch_decides_its_records_in_order_as_if_posted_one_by_one(client, app):
+    """Caps, overlaps and ids are checked against earlier items of the same batch too."""
+    c = await citizen(client)
+    same_id = uuid.uuid4().hex
+    items = [
+        event("walking", {"steps": 10_000}, at=ago(hours=5)),
+        event("walking", {"steps": 10_000}, at=ago(hours=4)),
+        event("walking", {"steps": 10_000}, at=ago(hours=3)),
+        event("transit.metro", METRO_10KM, at=ago(hours=2), cid=same_id),
+        event("transit.bus", {"distance_km": 5, "duration_min": 20}, at=ago(hours=2, minutes=5)),
+        event("transit.metro", {"distance_km": 11, "duration_min": 20}, cid=same_id),
+    ]
+    results = (await c.post("/v1/events/batch", json={"events": items})).json()["results"]
+    assert [r["points"] for r in results[:3]] == [200, 96, 0]
+    assert results[1]["reasons"] == ["daily_cap_reached"]
+    assert (results[3]["status"], results[3]["points"]) == ("credited", 467)
+    assert (results[4]["status"], results[4]["reasons"]) == ("rejected", ["overlapping_activity"])
+    assert results[5]["error"]["code"] == "idempotency_conflict"
+    assert await count_records(app, c.id) == 5
+    assert (await c.get("/v1/account")).json()["balance"] == 296 + 467
+
+
+async def test_batch_credits_repay_a_debt_first(client, app):
+    admin = await user_with_role(app, client, "admin")
+    c = await citizen(client)
+    ride = (await post(c, "transit.metro", METRO_10KM, at=ago(hours=6))).json()
+    async with session_scope(app.state.sessionmaker) as s:
+        h = await ledger.hold(
+            s,
+            user_id=c.id,
+            points=467,
+            ref=f"spend-{c.id}",
+            cause_type="redemption",
+            cause_id=None,
+        )
+        await ledger.settle(s, h.id, merchant_id="m-debt")
+    r = await admin.post(f"/v1/admin/events/{ride['id']}/reverse", json={"reason": "spoofed"})
+    assert r.status_code == 200
+    items = [
+        event("walking", {"steps": 10_000}, at=ago(hours=3)),
+        event("cycling", {"distance_km": 3, "duration_min": 12}, at=ago(hours=2)),
+        event("transit.bus", {"distance_km": 10, "duration_min": 30}, at=ago(hours=1)),
+    ]
+    results = (await c.post("/v1/events/batch", json={"events": items})).json()["results"]
+    assert [r["points"] for r in results] == [200, 120, 269]
+    account = (await c.get("/v1/account")).json()
+    assert (account["balance"], account["debt"]) == (200 + 120 + 269 - 467, 0)
 
 
 async def test_methodologies_are_public_with_schemas_and_parameters(client):
