@@ -22,11 +22,11 @@ from app.services.auth import is_revoked
 oauth2 = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_kv(request: Request) -> KV:
+async def get_kv(request: Request) -> KV:
     return request.app.state.kv  # type: ignore[no-any-return]
 
 

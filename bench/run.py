@@ -79,22 +79,44 @@ def pgbench_tps(seconds: int, clients: int) -> float:
     host = re.search(r"@([^:/]+)", PG_URL)
     port = re.search(r":(\d+)/", PG_URL)
     user = re.search(r"://([^@:]+)", PG_URL)
-    conn = ["-h", host.group(1) if host else "127.0.0.1", "-p", port.group(1) if port else "5432",
-            "-U", user.group(1) if user else "postgres"]
+    conn = [
+        "-h",
+        host.group(1) if host else "127.0.0.1",
+        "-p",
+        port.group(1) if port else "5432",
+        "-U",
+        user.group(1) if user else "postgres",
+    ]
     try:
-        subprocess.run(["pgbench", *conn, "-i", "-s", "10", "-q", name], check=True,
-                       capture_output=True)
-        out = subprocess.run(["pgbench", *conn, "-c", str(clients), "-j", "2", "-T",
-                              str(seconds), "--no-vacuum", name], check=True,
-                             capture_output=True, text=True).stdout
+        subprocess.run(
+            ["pgbench", *conn, "-i", "-s", "10", "-q", name], check=True, capture_output=True
+        )
+        out = subprocess.run(
+            [
+                "pgbench",
+                *conn,
+                "-c",
+                str(clients),
+                "-j",
+                "2",
+                "-T",
+                str(seconds),
+                "--no-vacuum",
+                name,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         match = re.search(r"tps = ([\d.]+)", out)
         return float(match.group(1)) if match else 0.0
     finally:
         asyncio.run(pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def create_users(database: str, n: int, role: str = "citizen",
-                       merchant_id: str | None = None) -> list[str]:
+async def create_users(
+    database: str, n: int, role: str = "citizen", merchant_id: str | None = None
+) -> list[str]:
     """Citizens straight into the table (one shared argon2 hash): hashing thousands of
     passwords would measure argon2, not the service."""
     ids = [str(uuid.uuid4()) for _ in range(n)]
@@ -104,8 +126,19 @@ async def create_users(database: str, n: int, role: str = "citizen",
         await conn.executemany(
             "INSERT INTO users (id, email, password_hash, role, display_name, region, "
             "merchant_id, is_active, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, true, now())",
-            [(i, f"{role}-{i[:12]}@bench.example.cn", pw, role, f"Bench {i[:6]}",
-              "CN-SX" if k % 2 else "CN-GD", merchant_id) for k, i in enumerate(ids)])
+            [
+                (
+                    i,
+                    f"{role}-{i[:12]}@bench.example.cn",
+                    pw,
+                    role,
+                    f"Bench {i[:6]}",
+                    "CN-SX" if k % 2 else "CN-GD",
+                    merchant_id,
+                )
+                for k, i in enumerate(ids)
+            ],
+        )
     finally:
         await conn.close()
     return ids
@@ -148,9 +181,13 @@ def free_port() -> int:
 
 
 def start_server(env: dict[str, str], workers: int, port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-                             "--workers", str(workers)], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -194,9 +231,12 @@ class Rides:
         k = self.next[user]
         self.next[user] = k + 1
         at = self.now - timedelta(days=(k // 4) % 6, minutes=30 * (k % 4) + k // 24)
-        return user, {"client_event_id": f"b-{k}-{uuid.uuid4().hex[:8]}", "type": "transit.metro",
-                      "occurred_at": at.isoformat(),
-                      "data": {"distance_km": 8 + k % 10, "duration_min": 20}}
+        return user, {
+            "client_event_id": f"b-{k}-{uuid.uuid4().hex[:8]}",
+            "type": "transit.metro",
+            "occurred_at": at.isoformat(),
+            "data": {"distance_km": 8 + k % 10, "duration_min": 20},
+        }
 
 
 async def drive(name: str, unit: str, seconds: float, concurrency: int, request: Any) -> Phase:
@@ -223,13 +263,15 @@ async def drive(name: str, unit: str, seconds: float, concurrency: int, request:
 
 
 def bearer(settings: Settings, user_id: str, role: str = "citizen") -> dict[str, str]:
-    claims = encode_token(settings, sub=user_id, role=role, typ="access",
-                          lifetime=timedelta(hours=2))
+    claims = encode_token(
+        settings, sub=user_id, role=role, typ="access", lifetime=timedelta(hours=2)
+    )
     return {"Authorization": f"Bearer {sign(settings, claims)}"}
 
 
-async def measure(args: argparse.Namespace, url: str, settings: Settings,
-                  users: list[str], admin_id: str) -> list[Phase]:
+async def measure(
+    args: argparse.Namespace, url: str, settings: Settings, users: list[str], admin_id: str
+) -> list[Phase]:
     tokens = {u: bearer(settings, u) for u in users}
     rides = Rides(users)
     phases = []
@@ -240,24 +282,39 @@ async def measure(args: argparse.Namespace, url: str, settings: Settings,
             await r.read()
             return 1, r.status in (200, 201)
 
-    phases.append(await drive("single-record ingest", "records/s", args.duration,
-                              args.concurrency, single))
+    phases.append(
+        await drive("single-record ingest", "records/s", args.duration, args.concurrency, single)
+    )
 
     async def batch(session: aiohttp.ClientSession) -> tuple[int, bool]:
         # One citizen's day from a step counter: 100 walking records at distinct minutes.
         user = users[rides.i % len(users)]
         rides.i += 1
         base = datetime.now(UTC) - timedelta(hours=2)
-        events = [{"client_event_id": uuid.uuid4().hex, "type": "walking",
-                   "occurred_at": (base - timedelta(minutes=i)).isoformat(),
-                   "data": {"steps": 500 + i}} for i in range(100)]
-        async with session.post(f"{url}/v1/events/batch", json={"events": events},
-                                headers=tokens[user]) as r:
+        events = [
+            {
+                "client_event_id": uuid.uuid4().hex,
+                "type": "walking",
+                "occurred_at": (base - timedelta(minutes=i)).isoformat(),
+                "data": {"steps": 500 + i},
+            }
+            for i in range(100)
+        ]
+        async with session.post(
+            f"{url}/v1/events/batch", json={"events": events}, headers=tokens[user]
+        ) as r:
             await r.read()
             return 100, r.status == 200
 
-    phases.append(await drive("batch ingest (100/request)", "records/s", args.duration,
-                              max(2, args.concurrency // 4), batch))
+    phases.append(
+        await drive(
+            "batch ingest (100/request)",
+            "records/s",
+            args.duration,
+            max(2, args.concurrency // 4),
+            batch,
+        )
+    )
 
     cycle = {"i": 0}
 
@@ -268,32 +325,49 @@ async def measure(args: argparse.Namespace, url: str, settings: Settings,
             await r.read()
             return 1, r.status == 200
 
-    phases.append(await drive("GET /v1/account", "requests/s", args.duration,
-                              args.concurrency, account))
+    phases.append(
+        await drive("GET /v1/account", "requests/s", args.duration, args.concurrency, account)
+    )
     phases.append(await hot_incentive(url, settings, users, admin_id, args.redeemers))
     return phases
 
 
-async def hot_incentive(url: str, settings: Settings, users: list[str], admin_id: str,
-                        redeemers: int) -> Phase:
+async def hot_incentive(
+    url: str, settings: Settings, users: list[str], admin_id: str, redeemers: int
+) -> Phase:
     admin = bearer(settings, admin_id, "admin")
     stock = 100
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as s:
-        async with s.post(f"{url}/v1/admin/merchants", json={"name": "Hot kiosk"},
-                          headers=admin) as r:
+        async with s.post(
+            f"{url}/v1/admin/merchants", json={"name": "Hot kiosk"}, headers=admin
+        ) as r:
             merchant = await r.json()
-        async with s.post(f"{url}/v1/merchant/incentives", headers=admin, json={
-                "merchant_id": merchant["id"], "title": "Free metro ride", "points_cost": 10,
-                "stock": stock}) as r:
+        async with s.post(
+            f"{url}/v1/merchant/incentives",
+            headers=admin,
+            json={
+                "merchant_id": merchant["id"],
+                "title": "Free metro ride",
+                "points_cost": 10,
+                "stock": stock,
+            },
+        ) as r:
             incentive = await r.json()
         people = users[:redeemers]
         # Untimed: every redeemer can afford it.
         walk = datetime.now(UTC) - timedelta(hours=3)
 
         async def earn(u: str) -> None:
-            async with s.post(f"{url}/v1/events", headers=bearer(settings, u), json={
-                    "client_event_id": f"hot-{u}", "type": "walking",
-                    "occurred_at": walk.isoformat(), "data": {"steps": 1000}}) as r:
+            async with s.post(
+                f"{url}/v1/events",
+                headers=bearer(settings, u),
+                json={
+                    "client_event_id": f"hot-{u}",
+                    "type": "walking",
+                    "occurred_at": walk.isoformat(),
+                    "data": {"steps": 1000},
+                },
+            ) as r:
                 await r.read()
 
         await asyncio.gather(*[earn(u) for u in people])
@@ -302,9 +376,11 @@ async def hot_incentive(url: str, settings: Settings, users: list[str], admin_id
 
         async def redeem(u: str) -> int:
             t0 = time.perf_counter()
-            async with s.post(f"{url}/v1/redemptions", json={"incentive_id": incentive["id"]},
-                              headers={**bearer(settings, u),
-                                       "Idempotency-Key": uuid.uuid4().hex}) as r:
+            async with s.post(
+                f"{url}/v1/redemptions",
+                json={"incentive_id": incentive["id"]},
+                headers={**bearer(settings, u), "Idempotency-Key": uuid.uuid4().hex},
+            ) as r:
                 await r.read()
                 phase.latencies.append(time.perf_counter() - t0)
                 return r.status
@@ -313,36 +389,64 @@ async def hot_incentive(url: str, settings: Settings, users: list[str], admin_id
         phase.seconds = time.perf_counter() - started
         phase.count = statuses.count(201)
         phase.errors = sum(1 for st in statuses if st not in (201, 409))
-        phase.extra = {"stock": stock, "successes": statuses.count(201),
-                       "refused_409": statuses.count(409), "attempts": len(people)}
+        phase.extra = {
+            "stock": stock,
+            "successes": statuses.count(201),
+            "refused_409": statuses.count(409),
+            "attempts": len(people),
+        }
     return phase
 
 
-def report(args: argparse.Namespace, tps: float, phases: list[Phase], rss: list[float],
-           seeded: int) -> dict[str, Any]:
+def report(
+    args: argparse.Namespace, tps: float, phases: list[Phase], rss: list[float], seeded: int
+) -> dict[str, Any]:
     rows = []
     print()
-    print(f"Tanhui bench — {args.workers} workers, concurrency {args.concurrency}, "
-          f"{args.duration:.0f} s per phase, {seeded:,} seeded records")
-    print(f"{'figure':<34}{'rate':>12}  {'unit':<14}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'errors':>8}{'/pgbench':>10}")
+    print(
+        f"Tanhui bench — {args.workers} workers, concurrency {args.concurrency}, "
+        f"{args.duration:.0f} s per phase, {seeded:,} seeded records"
+    )
+    print(
+        f"{'figure':<34}{'rate':>12}  {'unit':<14}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}{'/pgbench':>10}"
+    )
     print(f"{'pgbench tpcb-like (same server)':<34}{tps:>12.1f}  {'TPS':<14}")
     for p in phases:
         ratio = p.rate / tps if tps else 0
-        print(f"{p.name:<34}{p.rate:>12.1f}  {p.unit:<14}{p.pct(50):>9.1f}{p.pct(99):>9.1f}"
-              f"{p.errors:>8}{ratio:>10.2f}")
-        rows.append({"name": p.name, "rate": round(p.rate, 1), "unit": p.unit,
-                     "p50_ms": round(p.pct(50), 1), "p99_ms": round(p.pct(99), 1),
-                     "errors": p.errors, "ratio_to_pgbench": round(ratio, 3), **p.extra})
+        print(
+            f"{p.name:<34}{p.rate:>12.1f}  {p.unit:<14}{p.pct(50):>9.1f}{p.pct(99):>9.1f}"
+            f"{p.errors:>8}{ratio:>10.2f}"
+        )
+        rows.append(
+            {
+                "name": p.name,
+                "rate": round(p.rate, 1),
+                "unit": p.unit,
+                "p50_ms": round(p.pct(50), 1),
+                "p99_ms": round(p.pct(99), 1),
+                "errors": p.errors,
+                "ratio_to_pgbench": round(ratio, 3),
+                **p.extra,
+            }
+        )
     hot = phases[-1].extra
-    print(f"hot incentive: {hot['successes']} successes for stock {hot['stock']} "
-          f"({hot['refused_409']} refused with 409) — "
-          f"{'OK' if hot['successes'] == hot['stock'] else 'OVERSOLD OR UNDERSOLD'}")
+    print(
+        f"hot incentive: {hot['successes']} successes for stock {hot['stock']} "
+        f"({hot['refused_409']} refused with 409) — "
+        f"{'OK' if hot['successes'] == hot['stock'] else 'OVERSOLD OR UNDERSOLD'}"
+    )
     print(f"RSS per worker (MB): {rss}")
-    return {"when": datetime.now(UTC).isoformat(), "workers": args.workers,
-            "concurrency": args.concurrency, "duration_s": args.duration,
-            "seeded_records": seeded, "pgbench_tps": round(tps, 1), "phases": rows,
-            "rss_mb_per_worker": rss}
+    return {
+        "when": datetime.now(UTC).isoformat(),
+        "workers": args.workers,
+        "concurrency": args.concurrency,
+        "duration_s": args.duration,
+        "seeded_records": seeded,
+        "pgbench_tps": round(tps, 1),
+        "phases": rows,
+        "rss_mb_per_worker": rss,
+    }
 
 
 def main() -> None:
@@ -353,8 +457,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=4000)
     parser.add_argument("--redeemers", type=int, default=1000)
     parser.add_argument("--pgbench-seconds", type=int, default=10)
-    parser.add_argument("--seed-records", type=int, default=0,
-                        help="store this many records before measuring (e.g. 10000000)")
+    parser.add_argument(
+        "--seed-records",
+        type=int,
+        default=0,
+        help="store this many records before measuring (e.g. 10000000)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     args.redeemers = min(args.redeemers, args.users)
@@ -369,12 +477,19 @@ def main() -> None:
     try:
         upgrade(db_url)
         env = {k: v for k, v in os.environ.items() if not k.startswith("TANHUI_")}
-        env.update({"TANHUI_ENV": "production", "TANHUI_DATABASE_URL": db_url,
-                    "TANHUI_REDIS_URL": REDIS_URL, "TANHUI_REDIS_PREFIX": prefix,
-                    "TANHUI_JWT_SECRET": SECRET, "TANHUI_LOG_LEVEL": "WARNING",
-                    "TANHUI_RATE_LIMIT_AUTH_PER_MINUTE": "0",
-                    "TANHUI_RATE_LIMIT_CITIZEN_PER_MINUTE": "0",
-                    "TANHUI_RATE_LIMIT_PARTNER_PER_MINUTE": "0"})
+        env.update(
+            {
+                "TANHUI_ENV": "production",
+                "TANHUI_DATABASE_URL": db_url,
+                "TANHUI_REDIS_URL": REDIS_URL,
+                "TANHUI_REDIS_PREFIX": prefix,
+                "TANHUI_JWT_SECRET": SECRET,
+                "TANHUI_LOG_LEVEL": "WARNING",
+                "TANHUI_RATE_LIMIT_AUTH_PER_MINUTE": "0",
+                "TANHUI_RATE_LIMIT_CITIZEN_PER_MINUTE": "0",
+                "TANHUI_RATE_LIMIT_PARTNER_PER_MINUTE": "0",
+            }
+        )
         settings = Settings(database_url=db_url, jwt_secret=SECRET, env="production")
         print(f"creating {args.users} citizens …", flush=True)
         users = asyncio.run(create_users(database, args.users))

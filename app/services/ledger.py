@@ -11,10 +11,10 @@ Locking: before touching balances, the accounts are locked (one ``SELECT … FOR
 BY``) in one global order — citizens' accounts first, then platform and merchant accounts,
 each group sorted by id — so concurrent postings neither lose updates nor deadlock. A unit of
 work touches one citizen's rows plus platform accounts that are sharded by citizen, so
-hot-path transactions of different citizens do not queue behind one platform row; a batch
-that credits several citizens locks all of them and their shards up front. Locked accounts
-are remembered for the rest of the database transaction (forgotten when a savepoint rolls
-back, since that releases its locks). On SQLite every transaction is already serial
+hot-path transactions of different citizens seldom queue behind one platform row; a batch
+that credits several citizens locks all of them up front, and all their shards together.
+Locked accounts are remembered for the rest of the database transaction (forgotten when a
+savepoint rolls back, since that releases its locks). On SQLite every transaction is already serial
 (``BEGIN IMMEDIATE``).
 
 Expiry lots: each credit creates a lot that expires ``points_ttl_days`` later. Debits draw the
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, event, func, select, update
+from sqlalchemy import case, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,7 @@ from app.db import insert_ignore, new_id, utcnow
 from app.errors import InsufficientPoints, InvalidState, NotFound
 from app.models import Account, Hold, LedgerEntry, LedgerTransaction, LotDraw, PointLot
 
-PLATFORM_SHARDS = 16
+PLATFORM_SHARDS = 256
 
 
 def available_account(user_id: str) -> str:
@@ -60,7 +60,7 @@ def merchant_account(merchant_id: str) -> str:
 def platform_account(kind: str, user_id: str) -> str:
     """Issuance, expired and reversals are sharded by citizen to keep them off the hot path."""
     shard = zlib.crc32(user_id.encode()) % PLATFORM_SHARDS
-    return f"platform:{kind}:{shard:02d}"
+    return f"platform:{kind}:{shard:03d}"
 
 
 def _kind_and_owner(account_id: str) -> tuple[str, str | None]:
@@ -146,12 +146,8 @@ async def lock_user(session: AsyncSession, user_id: str) -> None:
 
 
 async def lock_users(session: AsyncSession, user_ids: Iterable[str]) -> None:
-    """Lock several citizens' accounts and their issuance shards in one statement (records in
-    bulk credit them all)."""
-    ids: list[str] = []
-    for user_id in user_ids:
-        ids += [*user_accounts(user_id), platform_account("issuance", user_id)]
-    await _lock(session, ids)
+    """Lock several citizens' accounts in one statement (a batch of records)."""
+    await _lock(session, [account for user_id in user_ids for account in user_accounts(user_id)])
 
 
 async def _existing(session: AsyncSession, ref: str) -> LedgerTransaction | None:
@@ -319,12 +315,14 @@ class Credit:
     expires_at: datetime
 
 
-async def credit_many(session: AsyncSession, credits: list[Credit]) -> list[LedgerTransaction]:
-    """Post many credits with a handful of statements, as ``credit`` would one by one.
+async def credit_many(session: AsyncSession, credits: list[Credit]) -> list[str]:
+    """Post many credits with a handful of bulk statements, as ``credit`` would one by one;
+    returns the transaction ids in order.
 
     For new refs only (records carry fresh ids): a ref that exists already is refused by the
     unique constraint and fails the unit of work. A citizen in debt goes through ``credit``,
-    which repays the debt from the new lot."""
+    which repays the debt from the new lot. The issuance shards are locked here, late in the
+    unit of work, so that they are held only for its last statements."""
     if not credits:
         return []
     accounts = await _lock(
@@ -336,60 +334,62 @@ async def credit_many(session: AsyncSession, credits: list[Credit]) -> list[Ledg
         ],
     )
     now = utcnow()
-    out: dict[int, LedgerTransaction] = {}
-    bulk: list[tuple[int, Credit, LedgerTransaction]] = []
+    out: dict[int, str] = {}
+    txns: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    lots: list[dict[str, Any]] = []
     for i, c in enumerate(credits):
         if c.points <= 0:
             raise ValueError("a credit needs points > 0")
         if accounts[debt_account(c.user_id)].balance < 0:
             continue
-        txn = LedgerTransaction(
-            id=new_id(),
-            ref=c.ref,
-            kind="credit",
-            cause_type=c.cause_type,
-            cause_id=c.cause_id,
-            user_id=c.user_id,
-            memo=None,
-            created_at=now,
+        txn_id = out[i] = new_id()
+        txns.append(
+            {
+                "id": txn_id,
+                "ref": c.ref,
+                "kind": "credit",
+                "cause_type": c.cause_type,
+                "cause_id": c.cause_id,
+                "user_id": c.user_id,
+                "memo": None,
+                "created_at": now,
+            }
         )
-        bulk.append((i, c, txn))
-        out[i] = txn
-    session.add_all([txn for _, _, txn in bulk])
-    await session.flush()
-    rows: list[LedgerEntry | PointLot] = []
-    for _, c, txn in bulk:
         for account_id, amount in (
             (platform_account("issuance", c.user_id), -c.points),
             (available_account(c.user_id), c.points),
         ):
             account = accounts[account_id]
             account.balance += amount
-            rows.append(
-                LedgerEntry(
-                    transaction_id=txn.id,
-                    account_id=account_id,
-                    amount=amount,
-                    balance_after=account.balance,
-                    created_at=now,
-                )
+            entries.append(
+                {
+                    "transaction_id": txn_id,
+                    "account_id": account_id,
+                    "amount": amount,
+                    "balance_after": account.balance,
+                    "created_at": now,
+                }
             )
-        rows.append(
-            PointLot(
-                id=new_id(),
-                user_id=c.user_id,
-                transaction_id=txn.id,
-                amount=c.points,
-                remaining=c.points,
-                expires_at=c.expires_at,
-                created_at=now,
-            )
+        lots.append(
+            {
+                "id": new_id(),
+                "user_id": c.user_id,
+                "transaction_id": txn_id,
+                "amount": c.points,
+                "remaining": c.points,
+                "expires_at": c.expires_at,
+                "created_at": now,
+            }
         )
-    session.add_all(rows)
-    await session.flush()
+    if txns:
+        await session.execute(insert(LedgerTransaction), txns)
+        await session.execute(insert(LedgerEntry), entries)
+        await session.execute(insert(PointLot), lots)
+        await session.flush()  # the balances
     for i, c in enumerate(credits):
         if i not in out:
-            out[i] = await credit(
+            txn = await credit(
                 session,
                 user_id=c.user_id,
                 points=c.points,
@@ -398,6 +398,7 @@ async def credit_many(session: AsyncSession, credits: list[Credit]) -> list[Ledg
                 cause_id=c.cause_id,
                 expires_at=c.expires_at,
             )
+            out[i] = txn.id
     return [out[i] for i in range(len(credits))]
 
 

@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -192,6 +193,14 @@ class _Batch:
         return usage
 
 
+_COLUMNS = [attr.key for attr in sa_inspect(Record).column_attrs]
+
+
+def _row(record: Record) -> dict[str, Any]:
+    """A new record's values for a bulk INSERT (the Record itself stays out of the session)."""
+    return {key: getattr(record, key) for key in _COLUMNS}
+
+
 def _local_day(at: datetime, settings: Settings) -> str:
     return at.astimezone(settings.tz).date().isoformat()
 
@@ -256,11 +265,12 @@ async def ingest_many(
                 )
             except DomainError as exc:
                 out[it.index] = exc
-        txns = await ledger.credit_many(session, [c for _, c in credits])
-        for (record, _), txn in zip(credits, txns, strict=True):
-            record.transaction_id = txn.id
-        session.add_all(new)
-        await session.flush()
+        txn_ids = await ledger.credit_many(session, [c for _, c in credits])
+        for (record, _), txn_id in zip(credits, txn_ids, strict=True):
+            record.transaction_id = txn_id
+        await session.flush()  # daily usage
+        if new:
+            await session.execute(insert(Record), [_row(record) for record in new])
         for record in new:
             if kv is not None and record.status == "credited" and record.reduction_g > 0:
                 leaderboards.count_after_commit(session, kv, settings, record)
