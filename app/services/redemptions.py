@@ -6,7 +6,8 @@ redeem, verify, cancel and expiry neither oversell, double-spend nor deadlock:
 1. the citizen's ledger accounts (``ledger.lock_user``): serialises one citizen's redemptions,
    which makes the idempotency-key lookup and the per-user-limit count safe;
 2. merchant accounts (taken by ``ledger.settle``);
-3. the redemption row, then the incentive row (``SELECT … FOR UPDATE``).
+3. the redemption row, then the incentive row (``SELECT … FOR UPDATE``, or the conditional
+   ``UPDATE`` that takes a unit of stock as the last write of a redemption).
 
 A redemption row is only ever locked by a transaction that already holds its owner's lock, so
 verify, cancel and expiry of one code are serialised and each re-reads the status under lock
@@ -20,9 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db import after_commit, new_id, utcnow
 from app.errors import (
@@ -98,12 +100,8 @@ async def redeem(
                 per_user_limit=incentive.per_user_limit,
             )
 
-    incentive = await _lock_incentive(session, incentive_id)
-    reason = inactive_reason(incentive, now)
-    if reason is not None:
-        raise IncentiveInactive(f"This incentive is {INACTIVE[reason]}.", reason=reason)
-    if incentive.stock is not None and incentive.stock <= 0:
-        raise OutOfStock("This incentive is out of stock.")
+    # Checked here on an unlocked read for a quick, clear answer; the stock is taken at the end.
+    _check_open(incentive, now)
 
     redemption_id = new_id()
     hold = await ledger.hold(
@@ -114,9 +112,7 @@ async def redeem(
         cause_type="redemption",
         cause_id=redemption_id,
     )
-    if incentive.stock is not None:
-        incentive.stock -= 1
-    incentive.issued += 1
+    await _take_unit(session, incentive, now)
     fields = {
         "id": redemption_id,
         "user_id": user_id,
@@ -150,6 +146,41 @@ async def redeem(
         _count(session, "issued")
         return Issued(redemption, created=True)
     raise AssertionError("unreachable")
+
+
+def _check_open(incentive: Incentive, now: datetime) -> None:
+    reason = inactive_reason(incentive, now)
+    if reason is not None:
+        raise IncentiveInactive(f"This incentive is {INACTIVE[reason]}.", reason=reason)
+    if incentive.stock is not None and incentive.stock <= 0:
+        raise OutOfStock("This incentive is out of stock.")
+
+
+async def _take_unit(session: AsyncSession, incentive: Incentive, now: datetime) -> None:
+    """Take one unit of stock with one conditional UPDATE, the last write before the code: a
+    hot incentive's row stays locked only for the rest of the unit of work. When the UPDATE
+    matches nothing (sold out or paused meanwhile), the caller's transaction rolls back,
+    hold included."""
+    result = await session.execute(
+        update(Incentive)
+        .where(
+            Incentive.id == incentive.id,
+            Incentive.paused.is_(False),
+            or_(Incentive.stock.is_(None), Incentive.stock > 0),
+            or_(Incentive.valid_from.is_(None), Incentive.valid_from <= now),
+            or_(Incentive.valid_until.is_(None), Incentive.valid_until > now),
+        )
+        .values(stock=Incentive.stock - 1, issued=Incentive.issued + 1)
+        .returning(Incentive.stock, Incentive.issued)
+        .execution_options(synchronize_session=False)
+    )
+    row = result.first()
+    if row is None:
+        await session.refresh(incentive)
+        _check_open(incentive, now)
+        raise OutOfStock("This incentive is out of stock.")  # taken by others meanwhile
+    set_committed_value(incentive, "stock", row.stock)
+    set_committed_value(incentive, "issued", row.issued)
 
 
 def _count(session: AsyncSession, event: str, n: int = 1) -> None:
