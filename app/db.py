@@ -86,7 +86,8 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No ping on every checkout (a round trip per request): a connection lost in a
+        # restart fails its request with a 503 (see app.errors) and the pool is invalidated.
         pool_recycle=1800,
     )
 

@@ -6,9 +6,11 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("tanhui.errors")
@@ -212,6 +214,22 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = getattr(request.state, "request_id", None)
+        if _is_database_outage(exc):
+            logger.warning(
+                "database unreachable: %s", type(exc).__name__, extra={"request_id": request_id}
+            )
+            # Nothing was committed: every write endpoint is idempotent, so a retry is safe.
+            return problem(
+                503,
+                "unavailable",
+                "The database is unreachable for a moment; retry the same request.",
+                "Service unavailable",
+                headers={
+                    "Retry-After": "1",
+                    **({"X-Request-ID": request_id} if request_id else {}),
+                },
+                request_id=request_id,
+            )
         logger.exception("unhandled error", extra={"request_id": request_id})
         # This handler runs outside the request-id middleware, so it sets the header itself.
         return problem(
@@ -221,6 +239,21 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"X-Request-ID": request_id} if request_id else None,
             request_id=request_id,
         )
+
+
+def _is_database_outage(exc: BaseException) -> bool:
+    """A lost or refused database connection (a restart or failover), not a bug."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (InterfaceError, OperationalError)):
+        return isinstance(exc.orig, (OSError, asyncpg.PostgresConnectionError)) or any(
+            marker in str(exc.orig)
+            for marker in ("connection is closed", "cannot connect", "the database system is")
+        )
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(exc, (ConnectionError, asyncpg.PostgresConnectionError)) or (
+        cause is not None and cause is not exc and _is_database_outage(cause)
+    )
 
 
 def responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:

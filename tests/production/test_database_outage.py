@@ -1,0 +1,28 @@
+"""A database restart seen from the API: connections lost under the pool."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import _pg_exec
+from tests.helpers import assert_problem, citizen
+from tests.records.helpers import post
+
+
+async def test_lost_connections_answer_503_and_the_retry_is_served(client, backend, database_url):
+    if backend.name != "postgres":
+        pytest.skip("only PostgreSQL connections can be cut from outside")
+    c = await citizen(client)
+    first = await post(c, "walking", {"steps": 5000})
+    assert first.status_code == 201
+    database = database_url.rsplit("/", 1)[1]
+    # What a server restart does to every pooled connection.
+    await _pg_exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    )
+    lost = await c.get("/v1/account")
+    problem = assert_problem(lost, 503, "unavailable")
+    assert lost.headers["Retry-After"] == "1" and "retry" in problem["detail"]
+    again = await c.get("/v1/account")
+    assert again.status_code == 200 and again.json()["balance"] == first.json()["points"]
