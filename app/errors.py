@@ -10,7 +10,7 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("tanhui.errors")
@@ -241,19 +241,29 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+_OUTAGES = (
+    OSError,  # refused, reset, unreachable
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,  # starting up, shutting down, in recovery
+    asyncpg.exceptions.OperatorInterventionError,  # terminated by a restart
+    asyncpg.ConnectionDoesNotExistError,  # closed in the middle of an operation
+)
+
+
 def _is_database_outage(exc: BaseException) -> bool:
     """A lost or refused database connection (a restart or failover), not a bug."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, (InterfaceError, OperationalError)):
-        return isinstance(exc.orig, (OSError, asyncpg.PostgresConnectionError)) or any(
-            marker in str(exc.orig)
-            for marker in ("connection is closed", "cannot connect", "the database system is")
-        )
-    cause = exc.__cause__ or exc.__context__
-    return isinstance(exc, (ConnectionError, asyncpg.PostgresConnectionError)) or (
-        cause is not None and cause is not exc and _is_database_outage(cause)
-    )
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, _OUTAGES) or (isinstance(e, DBAPIError) and e.connection_invalidated):
+            return True
+        orig = e.orig if isinstance(e, DBAPIError) else None
+        todo += [orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__]
+    return False
 
 
 def responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
