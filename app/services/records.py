@@ -201,6 +201,18 @@ def _row(record: Record) -> dict[str, Any]:
     return {key: getattr(record, key) for key in _COLUMNS}
 
 
+def _credit_for(record: Record, points: int, settings: Settings, now: datetime) -> ledger.Credit:
+    """The ledger credit of a record: its idempotent ref, a lot living ``points_ttl_days``."""
+    return ledger.Credit(
+        user_id=record.user_id,
+        points=points,
+        ref=f"record:{record.id}:credit",
+        cause_type="record",
+        cause_id=record.id,
+        expires_at=now + timedelta(days=settings.points_ttl_days),
+    )
+
+
 def _local_day(at: datetime, settings: Settings) -> str:
     return at.astimezone(settings.tz).date().isoformat()
 
@@ -353,19 +365,7 @@ async def _decide(
             )
             usage.points += points
             if points > 0:
-                credits.append(
-                    (
-                        record,
-                        ledger.Credit(
-                            user_id=user.id,
-                            points=points,
-                            ref=f"record:{record.id}:credit",
-                            cause_type="record",
-                            cause_id=record.id,
-                            expires_at=now + timedelta(days=settings.points_ttl_days),
-                        ),
-                    )
-                )
+                credits.append((record, _credit_for(record, points, settings, now)))
     if record.status != "rejected" and span[0] is not None:
         batch.spans.setdefault(user.id, []).append((span[0], occurred_at))
     batch.by_id[(user.id, event.client_event_id)] = record
@@ -404,16 +404,9 @@ async def apply_credit(
     )
     usage.points += points
     if points > 0:
-        txn = await ledger.credit(
-            session,
-            user_id=record.user_id,
-            points=points,
-            ref=f"record:{record.id}:credit",
-            cause_type="record",
-            cause_id=record.id,
-            expires_at=now + timedelta(days=settings.points_ttl_days),
+        [record.transaction_id] = await ledger.credit_many(
+            session, [_credit_for(record, points, settings, now)]
         )
-        record.transaction_id = txn.id
     if kv is not None and record.reduction_g > 0:
         leaderboards.count_after_commit(session, kv, settings, record)
     await session.flush()
