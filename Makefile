@@ -45,7 +45,9 @@ typecheck: $(STAMP) ## mypy on app/
 migrate: $(STAMP) ## Upgrade the database named by TANHUI_DATABASE_URL
 	$(BIN)/tanhui migrate
 
-bench: $(STAMP) ## Throughput and latency on PostgreSQL + Redis (see bench/README.md)
+bench: $(STAMP) ## Throughput and latency with wrk on PostgreSQL + Redis (see bench/README.md)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk; } || \
+	  { echo "wrk is missing: run 'sudo apt-get install -y wrk' and try again"; exit 1; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 chaos: $(STAMP) ## Kill a worker, restart PostgreSQL, stop Redis under load; check nothing is lost

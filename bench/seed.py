@@ -116,7 +116,11 @@ async def _templates(conn: asyncpg.Connection, at: datetime) -> list[tuple[Any, 
             }
             # content_hash = sha256 of {"data":…,"occurred_at":"…","type":"…"} (sorted keys)
             body = json.dumps(
-                {"type": code, "occurred_at": "@OCCURRED_AT@", "data": _canonical(data.model_dump())},
+                {
+                    "type": code,
+                    "occurred_at": "@OCCURRED_AT@",
+                    "data": _canonical(data.model_dump()),
+                },
                 sort_keys=True,
                 separators=(",", ":"),
             )
@@ -172,7 +176,8 @@ async def _prepare(conn: asyncpg.Connection, ctx: Ctx) -> list[str]:
     templates = await _templates(conn, ctx.start)
     await conn.copy_records_to_table(TEMPLATES, records=templates)
     per_region = len(VARIANTS)
-    await conn.execute(f"""
+    await conn.execute(
+        f"""
         CREATE UNLOGGED TABLE {PLAN} AS
         WITH base AS (
             SELECT g, g % {ctx.citizens} AS k,
@@ -190,7 +195,8 @@ async def _prepare(conn: asyncpg.Connection, ctx: Ctx) -> list[str]:
             FROM base b
             JOIN {CITIZENS} c ON c.k = b.k
             JOIN {TEMPLATES} t
-              ON t.t = (b.k % {len(REGIONS)}) * {per_region} + (b.g / {ctx.citizens} + b.k) % {per_region}
+              ON t.t = (b.k % {len(REGIONS)}) * {per_region}
+                       + (b.g / {ctx.citizens} + b.k) % {per_region}
         )
         SELECT r.*,
                sum(r.points) OVER (PARTITION BY r.user_id ORDER BY r.g) AS available_after,
@@ -198,7 +204,9 @@ async def _prepare(conn: asyncpg.Connection, ctx: Ctx) -> list[str]:
                  - sum(r.points) OVER (PARTITION BY r.issuance ORDER BY r.g) AS issuance_after
         FROM rows r LEFT JOIN accounts a ON a.id = r.issuance
         ORDER BY r.g
-    """, ctx.start)
+    """,
+        ctx.start,
+    )
     return ids
 
 

@@ -45,7 +45,14 @@ async def pg_exec(sql: str, database: str | None = None) -> None:
 
 def _pg_cli_args() -> list[str]:
     u = urlsplit(PG_URL)
-    return ["-h", u.hostname or "127.0.0.1", "-p", str(u.port or 5432), "-U", u.username or "postgres"]
+    return [
+        "-h",
+        u.hostname or "127.0.0.1",
+        "-p",
+        str(u.port or 5432),
+        "-U",
+        u.username or "postgres",
+    ]
 
 
 def pgbench_tps(seconds: int, clients: int = 16, scale: int = 10) -> float:
@@ -62,8 +69,18 @@ def pgbench_tps(seconds: int, clients: int = 16, scale: int = 10) -> float:
             timeout=600,
         )
         out = subprocess.run(
-            ["pgbench", *_pg_cli_args(), "-c", str(clients), "-j", "2", "-T", str(seconds),
-             "--no-vacuum", name],
+            [
+                "pgbench",
+                *_pg_cli_args(),
+                "-c",
+                str(clients),
+                "-j",
+                "2",
+                "-T",
+                str(seconds),
+                "--no-vacuum",
+                name,
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -127,8 +144,16 @@ class Service:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port),
-             "--workers", str(self.workers)],
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
             env=self.env,
             start_new_session=True,
             stdout=subprocess.DEVNULL,
@@ -136,10 +161,12 @@ class Service:
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError, urllib.error.URLError):
-                with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as r:
-                    if r.status == 200 and len(self.worker_pids()) >= self.workers:
-                        return
+            with (
+                contextlib.suppress(OSError, urllib.error.URLError),
+                urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as r,
+            ):
+                if r.status == 200 and len(self.worker_pids()) >= self.workers:
+                    return
             if self.proc.poll() is not None:
                 raise RuntimeError("the service exited at start")
             time.sleep(0.3)
@@ -183,7 +210,9 @@ class Service:
                 text = Path(f"/proc/{pid}/status").read_text()
                 rss = int(re.search(r"VmRSS:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
                 hwm = int(re.search(r"VmHWM:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
-                out.append({"pid": pid, "rss_mb": round(rss / 1024, 1), "peak_mb": round(hwm / 1024, 1)})
+                out.append(
+                    {"pid": pid, "rss_mb": round(rss / 1024, 1), "peak_mb": round(hwm / 1024, 1)}
+                )
         return out
 
     def drop(self) -> None:

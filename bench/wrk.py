@@ -73,8 +73,13 @@ class WrkResult:
     def errors(self) -> int:
         r = self.raw
         return int(
-            r.get("s4xx", 0) + r.get("s5xx", 0) + r.get("other", 0) + r.get("connect_errors", 0)
-            + r.get("read_errors", 0) + r.get("write_errors", 0) + r.get("timeouts", 0)
+            r.get("s4xx", 0)
+            + r.get("s5xx", 0)
+            + r.get("other", 0)
+            + r.get("connect_errors", 0)
+            + r.get("read_errors", 0)
+            + r.get("write_errors", 0)
+            + r.get("timeouts", 0)
         )
 
     def ms(self, key: str) -> float:
@@ -110,12 +115,25 @@ def run_wrk(
         if until_done:
             args += ["limit=1", f"donefile={donefile}"]
         cmd = [
-            "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration))}s",
-            "--timeout", f"{timeout_s}s", "-s", str(LUA_DIR / f"{script}.lua"), url, "--", *args,
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(duration))}s",
+            "--timeout",
+            f"{timeout_s}s",
+            "-s",
+            str(LUA_DIR / f"{script}.lua"),
+            url,
+            "--",
+            *args,
         ]
         env = {**os.environ, "BENCH_LUA_DIR": str(LUA_DIR)}
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         if until_done:
             deadline = time.monotonic() + duration
             while time.monotonic() < deadline and proc.poll() is None:
