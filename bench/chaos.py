@@ -34,7 +34,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-import bench.run as bench
+import bench.client as bench
 from app.config import Settings
 
 PG_BIN = Path(

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-import bench.run as bench
+import bench.client as bench
 from app.config import Settings
 from app.main import create_app
 from app.migrate import upgrade
