@@ -79,7 +79,7 @@ class CreatedMixin:
 
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 60})
+        engine = create_async_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
@@ -89,6 +89,9 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         # No ping on every checkout (a round trip per request): a connection lost in a
         # restart fails its request with a 503 (see app.errors) and the pool is invalidated.
         pool_recycle=1800,
+        # Statement parameters (password hashes, code hashes, tokens) stay out of exception
+        # text, and so out of the logs.
+        hide_parameters=True,
     )
 
 

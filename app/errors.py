@@ -20,15 +20,24 @@ TYPE_BASE = "https://tanhui.example/problems/"
 
 
 class DomainError(Exception):
-    """An expected failure with an HTTP status and a stable machine-readable code."""
+    """An expected failure with an HTTP status and a stable machine-readable code.
+
+    ``reason`` refines ``code`` where there is a finer cause (``unauthorized`` because
+    ``token_expired``); a subclass may fix it, a raise may give it. Other keywords are
+    extra members of the problem body."""
 
     status: int = 400
     code: str = "bad_request"
     title: str = "Bad request"
+    reason: str | None = None
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, *, reason: str | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
+        if reason is not None:
+            self.reason = reason
         self.extra = extra
 
 
@@ -173,7 +182,8 @@ def validation_errors(errors: Any) -> list[dict[str, Any]]:
 
 
 def domain_problem(exc: DomainError) -> dict[str, Any]:
-    return problem_body(exc.status, exc.code, exc.detail, exc.title, **exc.extra)
+    extra = {"reason": exc.reason, **exc.extra} if exc.reason else exc.extra
+    return problem_body(exc.status, exc.code, exc.detail, exc.title, **extra)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -285,7 +295,8 @@ def responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
         entry["description"] = (
             entry["description"] + " / " if entry["description"] else ""
         ) + err.title
-        entry["content"][PROBLEM_JSON]["examples"][err.code] = {
-            "value": problem_body(err.status, err.code, err.title, err.title)
-        }
+        example = problem_body(err.status, err.code, err.title, err.title)
+        if err.reason:
+            example["reason"] = err.reason
+        entry["content"][PROBLEM_JSON]["examples"][err.reason or err.code] = {"value": example}
     return out

@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
+from app.kit.inputs import refuse_unstorable_text
 from app.kv import make_kv
 from app.middleware import BodySizeLimitMiddleware
 from app.observability import RequestContextMiddleware, configure_logging
@@ -83,7 +84,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.kv.close()
             await engine.dispose()
 
-    app = FastAPI(title="Tanhui API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Tanhui API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # First on every route: text the database cannot store never reaches a query.
+        dependencies=[Depends(refuse_unstorable_text)],
+    )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

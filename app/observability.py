@@ -6,6 +6,7 @@ import contextvars
 import json
 import logging
 import os
+import re
 import sys
 import time
 import uuid
@@ -45,13 +46,35 @@ LEDGER_CHECK_OK = Gauge(
 )
 
 
+# What a log line must never carry, even inside an exception from a library: password
+# hashes, JWTs (access and refresh tokens), bearer credentials, SQL parameters, redemption
+# codes and long hex secrets (partner secrets, keyed hashes).
+_SECRETS = re.compile(
+    r"\$argon2(?:id|i|d)\$[\w+/=$,.-]+"
+    r"|\beyJ[\w-]+\.[\w-]+\.[\w-]*"
+    r"|(?i:bearer)\s+[\w.~+/=-]+"
+    r"|\[parameters: [^\n]*"
+    r"|\b[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}\b"
+    r"|\b[0-9a-fA-F]{40,}\b"
+)
+
+
+def redact(text: str) -> str:
+    return _SECRETS.sub("[redacted]", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
             "request_id": getattr(record, "request_id", None) or request_id_var.get(),
         }
         for key in ("user_id", "route", "method", "status", "duration_ms"):
@@ -59,7 +82,7 @@ class JsonFormatter(logging.Formatter):
             if value is not None:
                 out[key] = value
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+            out["exc"] = redact(self.formatException(record.exc_info))
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
@@ -68,7 +91,7 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
     if json_logs:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from app.deps import Citizen, Session
 from app.errors import BadRequest, Forbidden, Unauthorized, responses
+from app.kit.pagination import CursorParam, LimitParam
 from app.schemas.account import AccountOut, LinesPage
 from app.services import account as account_service
 
@@ -26,8 +25,8 @@ async def get_account(principal: Citizen, session: Session) -> AccountOut:
 async def get_lines(
     principal: Citizen,
     session: Session,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
 ) -> LinesPage:
     items, next_cursor = await account_service.lines(session, principal.id, limit, cursor)
     return LinesPage.model_validate({"items": items, "next_cursor": next_cursor})

@@ -4,7 +4,6 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from app.deps import Citizen, KVDep, Session, SettingsDep
 from app.errors import (
@@ -20,8 +19,9 @@ from app.errors import (
     responses,
     validation_errors,
 )
+from app.kit.inputs import ITEMS_CHECKED_ALONE, MESSAGE, find_unstorable
+from app.kit.pagination import CursorParam, LimitParam
 from app.models import Record
-from app.schemas.common import decode_cursor, encode_cursor
 from app.schemas.records import BatchIn, BatchOut, EventDetailOut, EventIn, EventOut, EventsPage
 from app.services import records
 
@@ -37,6 +37,12 @@ def item_result(outcome: records.Outcome | DomainError) -> dict[str, Any]:
 
 
 def parse_item(raw: Any, model: type[E]) -> E | DomainError:
+    """One batch item, validated alone: its failure is its own result, not the batch's."""
+    if unstorable := [".".join(map(str, loc)) for loc in find_unstorable(raw)]:
+        return ValidationFailed(
+            "The record has text that cannot be stored.",
+            errors=[{"field": f, "message": MESSAGE} for f in unstorable],
+        )
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -74,6 +80,7 @@ async def post_event(
     response_model=BatchOut,
     summary="Post 1–500 records; each item answered as POST /v1/events would",
     responses=responses(ValidationFailed),
+    openapi_extra={ITEMS_CHECKED_ALONE: "events"},
 )
 async def post_batch(
     body: BatchIn, principal: Citizen, session: Session, kv: KVDep, settings: SettingsDep
@@ -94,32 +101,13 @@ async def list_events(
     session: Session,
     status: Annotated[str | None, Query(pattern="^(credited|rejected|pending_review)$")] = None,
     type: Annotated[str | None, Query(max_length=64)] = None,  # noqa: A002
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
 ) -> dict[str, Any]:
-    query = select(Record).where(Record.user_id == principal.id)
-    if status:
-        query = query.where(Record.status == status)
-    if type:
-        query = query.where(Record.type == type)
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        at, rid = records.cursor_values(after)
-        query = query.where(
-            (Record.received_at < at) | ((Record.received_at == at) & (Record.id < rid))
-        )
-    rows = list(
-        (
-            await session.scalars(
-                query.order_by(Record.received_at.desc(), Record.id.desc()).limit(limit + 1)
-            )
-        ).all()
+    rows, next_cursor = await records.list_for_user(
+        session, principal.id, status=status, code=type, limit=limit, cursor=cursor
     )
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(last.received_at.isoformat(), last.id)
-    return {"items": [records.view(r) for r in rows[:limit]], "next_cursor": next_cursor}
+    return {"items": [records.view(r) for r in rows], "next_cursor": next_cursor}
 
 
 @router.get(

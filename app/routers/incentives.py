@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Response
 
 from app.deps import Citizen, CurrentUser, Session, SettingsDep
 from app.errors import (
@@ -20,6 +20,7 @@ from app.errors import (
     ValidationFailed,
     responses,
 )
+from app.kit.pagination import CursorParam, LimitParam
 from app.schemas.merchants import (
     PublicIncentivesPage,
     RedemptionIn,
@@ -31,9 +32,6 @@ from app.services import redemptions as redemption_service
 
 router = APIRouter(prefix="/v1", tags=["incentives"], responses=responses(Unauthorized))
 
-Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=200)]
-
 
 @router.get(
     "/incentives",
@@ -42,7 +40,7 @@ Cursor = Annotated[str | None, Query(max_length=200)]
     responses=responses(BadRequest),
 )
 async def list_incentives(
-    principal: CurrentUser, session: Session, limit: Limit = 50, cursor: Cursor = None
+    principal: CurrentUser, session: Session, limit: LimitParam = 50, cursor: CursorParam = None
 ) -> PublicIncentivesPage:
     items, next_cursor = await incentive_service.list_active(session, limit, cursor)
     return PublicIncentivesPage.model_validate({"items": items, "next_cursor": next_cursor})
@@ -115,8 +113,8 @@ async def list_redemptions(
     principal: Citizen,
     session: Session,
     settings: SettingsDep,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
 ) -> RedemptionsPage:
     items, next_cursor = await redemption_service.list_for_citizen(
         session, settings.jwt_key, principal.id, limit, cursor

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from app.deps import MerchantOrAdmin, MerchantStaff, Session, SettingsDep
 from app.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed, responses
+from app.kit.pagination import CursorParam, LimitParam
 from app.schemas.merchants import (
     IncentiveIn,
     IncentiveOut,
@@ -24,9 +25,6 @@ from app.services import redemptions as redemption_service
 router = APIRouter(
     prefix="/v1/merchant", tags=["merchant"], responses=responses(Unauthorized, Forbidden)
 )
-
-Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=200)]
 
 
 @router.post(
@@ -78,8 +76,8 @@ async def list_incentives(
     merchant_id: Annotated[
         str | None, Query(max_length=36, description="Admins: one merchant (default all)")
     ] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
 ) -> IncentivesPage:
     merchant = incentive_service.acting_merchant(principal.user, merchant_id)
     items, next_cursor = await incentive_service.list_for_merchant(session, merchant, limit, cursor)
@@ -130,8 +128,8 @@ async def list_redemptions(
     principal: MerchantStaff,
     session: Session,
     status: RedemptionStatus | None = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
 ) -> MerchantRedemptionsPage:
     merchant_id = incentive_service.acting_merchant(principal.user, None)
     assert merchant_id is not None

@@ -16,6 +16,7 @@ from app.errors import (
     _error,
     responses,
 )
+from app.kit.inputs import ITEMS_CHECKED_ALONE
 from app.models import Partner
 from app.routers.events import item_result, parse_item
 from app.schemas.partners import LinkIn, LinkList, LinkOut
@@ -62,6 +63,7 @@ async def signed_partner(
     "/partner/events",
     response_model=BatchOut,
     summary="A data partner's signed batch of up to 1000 records",
+    openapi_extra={ITEMS_CHECKED_ALONE: "events"},
     responses=responses(Unauthorized, ValidationFailed, RateLimited),
 )
 async def partner_events(

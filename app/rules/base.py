@@ -14,14 +14,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import types
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, Union, get_args, get_origin, runtime_checkable
 
+import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 REGION_RE = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+# The shortest activity a record may claim, minutes: below it no speed or cadence means
+# anything, and the quotients that plausibility divides by it stay small.
+MIN_DURATION_MIN = Decimal("0.1")
 
 
 @dataclass(frozen=True)
@@ -53,12 +58,54 @@ def dec(value: Decimal) -> str:
     return text
 
 
+def quantity(places: int, *, le: int | Decimal, **constraints: Any) -> Any:
+    """A Decimal field with an upper bound and at most ``places`` decimal places, hence at
+    most ``digits(le) + places`` digits. With every input and factor bounded this way no
+    product or quotient in a formula can overflow, and every value stored or hashed (via
+    ``dec``) has a bounded length: ``1E-999999`` is refused rather than written out.
+    The places are published in the JSON Schema as ``multipleOf``."""
+    return Field(
+        le=le,
+        max_digits=len(str(int(le))) + places,
+        decimal_places=places,
+        json_schema_extra={"multipleOf": float(Decimal(1).scaleb(-places))},
+        **constraints,
+    )
+
+
+def _numeric(annotation: Any) -> type | None:
+    if get_origin(annotation) in (Union, types.UnionType):
+        found = [a for a in get_args(annotation) if a is not type(None)]
+        annotation = found[0] if len(found) == 1 else None
+    return annotation if annotation in (int, Decimal) else None
+
+
+def unbounded_numbers(model: type[BaseModel]) -> list[str]:
+    """Fields of ``model`` that take a number without an upper bound, or a Decimal without
+    declared digits and places: what a methodology must not have."""
+    found = []
+    for name, info in model.model_fields.items():
+        kind = _numeric(info.annotation)
+        if kind is None:
+            continue
+        bounded = any(isinstance(m, annotated_types.Le | annotated_types.Lt) for m in info.metadata)
+        if kind is Decimal:
+            bounded = bounded and any(
+                getattr(m, "max_digits", None) and getattr(m, "decimal_places", None) is not None
+                for m in info.metadata
+            )
+        if not bounded:
+            found.append(name)
+    return found
+
+
 class BaseParams(BaseModel):
     """Parameters every methodology has. Subclasses add their factors and bounds."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    points_per_g: Decimal = Field(
+    points_per_g: Decimal = quantity(
+        4,
         default=Decimal(1),
         ge=0,
         le=1000,
@@ -72,6 +119,7 @@ class BaseParams(BaseModel):
     )
     regions: dict[str, dict[str, Decimal]] = Field(
         default_factory=dict,
+        max_length=100,
         description="Per-region overrides keyed by ISO 3166-2 code, e.g. "
         '{"CN-SX": {"grid_ef_g_per_kwh": "709.6"}}',
     )

@@ -12,7 +12,17 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from app.rules.base import BaseParams, Context, Record, Result, dec, floor_grams, resolve
+from app.rules.base import (
+    MIN_DURATION_MIN,
+    BaseParams,
+    Context,
+    Record,
+    Result,
+    dec,
+    floor_grams,
+    quantity,
+    resolve,
+)
 
 
 class TripInput(Record):
@@ -20,16 +30,24 @@ class TripInput(Record):
         json_schema_extra={"examples": [{"distance_km": 12.4, "duration_min": 31}]}
     )
 
-    distance_km: Decimal = Field(gt=0, le=10_000, description="Distance travelled, km")
-    duration_min: Decimal = Field(gt=0, le=1440, description="Duration of the trip, minutes")
+    distance_km: Decimal = quantity(3, gt=0, le=10_000, description="Distance travelled, km")
+    duration_min: Decimal = quantity(
+        2, ge=MIN_DURATION_MIN, le=1440, description="Duration of the trip, minutes"
+    )
 
 
 class TripParams(BaseParams):
     """Factor and plausibility bounds shared by the trip methodologies."""
 
-    min_speed_kmh: Decimal = Field(ge=0, le=500, description="Slowest plausible average, km/h")
-    max_speed_kmh: Decimal = Field(gt=0, le=500, description="Fastest plausible average, km/h")
-    max_distance_km: Decimal = Field(gt=0, le=10_000, description="Longest plausible trip, km")
+    min_speed_kmh: Decimal = quantity(
+        2, ge=0, le=500, description="Slowest plausible average, km/h"
+    )
+    max_speed_kmh: Decimal = quantity(
+        2, gt=0, le=500, description="Fastest plausible average, km/h"
+    )
+    max_distance_km: Decimal = quantity(
+        3, gt=0, le=10_000, description="Longest plausible trip, km"
+    )
 
 
 class _Trip:
@@ -75,7 +93,8 @@ class _Trip:
 
 
 class MetroParams(TripParams):
-    reduction_g_per_pkm: Decimal = Field(
+    reduction_g_per_pkm: Decimal = quantity(
+        4,
         default=Decimal("46.7"),
         gt=0,
         le=100_000,
@@ -83,13 +102,14 @@ class MetroParams(TripParams):
         "(《深圳市低碳公共出行碳普惠方法学(试行)》, 深圳商报 2022-09-23)",
     )
     daily_cap_points: int | None = Field(default=2000, ge=0, le=1_000_000)
-    min_speed_kmh: Decimal = Field(default=Decimal(5), ge=0, le=500)
-    max_speed_kmh: Decimal = Field(default=Decimal(80), gt=0, le=500)
-    max_distance_km: Decimal = Field(default=Decimal(100), gt=0, le=10_000)
+    min_speed_kmh: Decimal = quantity(2, default=Decimal(5), ge=0, le=500)
+    max_speed_kmh: Decimal = quantity(2, default=Decimal(80), gt=0, le=500)
+    max_distance_km: Decimal = quantity(3, default=Decimal(100), gt=0, le=10_000)
 
 
 class BusParams(TripParams):
-    reduction_g_per_pkm: Decimal = Field(
+    reduction_g_per_pkm: Decimal = quantity(
+        4,
         default=Decimal("26.9"),
         gt=0,
         le=100_000,
@@ -97,13 +117,14 @@ class BusParams(TripParams):
         "(《深圳市低碳公共出行碳普惠方法学(试行)》, 深圳商报 2022-09-23)",
     )
     daily_cap_points: int | None = Field(default=1500, ge=0, le=1_000_000)
-    min_speed_kmh: Decimal = Field(default=Decimal(3), ge=0, le=500)
-    max_speed_kmh: Decimal = Field(default=Decimal(60), gt=0, le=500)
-    max_distance_km: Decimal = Field(default=Decimal(80), gt=0, le=10_000)
+    min_speed_kmh: Decimal = quantity(2, default=Decimal(3), ge=0, le=500)
+    max_speed_kmh: Decimal = quantity(2, default=Decimal(60), gt=0, le=500)
+    max_distance_km: Decimal = quantity(3, default=Decimal(80), gt=0, le=10_000)
 
 
 class CyclingParams(TripParams):
-    reduction_g_per_km: Decimal = Field(
+    reduction_g_per_km: Decimal = quantity(
+        4,
         default=Decimal(40),
         gt=0,
         le=100_000,
@@ -111,14 +132,15 @@ class CyclingParams(TripParams):
         "(Wuhan 武碳江湖, 长江日报 2023-06-05; 人民日报 2024-08-06)",
     )
     daily_cap_points: int | None = Field(default=1200, ge=0, le=1_000_000)
-    min_speed_kmh: Decimal = Field(default=Decimal(0), ge=0, le=500)
-    max_speed_kmh: Decimal = Field(
+    min_speed_kmh: Decimal = quantity(2, default=Decimal(0), ge=0, le=500)
+    max_speed_kmh: Decimal = quantity(
+        2,
         default=Decimal(25),
         gt=0,
         le=500,
         description="Fastest plausible average, km/h (e-bike limit, GB 17761-2018)",
     )
-    max_distance_km: Decimal = Field(default=Decimal(60), gt=0, le=10_000)
+    max_distance_km: Decimal = quantity(3, default=Decimal(60), gt=0, le=10_000)
 
 
 class Metro(_Trip):

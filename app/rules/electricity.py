@@ -12,7 +12,16 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from app.rules.base import BaseParams, Context, Record, Result, dec, floor_grams, resolve
+from app.rules.base import (
+    BaseParams,
+    Context,
+    Record,
+    Result,
+    dec,
+    floor_grams,
+    quantity,
+    resolve,
+)
 
 NORTH_CHINA_GRID = ("CN-BJ", "CN-TJ", "CN-HE", "CN-SX", "CN-SD", "CN-NM")
 
@@ -24,10 +33,12 @@ class ElectricityInput(Record):
         }
     )
 
-    baseline_kwh: Decimal = Field(
-        ge=0, le=1_000_000, description="Expected use over the period, kWh"
+    baseline_kwh: Decimal = quantity(
+        3, ge=0, le=1_000_000, description="Expected use over the period, kWh"
     )
-    actual_kwh: Decimal = Field(ge=0, le=1_000_000, description="Metered use over the period, kWh")
+    actual_kwh: Decimal = quantity(
+        3, ge=0, le=1_000_000, description="Metered use over the period, kWh"
+    )
     period_days: int = Field(
         ge=1, le=31, description="Length of the metering period ending at occurred_at, days"
     )
@@ -38,16 +49,17 @@ def _north_china() -> dict[str, dict[str, Decimal]]:
 
 
 class ElectricityParams(BaseParams):
-    grid_ef_g_per_kwh: Decimal = Field(
+    grid_ef_g_per_kwh: Decimal = quantity(
+        4,
         default=Decimal("530.6"),
         gt=0,
         le=100_000,
         description="Grid emission factor, g CO2 per kWh: national 2023 = 530.6; North China "
         "grid 2023 = 636.1 (生态环境部 / 国家统计局 电力二氧化碳排放因子)",
     )
-    regions: dict[str, dict[str, Decimal]] = Field(default_factory=_north_china)
-    max_baseline_kwh_per_day: Decimal = Field(
-        default=Decimal(100), gt=0, le=100_000, description="Largest plausible baseline per day"
+    regions: dict[str, dict[str, Decimal]] = Field(default_factory=_north_china, max_length=100)
+    max_baseline_kwh_per_day: Decimal = quantity(
+        3, default=Decimal(100), gt=0, le=100_000, description="Largest plausible baseline per day"
     )
     self_reported_needs_review: bool = Field(
         default=True, description="Self-reported savings wait for an administrator"

@@ -1,7 +1,8 @@
 """The methodologies in force: the built-in ones, then any from installed packages.
 
 A package adds one through the entry-point group ``tanhui.methodologies``; each entry point
-loads a Methodology instance. A built-in code cannot be replaced that way.
+loads a Methodology instance. A built-in code cannot be replaced that way, and one whose
+inputs or parameters take numbers without bounds (see ``base.quantity``) is refused.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 from functools import lru_cache
 from importlib.metadata import entry_points
 
-from app.rules.base import Methodology
+from app.rules.base import Methodology, unbounded_numbers
 from app.rules.distance import Bus, Cycling, Metro
 from app.rules.electricity import ElectricitySaving
 from app.rules.walking import Walking
@@ -34,6 +35,8 @@ def _all() -> dict[str, Methodology]:
             logger.error("entry point %s is not a Methodology instance", ep.name)
         elif m.code in found:
             logger.error("entry point %s may not replace methodology %s", ep.name, m.code)
+        elif loose := unbounded_numbers(m.Input) + unbounded_numbers(m.Params):
+            logger.error("entry point %s has unbounded numbers: %s", ep.name, ", ".join(loose))
         else:
             found[m.code] = m
     return found

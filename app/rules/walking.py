@@ -8,7 +8,17 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from app.rules.base import BaseParams, Context, Record, Result, dec, floor_grams, resolve
+from app.rules.base import (
+    MIN_DURATION_MIN,
+    BaseParams,
+    Context,
+    Record,
+    Result,
+    dec,
+    floor_grams,
+    quantity,
+    resolve,
+)
 
 
 class WalkingInput(Record):
@@ -17,13 +27,18 @@ class WalkingInput(Record):
     )
 
     steps: int = Field(ge=1, le=1_000_000, description="Steps counted")
-    duration_min: Decimal | None = Field(
-        default=None, gt=0, le=1440, description="Walking time, minutes (optional)"
+    duration_min: Decimal | None = quantity(
+        2,
+        default=None,
+        ge=MIN_DURATION_MIN,
+        le=1440,
+        description="Walking time, minutes (optional)",
     )
 
 
 class WalkingParams(BaseParams):
-    reduction_g_per_step: Decimal = Field(
+    reduction_g_per_step: Decimal = quantity(
+        4,
         default=Decimal("0.02"),
         gt=0,
         le=100,
@@ -38,7 +53,8 @@ class WalkingParams(BaseParams):
     max_steps_per_record: int = Field(
         default=50_000, ge=1, le=1_000_000, description="Most steps one record may claim"
     )
-    max_cadence_spm: Decimal = Field(
+    max_cadence_spm: Decimal = quantity(
+        2,
         default=Decimal(200),
         gt=0,
         le=1000,

@@ -4,6 +4,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.kit.pagination import Page
+
 
 class Expiring(BaseModel):
     points: int
@@ -62,9 +64,8 @@ class LineOut(BaseModel):
     cause_id: str | None
 
 
-class LinesPage(BaseModel):
-    items: list[LineOut]
-    next_cursor: str | None
+class LinesPage(Page[LineOut]):
+    """The caller's ledger lines, newest first."""
 
 
 class LedgerCheckOut(BaseModel):

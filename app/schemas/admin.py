@@ -7,6 +7,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from app.kit.pagination import Page
 from app.models.users import ROLES
 
 _TIME = "2026-11-23T08:30:00+00:00"
@@ -267,9 +268,8 @@ class AdminRecordOut(BaseModel):
     reversed_at: datetime | None
 
 
-class ReviewPage(BaseModel):
-    items: list[AdminRecordOut] = Field(description="Oldest received first")
-    next_cursor: str | None
+class ReviewPage(Page[AdminRecordOut]):
+    """Oldest received first."""
 
 
 def _non_blank(value: str | None) -> str | None:
@@ -380,9 +380,8 @@ class AuditOut(BaseModel):
     after: dict[str, Any] | None
 
 
-class AuditPage(BaseModel):
-    items: list[AuditOut] = Field(description="Newest first")
-    next_cursor: str | None
+class AuditPage(Page[AuditOut]):
+    """Newest first."""
 
 
 # --- users ----------------------------------------------------------------------------------
@@ -417,9 +416,8 @@ class AdminUserOut(BaseModel):
     created_at: datetime
 
 
-class UsersPage(BaseModel):
-    items: list[AdminUserOut] = Field(description="Newest first")
-    next_cursor: str | None
+class UsersPage(Page[AdminUserOut]):
+    """Newest first."""
 
 
 class UserPatchIn(BaseModel):

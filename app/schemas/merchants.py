@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from app.kit.pagination import Page
 from app.schemas.auth import UserOut
 
 RedemptionStatus = Literal["issued", "fulfilled", "cancelled", "expired"]
@@ -40,9 +41,8 @@ class MerchantOut(BaseModel):
     created_at: datetime
 
 
-class MerchantsPage(BaseModel):
-    items: list[MerchantOut]
-    next_cursor: str | None
+class MerchantsPage(Page[MerchantOut]):
+    """Newest first."""
 
 
 class StaffIn(BaseModel):
@@ -174,9 +174,8 @@ class IncentiveOut(BaseModel):
     updated_at: datetime | None
 
 
-class IncentivesPage(BaseModel):
-    items: list[IncentiveOut]
-    next_cursor: str | None
+class IncentivesPage(Page[IncentiveOut]):
+    """Newest first."""
 
 
 class PublicIncentiveOut(BaseModel):
@@ -215,9 +214,8 @@ class PublicIncentiveOut(BaseModel):
     code_ttl_days: int
 
 
-class PublicIncentivesPage(BaseModel):
-    items: list[PublicIncentiveOut]
-    next_cursor: str | None
+class PublicIncentivesPage(Page[PublicIncentiveOut]):
+    """Newest first."""
 
 
 class RedemptionIn(BaseModel):
@@ -266,9 +264,8 @@ class RedemptionOut(BaseModel):
     resolved_at: datetime | None
 
 
-class RedemptionsPage(BaseModel):
-    items: list[RedemptionOut]
-    next_cursor: str | None
+class RedemptionsPage(Page[RedemptionOut]):
+    """Newest first."""
 
 
 class VerifyIn(BaseModel):
@@ -325,7 +322,7 @@ class RedemptionTotals(BaseModel):
     points_settled: int = Field(0, description="Points of fulfilled codes, paid to the merchant")
 
 
-class MerchantRedemptionsPage(BaseModel):
+class MerchantRedemptionsPage(Page[MerchantRedemptionOut]):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -344,6 +341,4 @@ class MerchantRedemptionsPage(BaseModel):
         }
     )
 
-    items: list[MerchantRedemptionOut]
-    next_cursor: str | None
     totals: RedemptionTotals = Field(description="Over all of the merchant's redemptions")

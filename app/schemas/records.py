@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from app.kit.pagination import Page
+
 EVENT_EXAMPLE: Any = {
     "client_event_id": "c0a8e1f2-2026-11-23-0830",
     "type": "transit.metro",
@@ -155,6 +157,5 @@ class BatchOut(BaseModel):
     results: list[ItemResult]
 
 
-class EventsPage(BaseModel):
-    items: list[EventOut]
-    next_cursor: str | None
+class EventsPage(Page[EventOut]):
+    """Newest received first."""

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
+from app.kit.pagination import Keyset
 from app.models import LedgerEntry, LedgerTransaction, PointLot, Record
-from app.schemas.common import decode_cursor, encode_cursor
 from app.services import ledger
 
 
@@ -46,21 +46,21 @@ async def summary(session: AsyncSession, user_id: str, expiring_items: int = 5) 
     }
 
 
+LINES = Keyset((LedgerEntry.seq,))
+
+
 async def lines(
     session: AsyncSession, user_id: str, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The citizen's available-points lines, newest first, with the balance after each."""
-    after = decode_cursor(cursor, 1)
     query = (
         select(LedgerEntry, LedgerTransaction)
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
         .where(LedgerEntry.account_id == ledger.available_account(user_id))
-        .order_by(LedgerEntry.seq.desc())
-        .limit(limit + 1)
     )
-    if after is not None:
-        query = query.where(LedgerEntry.seq < int(after[0]))
-    rows = (await session.execute(query)).all()
+    rows, next_cursor = LINES.page(
+        (await session.execute(LINES.apply(query, cursor, limit))).all(), limit, lambda r: r[0]
+    )
     items = [
         {
             "id": txn.id,
@@ -72,7 +72,6 @@ async def lines(
             "cause_type": txn.cause_type,
             "cause_id": txn.cause_id,
         }
-        for entry, txn in rows[:limit]
+        for entry, txn in rows
     ]
-    next_cursor = encode_cursor(rows[limit - 1][0].seq) if len(rows) > limit else None
     return items, next_cursor

@@ -10,9 +10,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import BadRequest
+from app.kit.pagination import Keyset
 from app.models import AuditEntry
-from app.schemas.common import decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True)
@@ -23,6 +22,9 @@ class AuditFilter:
     target_id: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+
+
+NEWEST = Keyset((AuditEntry.seq,))
 
 
 async def list_entries(
@@ -43,13 +45,4 @@ async def list_entries(
         query = query.where(AuditEntry.created_at >= flt.start)
     if flt.end:
         query = query.where(AuditEntry.created_at < flt.end)
-    after = decode_cursor(cursor, 1)
-    if after is not None:
-        if not isinstance(after[0], int) or isinstance(after[0], bool):
-            raise BadRequest("The cursor is not valid.")
-        query = query.where(AuditEntry.seq < after[0])
-    rows = list(
-        (await session.scalars(query.order_by(AuditEntry.seq.desc()).limit(limit + 1))).all()
-    )
-    next_cursor = encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return NEWEST.page((await session.scalars(NEWEST.apply(query, cursor, limit))).all(), limit)

@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
 from app.errors import Forbidden, NotFound, ValidationFailed
+from app.kit.pagination import Keyset
 from app.models import Incentive, Merchant, User
 from app.services import audit
-from app.services.merchants import get_merchant, newest_first, page_cursor
+from app.services.merchants import get_merchant
 
 EDITABLE = (
     "title",
@@ -176,6 +177,9 @@ async def update_incentive(
     return incentive
 
 
+NEWEST = Keyset((Incentive.created_at, Incentive.id))
+
+
 async def list_for_merchant(
     session: AsyncSession, merchant_id: str | None, limit: int, cursor: str | None
 ) -> tuple[list[Incentive], str | None]:
@@ -183,9 +187,8 @@ async def list_for_merchant(
     query = select(Incentive)
     if merchant_id is not None:
         query = query.where(Incentive.merchant_id == merchant_id)
-    query = newest_first(query, Incentive.created_at, Incentive.id, cursor, limit)
-    rows = list((await session.scalars(query)).all())
-    return rows[:limit], page_cursor(rows, limit, lambda i: (i.created_at, i.id))
+    rows = (await session.scalars(NEWEST.apply(query, cursor, limit))).all()
+    return NEWEST.page(rows, limit)
 
 
 async def list_active(
@@ -203,16 +206,14 @@ async def list_active(
             or_(Incentive.stock.is_(None), Incentive.stock > 0),
         )
     )
-    rows = (
-        await session.execute(
-            newest_first(query, Incentive.created_at, Incentive.id, cursor, limit)
-        )
-    ).all()
+    rows, next_cursor = NEWEST.page(
+        (await session.execute(NEWEST.apply(query, cursor, limit))).all(), limit, lambda r: r[0]
+    )
     items = [
         {name: getattr(incentive, name) for name in _PUBLIC} | {"merchant_name": merchant_name}
-        for incentive, merchant_name in rows[:limit]
+        for incentive, merchant_name in rows
     ]
-    return items, page_cursor(rows, limit, lambda row: (row[0].created_at, row[0].id))
+    return items, next_cursor
 
 
 _PUBLIC = (

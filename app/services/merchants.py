@@ -1,53 +1,20 @@
-"""Merchants and their staff (administration), plus the newest-first paging that the
-merchant, incentive and redemption listings share."""
+"""Merchants and their staff (administration)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from app.db import utcnow
-from app.errors import BadRequest, NotFound
+from app.errors import NotFound
+from app.kit.pagination import Keyset
 from app.models import Merchant, User
-from app.schemas.common import decode_cursor, encode_cursor
 from app.services import audit
 from app.services.users import create_user
 
-T = TypeVar("T", bound=tuple[Any, ...])
-
-
-def newest_first(
-    query: Select[T],
-    created: InstrumentedAttribute[datetime],
-    ident: InstrumentedAttribute[str],
-    cursor: str | None,
-    limit: int,
-) -> Select[T]:
-    """Keyset paging on (created_at, id) descending; fetches one row more than a page so the
-    caller can tell whether there is a next one."""
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        try:
-            at = datetime.fromisoformat(str(after[0]))
-        except ValueError as exc:
-            raise BadRequest("The cursor is not valid.") from exc
-        if at.tzinfo is None:
-            raise BadRequest("The cursor is not valid.")
-        query = query.where(or_(created < at, and_(created == at, ident < str(after[1]))))
-    return query.order_by(created.desc(), ident.desc()).limit(limit + 1)
-
-
-def page_cursor(rows: Sequence[Any], limit: int, key: Any) -> str | None:
-    """The cursor after the last row of this page, or None at the end."""
-    if len(rows) <= limit:
-        return None
-    created_at, ident = key(rows[limit - 1])
-    return encode_cursor(created_at.isoformat(), ident)
+NEWEST = Keyset((Merchant.created_at, Merchant.id))
 
 
 def _snapshot(merchant: Merchant) -> dict[str, Any]:
@@ -80,9 +47,8 @@ async def get_merchant(session: AsyncSession, merchant_id: str) -> Merchant:
 async def list_merchants(
     session: AsyncSession, limit: int, cursor: str | None
 ) -> tuple[list[Merchant], str | None]:
-    query = newest_first(select(Merchant), Merchant.created_at, Merchant.id, cursor, limit)
-    rows = list((await session.scalars(query)).all())
-    return rows[:limit], page_cursor(rows, limit, lambda m: (m.created_at, m.id))
+    rows = (await session.scalars(NEWEST.apply(select(Merchant), cursor, limit))).all()
+    return NEWEST.page(rows, limit)
 
 
 async def add_staff(

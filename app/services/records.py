@@ -27,13 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db import after_commit, insert_ignore, new_id, utcnow
 from app.errors import (
-    BadRequest,
     DomainError,
     IdempotencyConflict,
     InvalidState,
     UnknownType,
     ValidationFailed,
 )
+from app.kit.pagination import Keyset
 from app.kv import KV
 from app.models import DailyUsage, MethodologyVersion, Partner, Record, User
 from app.observability import POINTS_CREDITED, RECORDS, REDUCTION_G, REJECTION_REASONS
@@ -428,11 +428,25 @@ def _count(session: AsyncSession, record: Record) -> None:
     after_commit(session, inc)
 
 
-def cursor_values(values: list[Any]) -> tuple[datetime, str]:
-    try:
-        return datetime.fromisoformat(str(values[0])), str(values[1])
-    except ValueError:
-        raise BadRequest("The cursor is not valid.") from None
+NEWEST = Keyset((Record.received_at, Record.id))
+
+
+async def list_for_user(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    status: str | None,
+    code: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Record], str | None]:
+    """A citizen's records, newest received first."""
+    query = select(Record).where(Record.user_id == user_id)
+    if status:
+        query = query.where(Record.status == status)
+    if code:
+        query = query.where(Record.type == code)
+    return NEWEST.page((await session.scalars(NEWEST.apply(query, cursor, limit))).all(), limit)
 
 
 def view(record: Record, *, detail: bool = False) -> dict[str, Any]:

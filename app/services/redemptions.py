@@ -36,11 +36,11 @@ from app.errors import (
     ValidationFailed,
     _error,
 )
+from app.kit.pagination import Keyset
 from app.models import Incentive, Merchant, Redemption
 from app.observability import REDEMPTIONS
 from app.services import codes, ledger
 from app.services.incentives import INACTIVE, inactive_reason
-from app.services.merchants import newest_first, page_cursor
 
 AlreadyFulfilled = _error("AlreadyFulfilled", 409, "already_fulfilled", "Code already used")
 CodeCancelled = _error("CodeCancelled", 409, "cancelled", "Code cancelled")
@@ -377,6 +377,9 @@ async def citizen_view(
     return view
 
 
+NEWEST = Keyset((Redemption.created_at, Redemption.id))
+
+
 async def list_for_citizen(
     session: AsyncSession, secret: str, user_id: str, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
@@ -386,13 +389,10 @@ async def list_for_citizen(
         .join(Merchant, Merchant.id == Redemption.merchant_id)
         .where(Redemption.user_id == user_id)
     )
-    rows = (
-        await session.execute(
-            newest_first(query, Redemption.created_at, Redemption.id, cursor, limit)
-        )
-    ).all()
-    items = [_citizen_view(secret, r, title, name) for r, title, name in rows[:limit]]
-    return items, page_cursor(rows, limit, lambda row: (row[0].created_at, row[0].id))
+    rows, next_cursor = NEWEST.page(
+        (await session.execute(NEWEST.apply(query, cursor, limit))).all(), limit, lambda r: r[0]
+    )
+    return [_citizen_view(secret, r, title, name) for r, title, name in rows], next_cursor
 
 
 def _merchant_view(redemption: Redemption, title: str) -> dict[str, Any]:
@@ -428,13 +428,10 @@ async def list_for_merchant(
     )
     if status is not None:
         query = query.where(Redemption.status == status)
-    rows = (
-        await session.execute(
-            newest_first(query, Redemption.created_at, Redemption.id, cursor, limit)
-        )
-    ).all()
-    items = [_merchant_view(r, title) for r, title in rows[:limit]]
-    return items, page_cursor(rows, limit, lambda row: (row[0].created_at, row[0].id))
+    rows, next_cursor = NEWEST.page(
+        (await session.execute(NEWEST.apply(query, cursor, limit))).all(), limit, lambda r: r[0]
+    )
+    return [_merchant_view(r, title) for r, title in rows], next_cursor
 
 
 async def merchant_totals(session: AsyncSession, merchant_id: str) -> dict[str, int]:

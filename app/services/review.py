@@ -11,15 +11,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import utcnow
-from app.errors import AlreadyReversed, BadRequest, InvalidState, NotFound
+from app.errors import AlreadyReversed, InvalidState, NotFound
+from app.kit.pagination import Keyset
 from app.kv import KV
 from app.models import Record, User
-from app.schemas.common import decode_cursor, encode_cursor
 from app.services import audit, ledger, records
 
 REJECTED_BY_REVIEW = "rejected_by_review"
@@ -70,29 +70,15 @@ def view(record: Record) -> dict[str, Any]:
     }
 
 
+OLDEST = Keyset((Record.received_at, Record.id), descending=False)
+
+
 async def list_pending(
     session: AsyncSession, limit: int, cursor: str | None
 ) -> tuple[list[Record], str | None]:
     """Records waiting for a decision, oldest received first (keyset on received_at, id)."""
     query = select(Record).where(Record.status == "pending_review")
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        try:
-            at = datetime.fromisoformat(str(after[0]))
-        except ValueError as exc:
-            raise BadRequest("The cursor is not valid.") from exc
-        if at.tzinfo is None:
-            raise BadRequest("The cursor is not valid.")
-        query = query.where(
-            or_(Record.received_at > at, and_(Record.received_at == at, Record.id > str(after[1])))
-        )
-    query = query.order_by(Record.received_at, Record.id).limit(limit + 1)
-    rows = list((await session.scalars(query)).all())
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(last.received_at.isoformat(), last.id)
-    return rows[:limit], next_cursor
+    return OLDEST.page((await session.scalars(OLDEST.apply(query, cursor, limit))).all(), limit)
 
 
 async def _locked_record(session: AsyncSession, record_id: str) -> Record:

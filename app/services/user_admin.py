@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import BadRequest, Forbidden, NotFound, ValidationFailed, _error
+from app.errors import Forbidden, NotFound, ValidationFailed, _error
+from app.kit.pagination import Keyset
 from app.models import Merchant, User
-from app.schemas.common import decode_cursor, encode_cursor
 from app.services import audit
 
 SelfChangeRefused = _error(
@@ -25,6 +24,9 @@ def snapshot(user: User) -> dict[str, Any]:
     return {"role": user.role, "is_active": user.is_active, "merchant_id": user.merchant_id}
 
 
+NEWEST = Keyset((User.created_at, User.id))
+
+
 async def list_users(
     session: AsyncSession, *, role: str | None, limit: int, cursor: str | None
 ) -> tuple[list[User], str | None]:
@@ -32,24 +34,7 @@ async def list_users(
     query = select(User)
     if role:
         query = query.where(User.role == role)
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        try:
-            at = datetime.fromisoformat(str(after[0]))
-        except ValueError as exc:
-            raise BadRequest("The cursor is not valid.") from exc
-        if at.tzinfo is None:
-            raise BadRequest("The cursor is not valid.")
-        query = query.where(
-            or_(User.created_at < at, and_(User.created_at == at, User.id < str(after[1])))
-        )
-    query = query.order_by(User.created_at.desc(), User.id.desc()).limit(limit + 1)
-    rows = list((await session.scalars(query)).all())
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(last.created_at.isoformat(), last.id)
-    return rows[:limit], next_cursor
+    return NEWEST.page((await session.scalars(NEWEST.apply(query, cursor, limit))).all(), limit)
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:

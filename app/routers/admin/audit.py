@@ -9,6 +9,7 @@ from pydantic import AwareDatetime
 
 from app.deps import AdminOrAuditor, Session
 from app.errors import BadRequest, Forbidden, Unauthorized, responses
+from app.kit.pagination import CursorParam, LimitParam
 from app.schemas.admin import AuditOut, AuditPage
 from app.services.audit_query import AuditFilter, list_entries
 
@@ -32,8 +33,8 @@ async def list_audit(
         AwareDatetime | None, Query(alias="from", description="created_at >= from")
     ] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to", description="created_at < to")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
 ) -> AuditPage:
     flt = AuditFilter(
         action=action,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from app.deps import Admin, AdminOrAuditor, Session
 from app.errors import (
@@ -17,6 +17,7 @@ from app.errors import (
     WeakPassword,
     responses,
 )
+from app.kit.pagination import CursorParam, LimitParam
 from app.schemas.merchants import MerchantIn, MerchantOut, MerchantsPage, StaffIn, StaffOut
 from app.services import merchants as merchant_service
 
@@ -44,8 +45,8 @@ async def create_merchant(body: MerchantIn, principal: Admin, session: Session) 
 async def list_merchants(
     principal: AdminOrAuditor,
     session: Session,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
 ) -> MerchantsPage:
     items, next_cursor = await merchant_service.list_merchants(session, limit, cursor)
     return MerchantsPage.model_validate(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path
 
 from app.deps import Admin, AdminOrAuditor, KVDep, Session, SettingsDep
 from app.errors import (
@@ -16,6 +16,7 @@ from app.errors import (
     Unauthorized,
     responses,
 )
+from app.kit.pagination import CursorParam, LimitParam
 from app.schemas.admin import AdminRecordOut, ApproveIn, ReasonIn, ReviewPage
 from app.services import review
 
@@ -33,8 +34,8 @@ RecordId = Annotated[str, Path(max_length=36)]
 async def list_review(
     principal: AdminOrAuditor,
     session: Session,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
 ) -> ReviewPage:
     items, next_cursor = await review.list_pending(session, limit, cursor)
     return ReviewPage(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 
 from app.deps import Admin, AdminOrAuditor, Session
 from app.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed, responses
+from app.kit.pagination import CursorParam, LimitParam
 from app.schemas.admin import AdminUserOut, Role, UserPatchIn, UsersPage
 from app.services import user_admin
 
@@ -24,8 +25,8 @@ async def list_users(
     principal: AdminOrAuditor,
     session: Session,
     role: Role | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
 ) -> UsersPage:
     items, next_cursor = await user_admin.list_users(session, role=role, limit=limit, cursor=cursor)
     return UsersPage(items=[AdminUserOut.model_validate(u) for u in items], next_cursor=next_cursor)
