@@ -33,6 +33,15 @@ local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 return {0, tostring(tonumber(oldest[2]) + window - now)}
 """
 
+# Competition rank in one round trip: how many members score strictly more than this one.
+_RANK_LUA = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then
+  return false
+end
+return {redis.call('ZCOUNT', KEYS[1], '(' .. score, '+inf'), score}
+"""
+
 
 class Increment(NamedTuple):
     key: str
@@ -51,7 +60,10 @@ class KV(Protocol):
         """Add to members' scores in sorted sets (one round trip), refreshing key lifetimes."""
 
     async def ztop(self, key: str, n: int) -> list[tuple[str, float]]: ...
-    async def zrank_score(self, key: str, member: str) -> tuple[int, float] | None: ...
+    async def zrank_score(self, key: str, member: str) -> tuple[int, float] | None:
+        """(members with a strictly higher score, the member's score): equal scores share a
+        rank (1, 2, 2, 4) whatever order the set keeps them in."""
+
     async def delete_prefix(self, prefix: str) -> None: ...
     async def hit(self, key: str, limit: int, window_seconds: float) -> tuple[bool, float]:
         """Count one request; (allowed, seconds until the next one would be allowed)."""
@@ -68,6 +80,7 @@ class RedisKV:
             url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=15
         )
         self._rate = self.redis.register_script(_RATE_LUA)
+        self._rank = self.redis.register_script(_RANK_LUA)
         self._seq = 0
 
     async def ping(self) -> bool:
@@ -103,11 +116,11 @@ class RedisKV:
         return out
 
     async def zrank_score(self, key: str, member: str) -> tuple[int, float] | None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrevrank(self.prefix + key, member)
-            pipe.zscore(self.prefix + key, member)
-            rank, score = await pipe.execute()
-        return None if rank is None else (int(rank), float(score))
+        found = await self._rank(keys=[self.prefix + key], args=[member])
+        if not found:
+            return None
+        above, score = found
+        return int(above), float(score)
 
     async def delete_prefix(self, prefix: str) -> None:
         async for key in self.redis.scan_iter(match=self.prefix + prefix + "*", count=500):
@@ -171,8 +184,7 @@ class MemoryKV:
         if member not in zset:
             return None
         score = zset[member]
-        rank = sum(1 for m, s in zset.items() if s > score or (s == score and m < member))
-        return rank, score
+        return sum(1 for s in zset.values() if s > score), score
 
     async def delete_prefix(self, prefix: str) -> None:
         for key in [k for k in self._zsets if k.startswith(prefix)]:

@@ -34,6 +34,11 @@ class Actor:
     async def patch(self, url: str, **kw) -> httpx.Response:
         return await self.client.patch(url, headers={**self.headers, **kw.pop("headers", {})}, **kw)
 
+    async def delete(self, url: str, **kw) -> httpx.Response:
+        return await self.client.delete(
+            url, headers={**self.headers, **kw.pop("headers", {})}, **kw
+        )
+
 
 def unique_email(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}@example.cn"

@@ -21,6 +21,9 @@ class Merchant(IdMixin, CreatedMixin, Base):
     __tablename__ = "merchants"
 
     name: Mapped[str] = mapped_column(String(200))
+    # An inactive merchant offers nothing and settles no code; its issued codes can still be
+    # cancelled by their owners, or expire, so no points are stranded.
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Incentive(IdMixin, CreatedMixin, Base):

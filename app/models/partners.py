@@ -2,23 +2,31 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, CreatedMixin, IdMixin, UTCDateTime
 
+LINK_CONFIRMATIONS = ("partner", "none")
+LINK_STATUSES = ("pending", "active")
+
 
 class Partner(IdMixin, CreatedMixin, Base):
     """A data partner. Its secret is derived from the server key and a per-partner salt, so
-    the database alone never reveals it."""
+    the database alone never reveals it; a new salt is a new secret (rotation)."""
 
     __tablename__ = "partners"
 
     name: Mapped[str] = mapped_column(String(200))
     key_id: Mapped[str] = mapped_column(String(64), unique=True)
     secret_salt: Mapped[str] = mapped_column(String(64))
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     allowed_types: Mapped[list[str]] = mapped_column(JSON)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # "partner": a citizen's link resolves only once the partner confirmed it; "none": the
+    # partner vouches that its references cannot be guessed, so links are active at once.
+    link_confirmation: Mapped[str] = mapped_column(String(8), default="partner")
+    refs_case_sensitive: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class PartnerNonce(Base):
@@ -32,11 +40,29 @@ class PartnerNonce(Base):
 
 
 class UserLink(IdMixin, CreatedMixin, Base):
-    """A citizen's external reference at a partner (a transit card, a meter number)."""
+    """A citizen's external reference at a partner (a transit card, a meter number).
+
+    Several citizens may claim one reference while pending; only one can hold it active,
+    which the partial unique index enforces even against concurrent confirmations."""
 
     __tablename__ = "user_links"
-    __table_args__ = (UniqueConstraint("partner_id", "external_ref"),)
+    __table_args__ = (
+        Index(
+            "uq_user_links_active_ref",
+            "partner_id",
+            "external_ref",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_user_links_partner_id_external_ref", "partner_id", "external_ref"),
+    )
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
     external_ref: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    # Keyed hash of the one-time code the citizen hands the partner; never the code itself.
+    confirmation_hash: Mapped[str | None] = mapped_column(String(64))
+    confirmation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from app.db import utcnow
 from app.deps import MerchantOrAdmin, MerchantStaff, Session, SettingsDep
 from app.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed, responses
 from app.kit.pagination import CursorParam, LimitParam
@@ -14,12 +15,14 @@ from app.schemas.merchants import (
     IncentiveOut,
     IncentivePatch,
     IncentivesPage,
+    MerchantRedemptionLookupOut,
     MerchantRedemptionOut,
     MerchantRedemptionsPage,
     RedemptionStatus,
     VerifyIn,
 )
 from app.services import incentives as incentive_service
+from app.services import merchants as merchant_service
 from app.services import redemptions as redemption_service
 
 router = APIRouter(
@@ -106,6 +109,7 @@ async def verify_code(
 ) -> MerchantRedemptionOut:
     merchant_id = incentive_service.acting_merchant(principal.user, None)
     assert merchant_id is not None
+    await merchant_service.require_active(session, merchant_id)
     redemption = await redemption_service.verify(
         session,
         settings.jwt_key,
@@ -115,6 +119,31 @@ async def verify_code(
     )
     return MerchantRedemptionOut.model_validate(
         await redemption_service.merchant_view(session, redemption)
+    )
+
+
+@router.post(
+    "/redemptions/lookup",
+    response_model=MerchantRedemptionLookupOut,
+    summary="Check a code at the till without settling it: the redemption and its incentive",
+    responses=responses(NotFound, ValidationFailed),
+)
+async def lookup_code(
+    body: VerifyIn, principal: MerchantStaff, session: Session, settings: SettingsDep
+) -> MerchantRedemptionLookupOut:
+    merchant_id = incentive_service.acting_merchant(principal.user, None)
+    assert merchant_id is not None
+    await merchant_service.require_active(session, merchant_id)
+    redemption, incentive = await redemption_service.lookup(
+        session, settings.jwt_key, merchant_id=merchant_id, raw_code=body.code
+    )
+    now = utcnow()
+    return MerchantRedemptionLookupOut.model_validate(
+        {
+            **await redemption_service.merchant_view(session, redemption),
+            "usable": redemption.status == "issued" and redemption.expires_at > now,
+            "incentive": incentive_service.merchant_view(incentive, now),
+        }
     )
 
 

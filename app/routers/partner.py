@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
 from app.deps import Citizen, KVDep, Session, SettingsDep
 from app.errors import (
@@ -17,11 +17,11 @@ from app.errors import (
     responses,
 )
 from app.kit.inputs import ITEMS_CHECKED_ALONE
-from app.models import Partner
+from app.models import Partner, UserLink
 from app.routers.events import item_result, parse_item
-from app.schemas.partners import LinkIn, LinkList, LinkOut
+from app.schemas.partners import LinkConfirmIn, LinkIn, LinkList, LinkOut
 from app.schemas.records import BatchOut, EventIn, PartnerBatchIn, PartnerEventIn
-from app.services import partners, ratelimit, records
+from app.services import partner_links, partners, ratelimit, records
 
 router = APIRouter(prefix="/v1", tags=["partners"])
 
@@ -64,7 +64,7 @@ async def signed_partner(
     response_model=BatchOut,
     summary="A data partner's signed batch of up to 1000 records",
     openapi_extra={ITEMS_CHECKED_ALONE: "events"},
-    responses=responses(Unauthorized, ValidationFailed, RateLimited),
+    responses=responses(Unauthorized, Forbidden, ValidationFailed, RateLimited),
 )
 async def partner_events(
     body: PartnerBatchIn,
@@ -75,7 +75,7 @@ async def partner_events(
 ) -> dict[str, Any]:
     parsed = [parse_item(raw, PartnerEventIn) for raw in body.events]
     refs = [p.user_ref for p in parsed if isinstance(p, PartnerEventIn)]
-    users = await partners.resolve_users(session, partner, refs)
+    users = await partner_links.resolve_users(session, partner, refs)
     items: list[tuple[Any, Any]] = []
     for item in parsed:
         if isinstance(item, DomainError):
@@ -95,49 +95,77 @@ async def partner_events(
     return {"results": [item_result(o) for o in outcomes]}
 
 
+def _link_view(link: UserLink, partner: Partner, code: str | None = None) -> dict[str, Any]:
+    return {
+        "id": link.id,
+        "partner_key": partner.key_id,
+        "partner_name": partner.name,
+        "external_ref": link.external_ref,
+        "status": link.status,
+        "confirmation_code": code,
+        "confirmation_expires_at": link.confirmation_expires_at,
+        "created_at": link.created_at,
+    }
+
+
 @router.post(
     "/me/links",
     status_code=201,
     response_model=LinkOut,
     summary="Link an external reference (a transit card, a meter) to the caller",
     responses={
-        200: {"description": "Already linked to the caller", "model": LinkOut},
-        **responses(Unauthorized, Forbidden, NotFound, Conflict),
+        200: {"description": "Already actively linked to the caller", "model": LinkOut},
+        **responses(Unauthorized, Forbidden, NotFound, Conflict, ValidationFailed),
     },
 )
 async def add_link(
-    body: LinkIn, response: Response, principal: Citizen, session: Session
+    body: LinkIn, response: Response, principal: Citizen, session: Session, settings: SettingsDep
 ) -> dict[str, Any]:
-    row, created = await partners.link(session, principal.user, body.partner_key, body.external_ref)
-    if not created:
+    made = await partner_links.link(
+        session, settings, principal.user, body.partner_key, body.external_ref
+    )
+    if not made.created:
         response.status_code = 200
-    partner = await session.get(Partner, row.partner_id)
-    return {
-        "id": row.id,
-        "partner_key": body.partner_key,
-        "partner_name": partner.name if partner else "",
-        "external_ref": row.external_ref,
-        "created_at": row.created_at,
-    }
+    return _link_view(made.link, made.partner, made.code)
 
 
 @router.get(
     "/me/links",
     response_model=LinkList,
-    summary="The caller's partner links",
+    summary="The caller's partner links, pending and active",
     responses=responses(Unauthorized, Forbidden),
 )
 async def list_links(principal: Citizen, session: Session) -> dict[str, Any]:
-    rows = await partners.links_of(session, principal.id)
-    return {
-        "items": [
-            {
-                "id": link.id,
-                "partner_key": p.key_id,
-                "partner_name": p.name,
-                "external_ref": link.external_ref,
-                "created_at": link.created_at,
-            }
-            for link, p in rows
-        ]
-    }
+    rows = await partner_links.links_of(session, principal.id)
+    return {"items": [_link_view(link, p) for link, p in rows]}
+
+
+@router.delete(
+    "/me/links/{link_id}",
+    status_code=204,
+    summary="Unlink: the partner's records for that reference stop reaching the caller",
+    responses=responses(Unauthorized, Forbidden, NotFound),
+)
+async def delete_link(
+    link_id: Annotated[str, Path(max_length=36)], principal: Citizen, session: Session
+) -> Response:
+    await partner_links.unlink(session, principal.user, link_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/partner/links/confirm",
+    response_model=LinkOut,
+    summary="The partner confirms a citizen's pending link with the code the citizen gave it",
+    responses=responses(Unauthorized, Forbidden, Conflict, ValidationFailed, RateLimited),
+)
+async def confirm_link(
+    body: LinkConfirmIn,
+    partner: Annotated[Partner, Depends(signed_partner)],
+    session: Session,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    link = await partner_links.confirm(
+        session, settings, partner, body.external_ref, body.confirmation_code
+    )
+    return _link_view(link, partner)

@@ -17,3 +17,11 @@ class Problem(BaseModel):
         default=None, description="Stable machine-readable refinement of code, when there is one"
     )
     errors: list[dict[str, Any]] | None = Field(default=None, description="Offending fields")
+
+
+def refuse_nulls(model: BaseModel, *names: str) -> None:
+    """In a PATCH body an absent field means "unchanged"; an explicit null for a field that
+    cannot be empty is an error, not a silent no-op."""
+    for name in names:
+        if name in model.model_fields_set and getattr(model, name) is None:
+            raise ValueError(f"{name} cannot be null")

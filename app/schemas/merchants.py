@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    model_validator,
+)
 
 from app.kit.pagination import Page
 from app.schemas.auth import UserOut
+from app.schemas.common import refuse_nulls
 
 RedemptionStatus = Literal["issued", "fulfilled", "cancelled", "expired"]
 
@@ -31,18 +40,42 @@ class MerchantOut(BaseModel):
         from_attributes=True,
         json_schema_extra={
             "examples": [
-                {"id": _MERCHANT_ID, "name": "绿色生活便利店 Green Life Store", "created_at": _TIME}
+                {
+                    "id": _MERCHANT_ID,
+                    "name": "绿色生活便利店 Green Life Store",
+                    "active": True,
+                    "created_at": _TIME,
+                }
             ]
         },
     )
 
     id: str
     name: str
+    active: bool = Field(
+        validation_alias=AliasChoices("is_active", "active"),
+        description="false: its incentives are not offered and its staff cannot verify codes",
+    )
     created_at: datetime
 
 
 class MerchantsPage(Page[MerchantOut]):
     """Newest first."""
+
+
+class MerchantPatch(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"active": False}, {"name": "Green Life Plus"}]},
+    )
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    active: bool | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> MerchantPatch:
+        refuse_nulls(self, "name", "active")
+        return self
 
 
 class StaffIn(BaseModel):
@@ -123,9 +156,7 @@ class IncentivePatch(BaseModel):
 
     @model_validator(mode="after")
     def _not_null(self) -> IncentivePatch:
-        for name in ("title", "paused"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
+        refuse_nulls(self, "title", "paused")
         return self
 
 
@@ -312,6 +343,50 @@ class MerchantRedemptionOut(BaseModel):
     created_at: datetime
     resolved_at: datetime | None
     resolved_by: str | None = Field(description="Staff member who verified it (or the citizen)")
+
+
+class MerchantRedemptionLookupOut(MerchantRedemptionOut):
+    """The till's check before settling: the redemption and what it is for."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0f6b2a9c-3d4e-4f51-9a2b-7c8d9e0f1a2b",
+                    "code_hint": "HD",
+                    "status": "issued",
+                    "usable": True,
+                    "points": 500,
+                    "incentive_id": _INCENTIVE_ID,
+                    "incentive_title": "Metro ride voucher",
+                    "expires_at": "2026-12-23T08:30:00+00:00",
+                    "created_at": _TIME,
+                    "resolved_at": None,
+                    "resolved_by": None,
+                    "incentive": {
+                        "id": _INCENTIVE_ID,
+                        "merchant_id": _MERCHANT_ID,
+                        "title": "Metro ride voucher",
+                        "description": None,
+                        "points_cost": 500,
+                        "stock": 9,
+                        "issued": 1,
+                        "per_user_limit": 2,
+                        "valid_from": None,
+                        "valid_until": None,
+                        "code_ttl_days": 30,
+                        "paused": False,
+                        "active": True,
+                        "created_at": _TIME,
+                        "updated_at": None,
+                    },
+                }
+            ]
+        }
+    )
+
+    usable: bool = Field(description="Verifying it now would settle it: issued and not expired")
+    incentive: IncentiveOut
 
 
 class RedemptionTotals(BaseModel):

@@ -194,12 +194,14 @@ async def list_for_merchant(
 async def list_active(
     session: AsyncSession, limit: int, cursor: str | None, now: datetime | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """The catalogue: not paused, within the validity window, in stock; newest first."""
+    """The catalogue: of active merchants, not paused, within the validity window, in stock;
+    newest first."""
     now = now or utcnow()
     query = (
         select(Incentive, Merchant.name)
         .join(Merchant, Merchant.id == Incentive.merchant_id)
         .where(
+            Merchant.is_active.is_(True),
             Incentive.paused.is_(False),
             or_(Incentive.valid_from.is_(None), Incentive.valid_from <= now),
             or_(Incentive.valid_until.is_(None), Incentive.valid_until > now),

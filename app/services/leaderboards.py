@@ -119,9 +119,27 @@ async def board(
         "period": period,
         "bucket": bucket(period, now.astimezone(settings.tz).date()),
         "region": region,
-        "items": [
-            {"rank": i + 1, "user_id": u, "display_name": names.get(u), "reduction_g": int(score)}
-            for i, (u, score) in enumerate(top)
-        ],
+        "items": _ranked(top, names, me),
         "me": {"rank": mine[0] + 1, "reduction_g": int(mine[1])} if mine else None,
     }
+
+
+def _ranked(
+    top: list[tuple[str, float]], names: dict[str, str | None], me: str
+) -> list[dict[str, Any]]:
+    """Standard competition ranking (1, 2, 2, 4); user ids stay inside: a user id is what a
+    partner addresses records to, so showing it invites mischief."""
+    out: list[dict[str, Any]] = []
+    rank, previous = 0, None
+    for position, (user_id, score) in enumerate(top, start=1):
+        if score != previous:
+            rank, previous = position, score
+        out.append(
+            {
+                "rank": rank,
+                "display_name": names.get(user_id),
+                "reduction_g": int(score),
+                "is_me": user_id == me,
+            }
+        )
+    return out

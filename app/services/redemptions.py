@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -101,6 +101,7 @@ async def redeem(
             )
 
     # Checked here on an unlocked read for a quick, clear answer; the stock is taken at the end.
+    await _check_merchant(session, incentive.merchant_id)
     _check_open(incentive, now)
 
     redemption_id = new_id()
@@ -148,6 +149,13 @@ async def redeem(
     raise AssertionError("unreachable")
 
 
+async def _check_merchant(session: AsyncSession, merchant_id: str) -> None:
+    if not await session.scalar(select(Merchant.is_active).where(Merchant.id == merchant_id)):
+        raise IncentiveInactive(
+            "This incentive's merchant is not active.", reason="merchant_inactive"
+        )
+
+
 def _check_open(incentive: Incentive, now: datetime) -> None:
     reason = inactive_reason(incentive, now)
     if reason is not None:
@@ -166,6 +174,10 @@ async def _take_unit(session: AsyncSession, incentive: Incentive, now: datetime)
         .where(
             Incentive.id == incentive.id,
             Incentive.paused.is_(False),
+            select(Merchant.is_active)
+            .where(Merchant.id == Incentive.merchant_id)
+            .scalar_subquery()
+            .is_(True),
             or_(Incentive.stock.is_(None), Incentive.stock > 0),
             or_(Incentive.valid_from.is_(None), Incentive.valid_from <= now),
             or_(Incentive.valid_until.is_(None), Incentive.valid_until > now),
@@ -177,6 +189,7 @@ async def _take_unit(session: AsyncSession, incentive: Incentive, now: datetime)
     row = result.first()
     if row is None:
         await session.refresh(incentive)
+        await _check_merchant(session, incentive.merchant_id)
         _check_open(incentive, now)
         raise OutOfStock("This incentive is out of stock.")  # taken by others meanwhile
     set_committed_value(incentive, "stock", row.stock)
@@ -249,17 +262,10 @@ async def _return_stock(session: AsyncSession, incentive_id: str, units: int) ->
     incentive.issued -= units
 
 
-async def verify(
-    session: AsyncSession,
-    secret: str,
-    *,
-    merchant_id: str,
-    staff_id: str,
-    raw_code: str,
-    now: datetime | None = None,
-) -> Redemption:
-    """Fulfil a code at the till: the hold settles to the merchant, exactly once."""
-    now = now or utcnow()
+async def _find_code(
+    session: AsyncSession, secret: str, merchant_id: str, raw_code: str
+) -> Row[tuple[str, str]]:
+    """(id, user_id) of this merchant's redemption with that code, or a 404."""
     code = codes.normalise(raw_code)
     if code is None:
         raise ValidationFailed(
@@ -276,6 +282,33 @@ async def verify(
     ).first()
     if row is None:  # another merchant's code is as unknown here as a made-up one
         raise NotFound("No such code for this merchant.")
+    return row
+
+
+async def lookup(
+    session: AsyncSession, secret: str, *, merchant_id: str, raw_code: str
+) -> tuple[Redemption, Incentive]:
+    """The till's check before settling: reads only, locks nothing, changes nothing."""
+    row = await _find_code(session, secret, merchant_id, raw_code)
+    redemption = await session.get(Redemption, row.id)
+    assert redemption is not None
+    incentive = await session.get(Incentive, redemption.incentive_id)
+    assert incentive is not None  # incentives are never deleted
+    return redemption, incentive
+
+
+async def verify(
+    session: AsyncSession,
+    secret: str,
+    *,
+    merchant_id: str,
+    staff_id: str,
+    raw_code: str,
+    now: datetime | None = None,
+) -> Redemption:
+    """Fulfil a code at the till: the hold settles to the merchant, exactly once."""
+    now = now or utcnow()
+    row = await _find_code(session, secret, merchant_id, raw_code)
     await ledger.lock_user(session, row.user_id)
     redemption = await _lock_redemption(session, row.id)
     assert redemption is not None

@@ -40,6 +40,7 @@ async def signed_post(
     timestamp: int | None = None,
     nonce: str | None = None,
     tamper: bool = False,
+    path: str = "/v1/partner/events",
 ) -> httpx.Response:
     raw = json.dumps(body).encode()
     ts = str(timestamp if timestamp is not None else int(time.time()))
@@ -48,7 +49,7 @@ async def signed_post(
     if tamper:
         raw = raw.replace(b"}", b" }", 1)
     return await client.post(
-        "/v1/partner/events",
+        path,
         content=raw,
         headers={
             "Content-Type": "application/json",

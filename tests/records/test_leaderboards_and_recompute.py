@@ -17,8 +17,14 @@ async def test_leaderboards_rank_by_reduction_per_region_and_rebuild(app, client
     await post(b, "transit.metro", {"distance_km": 10, "duration_min": 20})
     await post(c, "cycling", {"distance_km": 3, "duration_min": 12})
     board = (await a.get("/v1/leaderboards/all")).json()
-    assert [i["user_id"] for i in board["items"]] == [b.id, c.id, a.id]
+    assert [(i["rank"], i["reduction_g"], i["is_me"]) for i in board["items"]] == [
+        (1, 467, False),
+        (2, 120, False),
+        (3, 100, True),
+    ]
     assert board["me"] == {"rank": 3, "reduction_g": 100}
+    for user in (a, b, c):
+        assert user.id not in str(board)
     sx = (await a.get("/v1/leaderboards/day", params={"region": "CN-SX"})).json()
     assert [i["reduction_g"] for i in sx["items"]] == [467, 100]
     admin = await user_with_role(app, client, "admin")
@@ -58,3 +64,28 @@ async def test_every_credited_record_recomputes_to_the_same_grams(app, client):
                 Context(region=record.region, trusted=record.source == "partner"),
             )
             assert again.reduction_g == record.reduction_g, record.id
+
+
+async def test_equal_scores_share_a_rank_and_no_user_id_is_shown(app, client):
+    first, second, third, fourth = [await citizen(client) for _ in range(4)]
+    await post(first, "walking", {"steps": 9000})
+    await post(second, "walking", {"steps": 5000})
+    await post(third, "walking", {"steps": 5000})
+    await post(fourth, "walking", {"steps": 2000})
+    r = await fourth.get("/v1/leaderboards/day")
+    board = r.json()
+    assert [(i["rank"], i["reduction_g"]) for i in board["items"]] == [
+        (1, 180),
+        (2, 100),
+        (2, 100),
+        (4, 40),
+    ]
+    assert set(board["items"][0]) == {"rank", "display_name", "reduction_g", "is_me"}
+    assert [i["is_me"] for i in board["items"]] == [False, False, False, True]
+    assert (await third.get("/v1/leaderboards/day")).json()["me"]["rank"] == 2
+    assert (await second.get("/v1/leaderboards/day")).json()["me"]["rank"] == 2
+    top2 = (await third.get("/v1/leaderboards/day", params={"limit": 2})).json()
+    assert [i["rank"] for i in top2["items"]] == [1, 2]
+    assert top2["me"] == {"rank": 2, "reduction_g": 100}
+    for user in (first, second, third, fourth):
+        assert user.id not in r.text

@@ -25,7 +25,15 @@ async def test_signed_batch_credits_linked_citizens_and_a_replay_is_refused(app,
     alice = await citizen(client, region="CN-SX")
     bob = await citizen(client, region="CN-GD")
     r = await alice.post("/v1/me/links", json={"partner_key": key, "external_ref": "card-1"})
-    assert r.status_code == 201
+    assert r.status_code == 201 and r.json()["status"] == "pending"
+    confirmed = await signed_post(
+        client,
+        key,
+        secret,
+        {"external_ref": "card-1", "confirmation_code": r.json()["confirmation_code"]},
+        path="/v1/partner/links/confirm",
+    )
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "active"
     assert (
         await alice.post("/v1/me/links", json={"partner_key": key, "external_ref": "card-1"})
     ).status_code == 200

@@ -73,7 +73,7 @@ async def test_admin_registers_merchant_and_staff_with_audit(app, client):
     r = await admin.post("/v1/admin/merchants", json={"name": "Tea House"})
     assert r.status_code == 201, r.text
     merchant = r.json()
-    assert set(merchant) == {"id", "name", "created_at"}
+    assert set(merchant) == {"id", "name", "active", "created_at"} and merchant["active"] is True
     r = await admin.post(
         f"/v1/admin/merchants/{merchant['id']}/staff",
         json={"email": "till@tea.example.cn", "password": "Counter-Staff-2026"},

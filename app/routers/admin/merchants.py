@@ -18,7 +18,14 @@ from app.errors import (
     responses,
 )
 from app.kit.pagination import CursorParam, LimitParam
-from app.schemas.merchants import MerchantIn, MerchantOut, MerchantsPage, StaffIn, StaffOut
+from app.schemas.merchants import (
+    MerchantIn,
+    MerchantOut,
+    MerchantPatch,
+    MerchantsPage,
+    StaffIn,
+    StaffOut,
+)
 from app.services import merchants as merchant_service
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=responses(Unauthorized, Forbidden))
@@ -52,6 +59,25 @@ async def list_merchants(
     return MerchantsPage.model_validate(
         {"items": [MerchantOut.model_validate(m) for m in items], "next_cursor": next_cursor}
     )
+
+
+@router.patch(
+    "/merchants/{merchant_id}",
+    response_model=MerchantOut,
+    summary="Rename a merchant, or deactivate it (its incentives leave the catalogue, its "
+    "staff cannot verify codes)",
+    responses=responses(NotFound, ValidationFailed),
+)
+async def update_merchant(
+    merchant_id: Annotated[str, Path(max_length=36)],
+    body: MerchantPatch,
+    principal: Admin,
+    session: Session,
+) -> MerchantOut:
+    merchant = await merchant_service.update_merchant(
+        session, merchant_id, body.model_dump(exclude_unset=True), actor=principal.user
+    )
+    return MerchantOut.model_validate(merchant)
 
 
 @router.post(
