@@ -5,10 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Test processes: the tests wait on PostgreSQL, Redis and SQLite more than they compute, so
+# more workers than cores should pay (to be compared on a quiet machine: see README, Tests).
+TEST_WORKERS ?= 4
+PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-sqlite lint format typecheck migrate bench chaos clean
+.PHONY: help install run test test-serial test-sqlite test-floors lint format typecheck migrate bench chaos clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,11 +29,25 @@ run: $(STAMP) ## Serve on SQLite (no Redis) at http://$(HOST):$(PORT)/docs
 	TANHUI_ENV=$${TANHUI_ENV:-development} $(BIN)/tanhui migrate
 	TANHUI_ENV=$${TANHUI_ENV:-development} $(BIN)/tanhui serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) ## Run the whole suite (SQLite, and PostgreSQL + Redis when reachable; required under CI=true)
-	$(BIN)/python -m pytest
+test: $(STAMP) ## Run the whole suite in parallel (SQLite, and PostgreSQL + Redis; required under CI=true)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+test-serial: $(STAMP) ## The whole suite in one process (to debug a test)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-sqlite: $(STAMP) ## Run the suite on SQLite only
-	$(BIN)/python -m pytest -k 'not postgres'
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -k 'not postgres' $(PYTEST_ARGS)
+
+FLOORS_VENV ?= .venv-floors
+
+test-floors: ## The SQLite half of the suite on the oldest versions pyproject.toml allows
+	rm -rf $(FLOORS_VENV)
+	$(PYTHON) -m venv $(FLOORS_VENV)
+	$(PYTHON) .ci/floors.py > $(FLOORS_VENV)/constraints.txt
+	$(FLOORS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FLOORS_VENV)/bin/python -m pip install --quiet -c $(FLOORS_VENV)/constraints.txt -e '.[dev]'
+	$(FLOORS_VENV)/bin/python -m pip list --format=freeze > $(FLOORS_VENV)/installed.txt
+	$(FLOORS_VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -k 'not postgres' $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -54,4 +72,4 @@ chaos: $(STAMP) ## Kill a worker, restart PostgreSQL, stop Redis under load; che
 	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 clean: ## Remove the virtual environment and local databases
-	rm -rf $(VENV) tanhui.db tanhui.db-wal tanhui.db-shm .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(FLOORS_VENV) tanhui.db tanhui.db-wal tanhui.db-shm .pytest_cache .ruff_cache .mypy_cache

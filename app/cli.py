@@ -16,14 +16,18 @@ from app.config import Settings, get_settings
 
 
 def _settings_or_exit() -> Settings:
+    from app.security import configure_password_hashing
+
     try:
-        return get_settings()
+        settings = get_settings()
     except ValidationError as exc:
         lines = [
             f"  {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
             for e in exc.errors()
         ]
         sys.exit("Invalid settings (environment variables TANHUI_*):\n" + "\n".join(lines))
+    configure_password_hashing(settings)
+    return settings
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

@@ -10,6 +10,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "changethis"}
+# OWASP's floor for argon2id: 19 MiB of memory and two passes.
+MIN_HASH_TIME_COST = 2
+MIN_HASH_MEMORY_KIB = 19 * 1024
 DEV_JWT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105
 
 
@@ -38,6 +41,11 @@ class Settings(BaseSettings):
     rate_limit_citizen_per_minute: int = Field(default=600, ge=0)
     rate_limit_auth_per_minute: int = Field(default=30, ge=0)
     rate_limit_partner_per_minute: int = Field(default=1200, ge=0)
+    # argon2id cost of new password hashes (RFC 9106's second recommendation by default).
+    # Existing hashes carry their own cost, so changing these never locks anyone out.
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
+    password_hash_parallelism: int = Field(default=4, ge=1, le=16)
 
     @field_validator("database_url")
     @classmethod
@@ -77,6 +85,25 @@ class Settings(BaseSettings):
             raise ValueError(
                 "TANHUI_JWT_SECRET must be set to a random string of at least 32 characters "
                 "(only TANHUI_ENV=development may run without one)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _password_cost_outside_test(self) -> Settings:
+        if self.password_hash_memory_kib < 8 * self.password_hash_parallelism:
+            raise ValueError(
+                "TANHUI_PASSWORD_HASH_MEMORY_KIB must be at least 8 per lane "
+                "(8 × TANHUI_PASSWORD_HASH_PARALLELISM)"
+            )
+        # Tests hash thousands of passwords and lower the cost; nothing else may.
+        if self.env != "test" and (
+            self.password_hash_time_cost < MIN_HASH_TIME_COST
+            or self.password_hash_memory_kib < MIN_HASH_MEMORY_KIB
+        ):
+            raise ValueError(
+                f"TANHUI_PASSWORD_HASH_TIME_COST must be at least {MIN_HASH_TIME_COST} and "
+                f"TANHUI_PASSWORD_HASH_MEMORY_KIB at least {MIN_HASH_MEMORY_KIB} "
+                "(only TANHUI_ENV=test may use a cheaper password hash)"
             )
         return self
 

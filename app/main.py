@@ -36,6 +36,7 @@ from app.routers.admin import records as admin_records
 from app.routers.admin import reports as admin_reports
 from app.routers.admin import users as admin_users
 from app.schemas.common import Problem
+from app.security import configure_password_hashing
 from app.startup import on_startup
 
 DESCRIPTION = """
@@ -70,6 +71,7 @@ ROUTERS = (
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_password_hashing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,8 +16,9 @@ from app.db import new_id
 
 ALGORITHM = "HS256"
 _hasher = PasswordHasher()
-# A fixed hash to verify against when the email is unknown, so timing does not tell.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
+# A hash to verify against when the email is unknown, so timing does not tell; made with the
+# configured cost, once, so that it costs what a real verification costs.
+_dummy_hash: str | None = None
 
 _COMMON = {
     "password",
@@ -34,13 +35,39 @@ _COMMON = {
 }
 
 
+def configure_password_hashing(settings: Settings) -> None:
+    """Use the settings' argon2 cost for new hashes in this process.
+
+    The cost belongs to the deployment, not to a request, so it is set once where the process
+    reads its settings (the application factory and the command line). Verifying reads the
+    cost stored in each hash, so hashes made under another cost keep working.
+    """
+    global _hasher, _dummy_hash
+    params = (
+        settings.password_hash_time_cost,
+        settings.password_hash_memory_kib,
+        settings.password_hash_parallelism,
+    )
+    if params != (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism):
+        _hasher = PasswordHasher(time_cost=params[0], memory_cost=params[1], parallelism=params[2])
+        _dummy_hash = None
+    _dummy()  # at start-up, not on the first unknown email
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not-a-real-password-0")
+    return _dummy_hash
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
 def verify_password(password: str, hashed: str | None) -> bool:
     try:
-        return _hasher.verify(hashed or _DUMMY_HASH, password) and hashed is not None
+        return _hasher.verify(hashed or _dummy(), password) and hashed is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -1,9 +1,14 @@
 """Every test runs against SQLite and against PostgreSQL + Redis, each in a fresh database.
 
-A migrated template database is built once per backend per run; each test gets its own copy
-(``CREATE DATABASE … TEMPLATE`` on PostgreSQL, a file copy on SQLite) and its own Redis key
-prefix, and everything is dropped afterwards. Without ``CI=true`` the PostgreSQL half is
-skipped when nothing listens; under CI it must run.
+A migrated template database is built once per backend per test process (each pytest-xdist
+worker is one); each test gets its own copy (``CREATE DATABASE … TEMPLATE`` on PostgreSQL, a
+file copy on SQLite) and its own Redis key prefix, and everything is dropped afterwards.
+Database names carry the run id and the worker id, so workers, and runs from other checkouts
+sharing the same server, never meet. Without ``CI=true`` the PostgreSQL half is skipped when
+nothing listens; under CI it must run.
+
+Passwords are hashed with the cheapest argon2 cost (``TEST_HASH_COST``): a test is about
+behaviour, not about key stretching, and the production cost would dominate the run.
 """
 
 from __future__ import annotations
@@ -32,8 +37,16 @@ PG_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("TANHUI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-RUN_ID = uuid.uuid4().hex[:10]
+# xdist names its workers gw0, gw1 …; a plain run is "main".
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+RUN_ID = f"{uuid.uuid4().hex[:10]}_{WORKER}"
 TEST_SECRET = "test-secret-" + "x" * 40
+# Only TANHUI_ENV=test accepts a cost this low (see app.config).
+TEST_HASH_COST = {
+    "password_hash_time_cost": 1,
+    "password_hash_memory_kib": 8,
+    "password_hash_parallelism": 1,
+}
 
 
 def _pg_base() -> str:
@@ -135,6 +148,7 @@ def make_settings(backend: Backend, database_url: str, **overrides: object) -> S
         "rate_limit_citizen_per_minute": 0,
         "rate_limit_auth_per_minute": 0,
         "rate_limit_partner_per_minute": 0,
+        **TEST_HASH_COST,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

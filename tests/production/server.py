@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_HASH_COST, TEST_SECRET
 from tests.helpers import PASSWORD
 
 
@@ -37,6 +37,7 @@ def base_env(database_url: str, **extra: str) -> dict[str, str]:
             "TANHUI_RATE_LIMIT_AUTH_PER_MINUTE": "0",
             "TANHUI_RATE_LIMIT_CITIZEN_PER_MINUTE": "0",
             "TANHUI_RATE_LIMIT_PARTNER_PER_MINUTE": "0",
+            **{f"TANHUI_{k.upper()}": str(v) for k, v in TEST_HASH_COST.items()},
         }
     )
     env.update(extra)
@@ -69,37 +70,66 @@ def token(base_url: str, email: str) -> str:
     return str(r.json()["access_token"])
 
 
+def _start(env: dict[str, str], workers: int, log_path: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """A ready server on a free port; another process (an xdist worker, another checkout's
+    suite) may take the port between ``free_port`` and the bind, so a lost bind is retried."""
+    for _attempt in range(5):
+        port = free_port()
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "app.cli",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 40
+        while True:
+            if proc.poll() is not None:
+                output = Path(log_path).read_text()
+                if "address already in use" in output.lower():
+                    break
+                raise RuntimeError("server did not start:\n" + output)
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    return url, proc
+            if time.monotonic() > deadline:
+                _stop(proc)
+                raise RuntimeError("server did not start:\n" + Path(log_path).read_text())
+            time.sleep(0.2)
+    raise RuntimeError("server did not start: no free port after 5 attempts")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @contextlib.contextmanager
 def serve(env: dict[str, str], workers: int = 1) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Start ``tanhui serve`` in its own process group; stop the whole group afterwards."""
-    port = free_port()
-    # Closed in the finally below; the server writes to it for its whole life.
-    log = tempfile.NamedTemporaryFile(prefix="tanhui-serve-", suffix=".log", delete=False)  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    fd, log_path = tempfile.mkstemp(prefix="tanhui-serve-", suffix=".log")
+    os.close(fd)
     try:
-        deadline = time.monotonic() + 40
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("server did not start:\n" + Path(log.name).read_text())
-            time.sleep(0.2)
-        yield url, proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+        url, proc = _start(env, workers, log_path)
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
-        os.unlink(log.name)
+            yield url, proc
+        finally:
+            _stop(proc)
+    finally:
+        os.unlink(log_path)

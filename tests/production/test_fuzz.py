@@ -18,6 +18,9 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from app.migrate import upgrade
 from tests.production.server import base_env, create_user, serve, token
 
+# One server per module: keep the module on one xdist worker (make test uses --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("fuzz")
+
 MAX_EXAMPLES = int(os.environ.get("TANHUI_FUZZ_EXAMPLES", "12"))
 
 

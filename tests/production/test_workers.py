@@ -24,6 +24,9 @@ from tests.helpers import PASSWORD
 from tests.production.server import base_env, create_user, serve, token
 from tests.records.helpers import ago, event
 
+# One server per module: keep the module on one xdist worker (make test uses --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("workers")
+
 
 @pytest.fixture(scope="module")
 def database():
