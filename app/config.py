@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     rate_limit_citizen_per_minute: int = Field(default=600, ge=0)
     rate_limit_auth_per_minute: int = Field(default=30, ge=0)
     rate_limit_partner_per_minute: int = Field(default=1200, ge=0)
+    # Group commit of single records (POST /v1/events): per worker, concurrent records are
+    # decided together in one unit of work of up to ``record_group_max`` records, gathered
+    # for at most ``record_group_wait_ms`` after the first. Off: each in its own request.
+    record_group_commit: bool = True
+    record_group_max: int = Field(default=64, ge=1, le=1000)
+    record_group_wait_ms: float = Field(default=2.0, ge=0, le=1000)
+    record_group_queue: int = Field(default=1024, ge=1, le=100_000)
 
     @field_validator("database_url")
     @classmethod
