@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)
     password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
     password_hash_parallelism: int = Field(default=4, ge=1, le=16)
+    # Group commit of single records (POST /v1/events): per worker, concurrent records are
+    # decided together in one unit of work of up to ``record_group_max`` records, gathered
+    # for at most ``record_group_wait_ms`` after the first. Off: each in its own request.
+    record_group_commit: bool = True
+    record_group_max: int = Field(default=64, ge=1, le=1000)
+    record_group_wait_ms: float = Field(default=2.0, ge=0, le=1000)
+    record_group_queue: int = Field(default=1024, ge=1, le=100_000)
 
     @field_validator("database_url")
     @classmethod

@@ -18,6 +18,7 @@ from app.models import User
 from app.security import TokenClaims, decode_token
 from app.services import ratelimit
 from app.services.auth import is_revoked
+from app.services.group_commit import RecordCommitter
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
@@ -30,6 +31,11 @@ async def get_kv(request: Request) -> KV:
     return request.app.state.kv  # type: ignore[no-any-return]
 
 
+async def get_record_committer(request: Request) -> RecordCommitter | None:
+    """The worker's group committer of single records, or None when grouping is off."""
+    return getattr(request.app.state, "record_committer", None)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work; it commits before the response is sent."""
     async with session_scope(request.app.state.sessionmaker) as session:
@@ -39,6 +45,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 KVDep = Annotated[KV, Depends(get_kv)]
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+RecordCommitterDep = Annotated[RecordCommitter | None, Depends(get_record_committer)]
 
 
 @dataclass(frozen=True)

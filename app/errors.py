@@ -190,7 +190,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        if exc.status == 429 and "retry_after" in exc.extra:
+        if exc.status in (429, 503) and "retry_after" in exc.extra:
             headers = {"Retry-After": str(exc.extra["retry_after"])}
         return JSONResponse(
             domain_problem(exc), status_code=exc.status, media_type=PROBLEM_JSON, headers=headers
@@ -224,7 +224,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = getattr(request.state, "request_id", None)
-        if _is_database_outage(exc):
+        if is_database_outage(exc):
             logger.warning(
                 "database unreachable: %s", type(exc).__name__, extra={"request_id": request_id}
             )
@@ -260,7 +260,7 @@ _OUTAGES = (
 )
 
 
-def _is_database_outage(exc: BaseException) -> bool:
+def is_database_outage(exc: BaseException) -> bool:
     """A lost or refused database connection (a restart or failover), not a bug."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]

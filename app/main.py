@@ -37,6 +37,7 @@ from app.routers.admin import reports as admin_reports
 from app.routers.admin import users as admin_users
 from app.schemas.common import Problem
 from app.security import configure_password_hashing
+from app.services.group_commit import RecordCommitter
 from app.startup import on_startup
 
 DESCRIPTION = """
@@ -80,9 +81,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.kv = make_kv(settings.redis_url, settings.redis_prefix)
         await on_startup(app)
+        committer = None
+        if settings.record_group_commit:
+            committer = RecordCommitter(app.state.sessionmaker, settings, app.state.kv)
+            committer.start()
+        app.state.record_committer = committer
         try:
             yield
         finally:
+            if committer is not None:
+                await committer.stop()
             await app.state.kv.close()
             await engine.dispose()
 

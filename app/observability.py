@@ -41,6 +41,21 @@ REJECTION_REASONS = Counter("tanhui_record_reasons_total", "Reasons given on rec
 POINTS_CREDITED = Counter("tanhui_points_credited_total", "Points credited", ["methodology"])
 REDUCTION_G = Counter("tanhui_reduction_grams_total", "Verified reduction, g CO2e", ["methodology"])
 REDEMPTIONS = Counter("tanhui_redemptions_total", "Redemption state changes", ["event"])
+RECORD_GROUP_SIZE = Histogram(
+    "tanhui_record_group_size",
+    "Single records decided together in one unit of work",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000),
+)
+RECORD_QUEUE_WAIT = Histogram(
+    "tanhui_record_queue_wait_seconds",
+    "Time a single record waited in its worker's queue before its group started",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+RECORD_GROUPS = Counter(
+    "tanhui_record_groups_total",
+    "Groups of single records by result (committed, retried, split, unavailable, queue_full)",
+    ["result"],
+)
 LEDGER_CHECK_OK = Gauge(
     "tanhui_ledger_check_ok", "1 when the last ledger check was clean", multiprocess_mode="liveall"
 )

@@ -5,13 +5,14 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Query, Response
 from pydantic import ValidationError
 
-from app.deps import Citizen, KVDep, Session, SettingsDep
+from app.deps import Citizen, KVDep, RecordCommitterDep, Session, SettingsDep
 from app.errors import (
     BadRequest,
     DomainError,
     Forbidden,
     IdempotencyConflict,
     NotFound,
+    ServiceUnavailable,
     Unauthorized,
     UnknownType,
     ValidationFailed,
@@ -23,7 +24,7 @@ from app.kit.inputs import ITEMS_CHECKED_ALONE, MESSAGE, find_unstorable
 from app.kit.pagination import CursorParam, LimitParam
 from app.models import Record
 from app.schemas.records import BatchIn, BatchOut, EventDetailOut, EventIn, EventOut, EventsPage
-from app.services import records
+from app.services import group_commit, records
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=responses(Unauthorized, Forbidden))
 
@@ -58,7 +59,7 @@ def parse_item(raw: Any, model: type[E]) -> E | DomainError:
     summary="Post one behaviour record (idempotent per client_event_id)",
     responses={
         200: {"description": "A replay: the stored result, unchanged", "model": EventOut},
-        **responses(IdempotencyConflict, UnknownType, ValidationFailed),
+        **responses(IdempotencyConflict, UnknownType, ValidationFailed, ServiceUnavailable),
     },
 )
 async def post_event(
@@ -68,8 +69,11 @@ async def post_event(
     session: Session,
     kv: KVDep,
     settings: SettingsDep,
+    committer: RecordCommitterDep,
 ) -> dict[str, Any]:
-    outcome = await records.ingest(session, settings, kv, principal.user, body)
+    outcome = await group_commit.ingest_single(
+        session, settings, kv, committer, principal.user, body
+    )
     if not outcome.created:
         response.status_code = 200
     return records.view(outcome.record)

@@ -100,6 +100,23 @@ def parse(item: EventIn) -> tuple[Methodology, Any]:
     return m, data
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A record past its schema, with its content hash: what needs no database, done before
+    the record waits for a unit of work."""
+
+    event: EventIn
+    m: Methodology
+    data: Any
+    digest: str
+
+
+def prepare(event: EventIn) -> Prepared:
+    """Parse and hash one record, or raise the 422 that stores nothing."""
+    m, data = parse(event)
+    return Prepared(event, m, data, content_hash(m.code, event.occurred_at, data.model_dump()))
+
+
 def _replay(found: Record, digest: str) -> Outcome:
     if found.content_hash != digest:
         raise IdempotencyConflict(
@@ -239,13 +256,14 @@ async def ingest_many(
     session: AsyncSession,
     settings: Settings,
     kv: KV | None,
-    items: Sequence[tuple[User | None, EventIn | DomainError]],
+    items: Sequence[tuple[User | None, EventIn | Prepared | DomainError]],
     *,
     partner: Partner | None = None,
     now: datetime | None = None,
 ) -> list[Outcome | DomainError]:
     """Records in one transaction, decided in order as if posted one by one; an item that
-    fails (schema, unknown type, idempotency conflict) stores nothing and fails alone.
+    fails (schema, unknown type, idempotency conflict) stores nothing and fails alone. The
+    items may be of several citizens (a group of single records) and already prepared.
 
     Every citizen involved is locked first, in one ordered statement; what the records are
     checked against is then read in a few queries, each record is decided in memory, and the
@@ -259,12 +277,11 @@ async def ingest_many(
             continue
         assert user is not None
         try:
-            m, data = parse(event)
+            p = event if isinstance(event, Prepared) else prepare(event)
         except DomainError as exc:
             out[i] = exc
             continue
-        digest = content_hash(m.code, event.occurred_at, data.model_dump())
-        todo.append(_Item(i, user, event, m, data, digest))
+        todo.append(_Item(i, user, p.event, p.m, p.data, p.digest))
     if todo:
         await ledger.lock_users(session, sorted({it.user.id for it in todo}))
         batch = await _Batch.load(session, todo, settings)
