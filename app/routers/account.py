@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.deps import Citizen, Session
+from app.deps import Citizen, Engine, Session
 from app.errors import BadRequest, Forbidden, Unauthorized, responses
 from app.schemas.account import AccountOut, LinesPage
 from app.services import account as account_service
@@ -13,8 +13,8 @@ router = APIRouter(prefix="/v1", tags=["account"], responses=responses(Unauthori
 
 
 @router.get("/account", response_model=AccountOut, summary="The caller's carbon account")
-async def get_account(principal: Citizen, session: Session) -> AccountOut:
-    return AccountOut.model_validate(await account_service.summary(session, principal.id))
+async def get_account(principal: Citizen, engine: Engine) -> AccountOut:
+    return AccountOut.model_validate(await account_service.summary(engine, principal.id))
 
 
 @router.get(
