@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.db import session_scope
@@ -42,7 +42,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_engine(request: Request) -> AsyncEngine:
+    """For reads that need no unit of work (see ``app.db.read_only``)."""
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+Engine = Annotated[AsyncEngine, Depends(get_engine)]
 KVDep = Annotated[KV, Depends(get_kv)]
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 RecordCommitterDep = Annotated[RecordCommitter | None, Depends(get_record_committer)]

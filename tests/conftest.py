@@ -30,7 +30,7 @@ from app.config import Settings
 from app.db import session_scope
 from app.main import create_app
 from app.migrate import upgrade
-from app.services.ledger_check import check as ledger_check
+from app.services.ledger.check import check as ledger_check
 
 PG_ADMIN_URL = os.environ.get(
     "TANHUI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -2,7 +2,15 @@
 
 from app.models.audit import AuditEntry
 from app.models.auth import RefreshToken, RevokedToken
-from app.models.ledger import Account, Hold, LedgerEntry, LedgerTransaction, LotDraw, PointLot
+from app.models.ledger import (
+    Account,
+    AccountSummary,
+    Hold,
+    LedgerEntry,
+    LedgerTransaction,
+    LotDraw,
+    PointLot,
+)
 from app.models.merchants import Incentive, Merchant, Redemption
 from app.models.partners import Partner, PartnerNonce, UserLink
 from app.models.records import DailyUsage, MethodologyVersion, Record
@@ -10,6 +18,7 @@ from app.models.users import User
 
 __all__ = [
     "Account",
+    "AccountSummary",
     "AuditEntry",
     "DailyUsage",
     "Hold",

@@ -1,4 +1,4 @@
-"""The points ledger. Only ``app.services.ledger`` writes these tables.
+"""The points ledger. Only the ``app.services.ledger`` package writes these tables.
 
 Account ids are deterministic strings (``user:<id>:available``, ``platform:issuance`` …) so a
 posting never needs a lookup to find its accounts, and locks can be taken in id order.
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -81,7 +82,15 @@ class PointLot(IdMixin, CreatedMixin, Base):
 
     __tablename__ = "point_lots"
     __table_args__ = (
-        Index("ix_point_lots_user_expiry", "user_id", "expires_at"),
+        # Only lots with points left are ever looked up by citizen (spending, what expires
+        # next): the index stays as small as the unspent points, whatever the history.
+        Index(
+            "ix_point_lots_user_open",
+            "user_id",
+            "expires_at",
+            postgresql_where=text("remaining > 0"),
+            sqlite_where=text("remaining > 0"),
+        ),
         CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_in_range"),
     )
 
@@ -120,3 +129,24 @@ class Hold(IdMixin, CreatedMixin, Base):
     hold_transaction_id: Mapped[str] = mapped_column(ForeignKey("ledger_transactions.id"))
     final_transaction_id: Mapped[str | None] = mapped_column(ForeignKey("ledger_transactions.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AccountSummary(Base):
+    """One citizen's account at a glance, maintained by the ledger's posting path in the same
+    transaction as every entry, under the citizen's account locks, so that reading it costs
+    one row whatever the citizen's history. ``available``, ``held`` and ``debt`` mirror the
+    citizen's three accounts (``debt`` as the positive amount owed); ``lifetime_points`` is
+    every point credited, ``lifetime_grams`` the reduction of every credited record that has
+    not been reversed. The ledger check recomputes all of them."""
+
+    __tablename__ = "account_summaries"
+    __table_args__ = (
+        CheckConstraint("available >= 0 AND held >= 0 AND debt >= 0", name="non_negative"),
+    )
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    available: Mapped[int] = mapped_column(BigInteger)
+    held: Mapped[int] = mapped_column(BigInteger)
+    debt: Mapped[int] = mapped_column(BigInteger)
+    lifetime_points: Mapped[int] = mapped_column(BigInteger)
+    lifetime_grams: Mapped[int] = mapped_column(BigInteger)

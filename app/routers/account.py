@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import Citizen, Session
+from app.deps import Citizen, Engine, Session
 from app.errors import BadRequest, Forbidden, Unauthorized, responses
 from app.kit.pagination import CursorParam, LimitParam
 from app.schemas.account import AccountOut, LinesPage
@@ -12,8 +12,8 @@ router = APIRouter(prefix="/v1", tags=["account"], responses=responses(Unauthori
 
 
 @router.get("/account", response_model=AccountOut, summary="The caller's carbon account")
-async def get_account(principal: Citizen, session: Session) -> AccountOut:
-    return AccountOut.model_validate(await account_service.summary(session, principal.id))
+async def get_account(principal: Citizen, engine: Engine) -> AccountOut:
+    return AccountOut.model_validate(await account_service.summary(engine, principal.id))
 
 
 @router.get(

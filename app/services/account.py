@@ -4,45 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.db import utcnow
+from app.db import read_only
 from app.kit.pagination import Keyset
-from app.models import LedgerEntry, LedgerTransaction, PointLot, Record
+from app.models import LedgerEntry, LedgerTransaction
 from app.services import ledger
 
 
-async def summary(session: AsyncSession, user_id: str, expiring_items: int = 5) -> dict[str, Any]:
-    now = utcnow()
-    bal = await ledger.balances(session, user_id)
-    lifetime_points = await session.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.amount), 0))
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(
-            LedgerEntry.account_id == ledger.available_account(user_id),
-            LedgerTransaction.kind == "credit",
-        )
-    )
-    lifetime_g = await session.scalar(
-        select(func.coalesce(func.sum(Record.reduction_g), 0)).where(
-            Record.user_id == user_id, Record.status == "credited", Record.reversed_at.is_(None)
-        )
-    )
-    expiring = await session.execute(
-        select(PointLot.expires_at, func.sum(PointLot.remaining))
-        .where(PointLot.user_id == user_id, PointLot.remaining > 0, PointLot.expires_at > now)
-        .group_by(PointLot.expires_at)
-        .order_by(PointLot.expires_at)
-        .limit(expiring_items)
-    )
+async def summary(engine: AsyncEngine, user_id: str, expiring_items: int = 5) -> dict[str, Any]:
+    """From the summary the ledger maintains: one statement on a read-only connection, whose
+    cost does not grow with the citizen's history, and no unit of work to commit."""
+    async with read_only(engine) as conn:
+        found = await ledger.summary(conn, user_id, expiring_items)
     return {
-        "balance": await ledger.spendable(session, user_id, now),
-        "held": bal.held,
-        "debt": bal.debt,
-        "lifetime_points": int(lifetime_points or 0),
-        "lifetime_reduction_g": int(lifetime_g or 0),
-        "expiring": [{"points": int(points), "expires_at": at} for at, points in expiring],
+        "balance": found.spendable,
+        "held": found.held,
+        "debt": found.debt,
+        "lifetime_points": found.lifetime_points,
+        "lifetime_reduction_g": found.lifetime_grams,
+        "expiring": [{"points": points, "expires_at": at} for points, at in found.expiring],
     }
 
 

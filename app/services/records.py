@@ -219,7 +219,8 @@ def _row(record: Record) -> dict[str, Any]:
 
 
 def _credit_for(record: Record, points: int, settings: Settings, now: datetime) -> ledger.Credit:
-    """The ledger credit of a record: its idempotent ref, a lot living ``points_ttl_days``."""
+    """The ledger credit of a record: its idempotent ref, a lot living ``points_ttl_days``, and
+    its reduction, which counts in the citizen's lifetime grams even when a cap left 0 points."""
     return ledger.Credit(
         user_id=record.user_id,
         points=points,
@@ -227,6 +228,7 @@ def _credit_for(record: Record, points: int, settings: Settings, now: datetime) 
         cause_type="record",
         cause_id=record.id,
         expires_at=now + timedelta(days=settings.points_ttl_days),
+        reduction_g=record.reduction_g,
     )
 
 
@@ -381,8 +383,7 @@ async def _decide(
                 usage.points,
             )
             usage.points += points
-            if points > 0:
-                credits.append((record, _credit_for(record, points, settings, now)))
+            credits.append((record, _credit_for(record, points, settings, now)))
     if record.status != "rejected" and span[0] is not None:
         batch.spans.setdefault(user.id, []).append((span[0], occurred_at))
     batch.by_id[(user.id, event.client_event_id)] = record
@@ -420,10 +421,9 @@ async def apply_credit(
         record, points_for(record.reduction_g, params), params.daily_cap_points, usage.points
     )
     usage.points += points
-    if points > 0:
-        [record.transaction_id] = await ledger.credit_many(
-            session, [_credit_for(record, points, settings, now)]
-        )
+    [record.transaction_id] = await ledger.credit_many(
+        session, [_credit_for(record, points, settings, now)]
+    )
     if kv is not None and record.reduction_g > 0:
         leaderboards.count_after_commit(session, kv, settings, record)
     await session.flush()

@@ -178,6 +178,7 @@ async def reverse(session: AsyncSession, *, record_id: str, actor: User, reason:
         ref=f"record:{record.id}:reverse",
         reason=reason,
         actor_id=actor.id,
+        reduction_g=record.reduction_g,
     )
     record.reversed_at = utcnow()
     record.reasons = [*(record.reasons or []), REVERSED_BY_ADMIN]

@@ -11,9 +11,9 @@ from sqlalchemy import select, text, update
 
 from app.db import session_scope, utcnow
 from app.errors import InsufficientPoints, InvalidState
-from app.models import Account, Hold, LedgerEntry, LedgerTransaction, PointLot
+from app.models import Account, LedgerEntry, LedgerTransaction, PointLot
 from app.services import ledger
-from app.services.ledger_check import check
+from app.services.ledger.check import check
 from tests.helpers import citizen
 
 
@@ -98,7 +98,7 @@ async def test_holds_raced_never_overspend(app, client):
         ],
         return_exceptions=True,
     )
-    ok = [r for r in results if isinstance(r, Hold)]
+    ok = [r for r in results if isinstance(r, ledger.HeldPoints)]
     refused = [r for r in results if isinstance(r, InsufficientPoints)]
     assert len(ok) == 3 and len(refused) == 7, results
     bal, _ = await state(app, user.id)
@@ -150,7 +150,7 @@ async def test_settle_and_release_raced_resolve_a_hold_exactly_once(app, client)
             else:
                 calls.append(run(app, ledger.release, h.id))
         results = await asyncio.gather(*calls, return_exceptions=True)
-        winners = [r for r in results if isinstance(r, LedgerTransaction)]
+        winners = [r for r in results if isinstance(r, ledger.Posted)]
         assert len(winners) == 1, results
         assert all(isinstance(r, InvalidState) for r in results if r not in winners)
     bal, _ = await state(app, user.id)
@@ -231,7 +231,7 @@ async def test_expiry_running_during_spends_keeps_lots_and_balance_equal(app, cl
     ]
     expiries = [run(app, ledger.expire_lot, lot_id, utcnow()) for lot_id, _ in due]
     results = await asyncio.gather(*spends, *expiries, return_exceptions=True)
-    holds = [r for r in results if isinstance(r, Hold)]
+    holds = [r for r in results if isinstance(r, ledger.HeldPoints)]
     assert len(holds) == 10  # only the unexpired 100 points were ever spendable
     assert sum(r for r in results if isinstance(r, int)) == 100
     bal, lots = await state(app, user.id)

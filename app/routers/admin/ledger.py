@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from app.deps import AdminOrAuditor, Session
 from app.errors import Forbidden, Unauthorized, responses
 from app.schemas.account import LedgerCheckOut
-from app.services.ledger_check import check
+from app.services.ledger.check import check
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=responses(Unauthorized, Forbidden))
 

@@ -7,11 +7,20 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Account, Hold, LedgerEntry, LotDraw, PointLot
+from app.models import (
+    Account,
+    AccountSummary,
+    Hold,
+    LedgerEntry,
+    LedgerTransaction,
+    LotDraw,
+    PointLot,
+    Record,
+)
 from app.observability import LEDGER_CHECK_OK
 
 
-async def _sums(session: AsyncSession, query: Select[tuple[str, int]]) -> dict[str, int]:
+async def _sums(session: AsyncSession, query: Select[Any]) -> dict[str, int]:
     return {key: int(total or 0) for key, total in await session.execute(query)}
 
 
@@ -19,7 +28,8 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
     """Every account's stored balance equals the sum of its entries and its last
     ``balance_after``; every transaction sums to zero with at least two entries; balances keep
     their sign; each citizen's lots sum to the available balance; held balances equal the
-    open holds; each lot's remaining equals its amount minus what was drawn from it."""
+    open holds; each lot's remaining equals its amount minus what was drawn from it; each
+    citizen's maintained summary equals their balances, credits and credited records."""
     mismatches: list[dict[str, Any]] = []
 
     sums = (
@@ -39,6 +49,7 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
     accounts = 0
     available: dict[str, int] = {}
     held: dict[str, int] = {}
+    debt: dict[str, int] = {}
     for account_id, kind, balance, total, last_after in rows:
         accounts += 1
         total = int(total or 0)
@@ -68,6 +79,8 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
             available[owner] = balance
         if owner and kind == "held":
             held[owner] = balance
+        if owner and kind == "debt":
+            debt[owner] = -balance
 
     unbalanced = await session.execute(
         select(LedgerEntry.transaction_id, func.sum(LedgerEntry.amount), func.count())
@@ -139,6 +152,8 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
             }
         )
 
+    mismatches.extend(await _summaries(session, available, held, debt))
+
     ok = not mismatches
     LEDGER_CHECK_OK.set(1 if ok else 0)
     return {
@@ -148,3 +163,61 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
         "mismatches": mismatches[:max_reported],
         "mismatch_count": len(mismatches),
     }
+
+
+async def _summaries(
+    session: AsyncSession, available: dict[str, int], held: dict[str, int], debt: dict[str, int]
+) -> list[dict[str, Any]]:
+    """The maintained summaries against what they summarise: balances (themselves checked
+    against the entries above), credit entries and credited, unreversed records."""
+    credited = await _sums(
+        session,
+        select(Account.owner_id, func.sum(LedgerEntry.amount))
+        .join(LedgerEntry, LedgerEntry.account_id == Account.id)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(Account.kind == "available", LedgerTransaction.kind == "credit")
+        .group_by(Account.owner_id),
+    )
+    grams = await _sums(
+        session,
+        select(Record.user_id, func.sum(Record.reduction_g))
+        .where(Record.status == "credited", Record.reversed_at.is_(None))
+        .group_by(Record.user_id),
+    )
+    stored = {
+        row.user_id: row
+        for row in await session.execute(
+            select(
+                AccountSummary.user_id,
+                AccountSummary.available,
+                AccountSummary.held,
+                AccountSummary.debt,
+                AccountSummary.lifetime_points,
+                AccountSummary.lifetime_grams,
+            )
+        )
+    }
+    expected_of = {
+        "available": available,
+        "held": held,
+        "debt": debt,
+        "lifetime_points": credited,
+        "lifetime_grams": grams,
+    }
+    users = set(stored).union(*expected_of.values())
+    mismatches: list[dict[str, Any]] = []
+    for user_id in sorted(users):
+        row = stored.get(user_id)
+        for field, expected in expected_of.items():
+            have = int(getattr(row, field)) if row is not None else 0
+            if have != expected.get(user_id, 0):
+                mismatches.append(
+                    {
+                        "kind": "summary_differs",
+                        "user": user_id,
+                        "field": field,
+                        "stored": have,
+                        "expected": expected.get(user_id, 0),
+                    }
+                )
+    return mismatches

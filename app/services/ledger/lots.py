@@ -1,0 +1,134 @@
+"""Expiry lots: each credit is a lot that expires ``points_ttl_days`` later.
+
+Debits draw the soonest-expiring lots first and record what they drew (``lot_draws``), so a
+released hold gives the points back to the very lots they came from. A citizen's lots are
+guarded by their available-account lock. ``expire_lot`` posts a lot's unspent remainder, past
+its expiry, to the expired account: one lot per short transaction, safe beside live traffic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import LedgerTransaction, LotDraw, PointLot
+from app.services.ledger.accounts import (
+    available_account,
+    lock,
+    platform_account,
+    table,
+    user_accounts,
+)
+from app.services.ledger.postings import Draft, Draw, post
+
+LOTS = table(PointLot).c
+
+
+@dataclass(frozen=True)
+class OpenLot:
+    id: str
+    amount: int
+    remaining: int
+
+
+_OPEN = (
+    select(LOTS.id, LOTS.amount, LOTS.remaining)
+    .where(LOTS.user_id == bindparam("user_id"), LOTS.remaining > 0)
+    .order_by(LOTS.expires_at, LOTS.id)
+)
+
+
+async def open_lots(
+    session: AsyncSession, user_id: str, now: datetime, *, include_expired: bool = False
+) -> list[OpenLot]:
+    """The citizen's lots with points left, soonest-expiring first (partial index)."""
+    query = _OPEN if include_expired else _OPEN.where(LOTS.expires_at > bindparam("now"))
+    rows = await session.execute(query, {"user_id": user_id, "now": now})
+    return [OpenLot(r.id, int(r.amount), int(r.remaining)) for r in rows]
+
+
+def plan_draws(lots: list[OpenLot], points: int, first_lot: str | None = None) -> list[Draw]:
+    """Take up to ``points`` from the lots in order (``first_lot`` before the others)."""
+    if first_lot is not None:
+        lots = sorted(lots, key=lambda lot: lot.id != first_lot)
+    draws = []
+    left = points
+    for lot in lots:
+        if left == 0:
+            break
+        take = min(lot.remaining, left)
+        draws.append(Draw(lot.id, take, lot.remaining, lot.amount))
+        left -= take
+    return draws
+
+
+async def draws_to_give_back(session: AsyncSession, transaction_id: str) -> list[Draw]:
+    """What a transaction drew, as draws that return it to the same lots."""
+    draws = table(LotDraw).c
+    rows = await session.execute(
+        select(draws.lot_id, draws.amount, LOTS.remaining, LOTS.amount.label("lot_amount"))
+        .join(table(PointLot), LOTS.id == draws.lot_id)
+        .where(draws.transaction_id == transaction_id)
+        .order_by(draws.seq)
+    )
+    return [Draw(r.lot_id, -int(r.amount), int(r.remaining), int(r.lot_amount)) for r in rows]
+
+
+async def expire_lot(session: AsyncSession, lot_id: str, now: datetime) -> int:
+    """Post one lot's unspent remainder, past its expiry, to the expired account. Returns the
+    points expired (0 when a concurrent spend or an earlier run left nothing)."""
+    user_id = await session.scalar(select(LOTS.user_id).where(LOTS.id == lot_id))
+    if user_id is None:
+        return 0
+    expired = platform_account("expired", user_id)
+    await lock(session, [*user_accounts(user_id), expired])
+    lot = (
+        await session.execute(
+            select(LOTS.amount, LOTS.remaining, LOTS.expires_at).where(LOTS.id == lot_id)
+        )
+    ).one()
+    if lot.remaining <= 0 or lot.expires_at > now:
+        return 0
+    amount = int(lot.remaining)
+    # A lot can expire more than once: a hold released after expiry refills it.
+    txns = table(LedgerTransaction).c
+    earlier = await session.scalar(
+        select(func.count()).where(txns.cause_type == "expiry", txns.cause_id == lot_id)
+    )
+    await post(
+        session,
+        [
+            Draft(
+                ref=f"expiry:{lot_id}:{int(earlier or 0) + 1}",
+                kind="expiry",
+                cause_type="expiry",
+                cause_id=lot_id,
+                user_id=user_id,
+                legs=[(available_account(user_id), -amount), (expired, amount)],
+                draws=[Draw(lot_id, amount, amount, int(lot.amount))],
+            )
+        ],
+    )
+    return amount
+
+
+async def due_lots(
+    session: AsyncSession, now: datetime, limit: int, after: tuple[datetime, str] | None = None
+) -> list[tuple[str, datetime]]:
+    query = select(LOTS.id, LOTS.expires_at).where(LOTS.remaining > 0, LOTS.expires_at <= now)
+    if after is not None:
+        query = query.where(
+            (LOTS.expires_at > after[0]) | ((LOTS.expires_at == after[0]) & (LOTS.id > after[1]))
+        )
+    rows = await session.execute(query.order_by(LOTS.expires_at, LOTS.id).limit(limit))
+    return [(r[0], r[1]) for r in rows]
+
+
+async def count_due_lots(session: AsyncSession, now: datetime) -> int:
+    return int(
+        await session.scalar(select(func.count()).where(LOTS.remaining > 0, LOTS.expires_at <= now))
+        or 0
+    )
