@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,7 +13,22 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "changethis"}
-DEV_JWT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105
+
+
+def development_secret(path: Path) -> str:
+    """The development secret kept in ``path`` (git-ignored), created on first use, so that
+    no server ever accepts tokens signed with a secret published in the source."""
+    try:
+        existing = path.read_text().strip()
+    except FileNotFoundError:
+        existing = ""
+    if len(existing) >= 32:
+        return existing
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return secret
 
 
 class Settings(BaseSettings):
@@ -38,6 +56,19 @@ class Settings(BaseSettings):
     rate_limit_citizen_per_minute: int = Field(default=600, ge=0)
     rate_limit_auth_per_minute: int = Field(default=30, ge=0)
     rate_limit_partner_per_minute: int = Field(default=1200, ge=0)
+    # Refreshing is routine for every phone behind one carrier address: its own, larger budget.
+    rate_limit_refresh_per_minute: int = Field(default=600, ge=0)
+    # Failed sign-ins per account within the window; past it that account alone gets 429.
+    login_failures_per_account: int = Field(default=10, ge=0)
+    login_failure_window_seconds: int = Field(default=900, ge=1, le=86400)
+    # Where development keeps its generated JWT secret (never committed).
+    dev_secret_file: str = ".tanhui-dev-secret"
+    # /metrics: a bearer token that it requires; without one it is served only where
+    # metrics_public allows (default: everywhere but production).
+    metrics_token: SecretStr | None = None
+    metrics_public: bool | None = None
+    # /docs, /redoc and /openapi.json.
+    docs_enabled: bool = True
 
     @field_validator("database_url")
     @classmethod
@@ -71,7 +102,7 @@ class Settings(BaseSettings):
     def _secret_outside_development(self) -> Settings:
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
         if self.env == "development" and not secret:
-            self.jwt_secret = SecretStr(DEV_JWT_SECRET)
+            self.jwt_secret = SecretStr(development_secret(Path(self.dev_secret_file)))
             return self
         if secret.lower() in _PLACEHOLDER_SECRETS or len(secret) < 32:
             raise ValueError(
@@ -79,6 +110,12 @@ class Settings(BaseSettings):
                 "(only TANHUI_ENV=development may run without one)"
             )
         return self
+
+    @property
+    def metrics_served_publicly(self) -> bool:
+        if self.metrics_public is not None:
+            return self.metrics_public
+        return self.env != "production"
 
     @property
     def is_sqlite(self) -> bool:

@@ -22,6 +22,7 @@ from app.routers import (
     health,
     incentives,
     leaderboards,
+    me,
     merchant,
     methodologies,
     partner,
@@ -49,6 +50,7 @@ Sign in with **Authorize** (email as username). Every error is RFC 9457
 ROUTERS = (
     health,
     auth,
+    me,
     methodologies,
     events,
     partner,

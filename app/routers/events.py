@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from app.deps import Citizen, KVDep, Session, SettingsDep
+from app.deps import Citizen, CitizenRow, KVDep, Session, SettingsDep
 from app.errors import (
     BadRequest,
     DomainError,
@@ -58,12 +58,12 @@ def parse_item(raw: Any, model: type[E]) -> E | DomainError:
 async def post_event(
     body: EventIn,
     response: Response,
-    principal: Citizen,
+    user: CitizenRow,
     session: Session,
     kv: KVDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    outcome = await records.ingest(session, settings, kv, principal.user, body)
+    outcome = await records.ingest(session, settings, kv, user, body)
     if not outcome.created:
         response.status_code = 200
     return records.view(outcome.record)
@@ -76,9 +76,9 @@ async def post_event(
     responses=responses(ValidationFailed),
 )
 async def post_batch(
-    body: BatchIn, principal: Citizen, session: Session, kv: KVDep, settings: SettingsDep
+    body: BatchIn, user: CitizenRow, session: Session, kv: KVDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    items = [(principal.user, parse_item(raw, EventIn)) for raw in body.events]
+    items = [(user, parse_item(raw, EventIn)) for raw in body.events]
     outcomes = await records.ingest_many(session, settings, kv, items)
     return {"results": [item_result(o) for o in outcomes]}
 

@@ -106,7 +106,7 @@ async def partner_events(
 async def add_link(
     body: LinkIn, response: Response, principal: Citizen, session: Session
 ) -> dict[str, Any]:
-    row, created = await partners.link(session, principal.user, body.partner_key, body.external_ref)
+    row, created = await partners.link(session, principal, body.partner_key, body.external_ref)
     if not created:
         response.status_code = 200
     partner = await session.get(Partner, row.partner_id)

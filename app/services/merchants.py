@@ -15,6 +15,7 @@ from app.db import utcnow
 from app.errors import BadRequest, NotFound
 from app.models import Merchant, User
 from app.schemas.common import decode_cursor, encode_cursor
+from app.security import Actor
 from app.services import audit
 from app.services.users import create_user
 
@@ -54,7 +55,7 @@ def _snapshot(merchant: Merchant) -> dict[str, Any]:
     return {"id": merchant.id, "name": merchant.name}
 
 
-async def create_merchant(session: AsyncSession, *, name: str, actor: User) -> Merchant:
+async def create_merchant(session: AsyncSession, *, name: str, actor: Actor) -> Merchant:
     merchant = Merchant(name=name.strip(), created_at=utcnow())
     session.add(merchant)
     await session.flush()
@@ -92,7 +93,7 @@ async def add_staff(
     email: str,
     password: str,
     display_name: str | None,
-    actor: User,
+    actor: Actor,
 ) -> User:
     """A user with role ``merchant`` who acts for this merchant only."""
     await get_merchant(session, merchant_id)

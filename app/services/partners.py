@@ -26,6 +26,7 @@ from app.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from app.kv import KV, RedisKV
 from app.models import Partner, PartnerNonce, User, UserLink
 from app.rules import registry
+from app.security import Actor
 from app.services import audit
 
 logger = logging.getLogger("tanhui.partners")
@@ -160,7 +161,7 @@ async def resolve_users(
 
 
 async def link(
-    session: AsyncSession, user: User, partner_key: str, external_ref: str
+    session: AsyncSession, user: Actor, partner_key: str, external_ref: str
 ) -> tuple[UserLink, bool]:
     partner = await session.scalar(select(Partner).where(Partner.key_id == partner_key))
     if partner is None or not partner.is_active:

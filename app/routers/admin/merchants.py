@@ -31,7 +31,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=responses(Unaut
     responses=responses(ValidationFailed),
 )
 async def create_merchant(body: MerchantIn, principal: Admin, session: Session) -> MerchantOut:
-    merchant = await merchant_service.create_merchant(session, name=body.name, actor=principal.user)
+    merchant = await merchant_service.create_merchant(session, name=body.name, actor=principal)
     return MerchantOut.model_validate(merchant)
 
 
@@ -72,6 +72,6 @@ async def add_staff(
         email=body.email,
         password=body.password,
         display_name=body.display_name,
-        actor=principal.user,
+        actor=principal,
     )
     return StaffOut.model_validate(user)
