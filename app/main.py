@@ -85,7 +85,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.kv.close()
             await engine.dispose()
 
-    app = FastAPI(title="Tanhui API", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title="Tanhui API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
