@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,7 +16,22 @@ _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "changethis"}
 # OWASP's floor for argon2id: 19 MiB of memory and two passes.
 MIN_HASH_TIME_COST = 2
 MIN_HASH_MEMORY_KIB = 19 * 1024
-DEV_JWT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105
+
+
+def development_secret(path: Path) -> str:
+    """The development secret kept in ``path`` (git-ignored), created on first use, so that
+    no server ever accepts tokens signed with a secret published in the source."""
+    try:
+        existing = path.read_text().strip()
+    except FileNotFoundError:
+        existing = ""
+    if len(existing) >= 32:
+        return existing
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return secret
 
 
 class Settings(BaseSettings):
@@ -53,6 +71,19 @@ class Settings(BaseSettings):
     record_group_max: int = Field(default=64, ge=1, le=1000)
     record_group_wait_ms: float = Field(default=2.0, ge=0, le=1000)
     record_group_queue: int = Field(default=1024, ge=1, le=100_000)
+    # Refreshing is routine for every phone behind one carrier address: its own, larger budget.
+    rate_limit_refresh_per_minute: int = Field(default=600, ge=0)
+    # Failed sign-ins per account within the window; past it that account alone gets 429.
+    login_failures_per_account: int = Field(default=10, ge=0)
+    login_failure_window_seconds: int = Field(default=900, ge=1, le=86400)
+    # Where development keeps its generated JWT secret (never committed).
+    dev_secret_file: str = ".tanhui-dev-secret"
+    # /metrics: a bearer token that it requires; without one it is served only where
+    # metrics_public allows (default: everywhere but production).
+    metrics_token: SecretStr | None = None
+    metrics_public: bool | None = None
+    # /docs, /redoc and /openapi.json.
+    docs_enabled: bool = True
 
     @field_validator("database_url")
     @classmethod
@@ -86,7 +117,7 @@ class Settings(BaseSettings):
     def _secret_outside_development(self) -> Settings:
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
         if self.env == "development" and not secret:
-            self.jwt_secret = SecretStr(DEV_JWT_SECRET)
+            self.jwt_secret = SecretStr(development_secret(Path(self.dev_secret_file)))
             return self
         if secret.lower() in _PLACEHOLDER_SECRETS or len(secret) < 32:
             raise ValueError(
@@ -113,6 +144,12 @@ class Settings(BaseSettings):
                 "(only TANHUI_ENV=test may use a cheaper password hash)"
             )
         return self
+
+    @property
+    def metrics_served_publicly(self) -> bool:
+        if self.metrics_public is not None:
+            return self.metrics_public
+        return self.env != "production"
 
     @property
     def is_sqlite(self) -> bool:

@@ -42,6 +42,41 @@ end
 return {redis.call('ZCOUNT', KEYS[1], '(' .. score, '+inf'), score}
 """
 
+# Authentication in one round trip: the token's revocation, its user's standing ("tokens
+# issued before this instant are void") and the per-user rate limit, decided together.
+# Returns {code, retry}: 0 ok, 1 revoked, 2 rate limited, -1 the standing was never loaded
+# (Redis restarted or lost its keys): the caller reloads it from the database and asks again.
+_AUTH_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, '0'} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {1, '0'} end
+local after = redis.call('GET', KEYS[3])
+if after and tonumber(after) > tonumber(ARGV[5]) then return {1, '0'} end
+local limit = tonumber(ARGV[3])
+if limit <= 0 then return {0, '0'} end
+local key = KEYS[4]
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, now, ARGV[4])
+  redis.call('PEXPIRE', key, math.ceil(window * 1000))
+  return {0, '0'}
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return {2, tostring(tonumber(oldest[2]) + window - now)}
+"""
+
+AUTH_OK, AUTH_REVOKED, AUTH_RATE_LIMITED, AUTH_UNLOADED = 0, 1, 2, -1
+
+
+class AuthKeys(NamedTuple):
+    """The keys one authentication reads: ``marker`` exists once the standing is loaded."""
+
+    marker: str
+    revoked: str
+    valid_after: str
+    rate: str
+
 
 class Increment(NamedTuple):
     key: str
@@ -68,6 +103,16 @@ class KV(Protocol):
     async def hit(self, key: str, limit: int, window_seconds: float) -> tuple[bool, float]:
         """Count one request; (allowed, seconds until the next one would be allowed)."""
 
+    async def set_value(self, key: str, value: str, ttl_seconds: int) -> None: ...
+    async def delete(self, key: str) -> None: ...
+    async def authorize(
+        self, keys: AuthKeys, issued_at: float, limit: int, window_seconds: float
+    ) -> tuple[int, float]:
+        """One round trip: (``AUTH_*`` code, seconds to wait when rate limited)."""
+
+    async def load_standing(self, marker: str, values: Sequence[tuple[str, str, int]]) -> None:
+        """Write (key, value, ttl) triples, then the marker that says they are loaded."""
+
     async def close(self) -> None: ...
 
 
@@ -81,6 +126,7 @@ class RedisKV:
         )
         self._rate = self.redis.register_script(_RATE_LUA)
         self._rank = self.redis.register_script(_RANK_LUA)
+        self._auth = self.redis.register_script(_AUTH_LUA)
         self._seq = 0
 
     async def ping(self) -> bool:
@@ -135,13 +181,41 @@ class RedisKV:
         )
         return bool(allowed), float(retry)
 
+    async def set_value(self, key: str, value: str, ttl_seconds: int) -> None:
+        await self.redis.set(self.prefix + key, value, ex=max(1, ttl_seconds))
+
+    async def delete(self, key: str) -> None:
+        await self.redis.delete(self.prefix + key)
+
+    async def authorize(
+        self, keys: AuthKeys, issued_at: float, limit: int, window_seconds: float
+    ) -> tuple[int, float]:
+        self._seq += 1
+        now = time.time()
+        code, retry = await self._auth(  # EVALSHA, loading the script on NOSCRIPT
+            keys=[self.prefix + k for k in keys],
+            args=[now, window_seconds, limit, f"{now}:{id(self)}:{self._seq}", issued_at],
+        )
+        return int(code), float(retry)
+
+    async def load_standing(self, marker: str, values: Sequence[tuple[str, str, int]]) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, value, ttl in values:
+                pipe.set(self.prefix + key, value, ex=max(1, ttl))
+            pipe.set(self.prefix + marker, b"1")
+            await pipe.execute()
+
     async def close(self) -> None:
         await self.redis.aclose()
 
 
 class MemoryKV:
+    """Starts empty, like a restarted Redis: the auth standing is loaded on first use."""
+
     def __init__(self) -> None:
         self._keys: dict[str, float] = {}
+        self._values: dict[str, str] = {}
+        self._marker_set = False
         self._zsets: dict[str, dict[str, float]] = {}
         self._windows: dict[str, list[float]] = {}
         self._lock = asyncio.Lock()
@@ -155,6 +229,7 @@ class MemoryKV:
             return False
         if exp < time.monotonic():
             del self._keys[key]
+            self._values.pop(key, None)
             return False
         return True
 
@@ -165,6 +240,7 @@ class MemoryKV:
         if len(self._keys) > 100_000:
             now = time.monotonic()
             self._keys = {k: v for k, v in self._keys.items() if v >= now}
+            self._values = {k: v for k, v in self._values.items() if k in self._keys}
         return True
 
     async def exists(self, key: str) -> bool:
@@ -199,6 +275,34 @@ class MemoryKV:
             return True, 0.0
         self._windows[key] = stamps
         return False, max(0.0, stamps[0] + window_seconds - now)
+
+    async def set_value(self, key: str, value: str, ttl_seconds: int) -> None:
+        self._keys[key] = time.monotonic() + max(1, ttl_seconds)
+        self._values[key] = value
+
+    async def delete(self, key: str) -> None:
+        self._keys.pop(key, None)
+        self._values.pop(key, None)
+        self._windows.pop(key, None)
+
+    async def authorize(
+        self, keys: AuthKeys, issued_at: float, limit: int, window_seconds: float
+    ) -> tuple[int, float]:
+        if not self._marker_set:
+            return AUTH_UNLOADED, 0.0
+        if self._alive(keys.revoked):
+            return AUTH_REVOKED, 0.0
+        if self._alive(keys.valid_after) and float(self._values[keys.valid_after]) > issued_at:
+            return AUTH_REVOKED, 0.0
+        if limit <= 0:
+            return AUTH_OK, 0.0
+        allowed, retry = await self.hit(keys.rate, limit, window_seconds)
+        return (AUTH_OK, 0.0) if allowed else (AUTH_RATE_LIMITED, retry)
+
+    async def load_standing(self, marker: str, values: Sequence[tuple[str, str, int]]) -> None:
+        for key, value, ttl in values:
+            await self.set_value(key, value, ttl)
+        self._marker_set = True
 
     async def close(self) -> None:
         return None

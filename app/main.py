@@ -23,6 +23,7 @@ from app.routers import (
     health,
     incentives,
     leaderboards,
+    me,
     merchant,
     methodologies,
     partner,
@@ -52,6 +53,7 @@ Sign in with **Authorize** (email as username). Every error is RFC 9457
 ROUTERS = (
     health,
     auth,
+    me,
     methodologies,
     events,
     partner,
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.kv.close()
             await engine.dispose()
 
+    docs = settings.docs_enabled
     app = FastAPI(
         title="Tanhui API",
         version="1.0.0",
@@ -101,6 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         # First on every route: text the database cannot store never reaches a query.
         dependencies=[Depends(refuse_unstorable_text)],
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
     install_error_handlers(app)

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, CreatedMixin, IdMixin
+from app.db import Base, CreatedMixin, IdMixin, UTCDateTime
 
 ROLES = ("citizen", "merchant", "admin", "auditor")
 
@@ -18,3 +20,8 @@ class User(IdMixin, CreatedMixin, Base):
     region: Mapped[str | None] = mapped_column(String(8))
     merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"), index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every token issued before this instant is void (logout-all, disabling, a role change…).
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Set when the citizen erased their identity; the row stays, pseudonymous, because
+    # records and ledger accounts refer to it.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -50,7 +50,7 @@ async def token(
     password: Annotated[str, Form(max_length=256)],
 ) -> TokenOut:
     await ratelimit.check_auth(request, kv, settings)
-    pair = await auth_service.login(session, settings, username, password)
+    pair = await auth_service.login(session, kv, settings, username, password)
     return TokenOut(
         access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
     )
@@ -65,7 +65,7 @@ async def token(
 async def refresh(
     body: RefreshIn, request: Request, session: Session, kv: KVDep, settings: SettingsDep
 ) -> TokenOut:
-    await ratelimit.check_auth(request, kv, settings)
+    await ratelimit.check_refresh(request, kv, settings)
     pair = await auth_service.refresh(session, kv, settings, body.refresh_token)
     return TokenOut(
         access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
@@ -84,8 +84,13 @@ async def logout(
     await auth_service.logout(session, kv, settings, principal.claims)
 
 
-@router.get(
-    "/me", response_model=UserOut, summary="The signed-in user", responses=responses(Unauthorized)
+@router.post(
+    "/auth/logout-all",
+    status_code=204,
+    summary="Revoke every access and refresh token of the caller",
+    responses=responses(Unauthorized),
 )
-async def me(principal: CurrentUser) -> UserOut:
-    return UserOut.model_validate(principal.user)
+async def logout_all(
+    principal: CurrentUser, session: Session, kv: KVDep, settings: SettingsDep
+) -> None:
+    await auth_service.revoke_all(session, kv, settings, principal.id)

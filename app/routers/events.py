@@ -5,7 +5,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Query, Response
 from pydantic import ValidationError
 
-from app.deps import Citizen, KVDep, RecordCommitterDep, Session, SettingsDep
+from app.deps import Citizen, CitizenRow, KVDep, RecordCommitterDep, Session, SettingsDep
 from app.errors import (
     BadRequest,
     DomainError,
@@ -65,15 +65,13 @@ def parse_item(raw: Any, model: type[E]) -> E | DomainError:
 async def post_event(
     body: EventIn,
     response: Response,
-    principal: Citizen,
+    user: CitizenRow,
     session: Session,
     kv: KVDep,
     settings: SettingsDep,
     committer: RecordCommitterDep,
 ) -> dict[str, Any]:
-    outcome = await group_commit.ingest_single(
-        session, settings, kv, committer, principal.user, body
-    )
+    outcome = await group_commit.ingest_single(session, settings, kv, committer, user, body)
     if not outcome.created:
         response.status_code = 200
     return records.view(outcome.record)
@@ -87,9 +85,9 @@ async def post_event(
     openapi_extra={ITEMS_CHECKED_ALONE: "events"},
 )
 async def post_batch(
-    body: BatchIn, principal: Citizen, session: Session, kv: KVDep, settings: SettingsDep
+    body: BatchIn, user: CitizenRow, session: Session, kv: KVDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    items = [(principal.user, parse_item(raw, EventIn)) for raw in body.events]
+    items = [(user, parse_item(raw, EventIn)) for raw in body.events]
     outcomes = await records.ingest_many(session, settings, kv, items)
     return {"results": [item_result(o) for o in outcomes]}
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 
 from fastapi import APIRouter, Request, Response
@@ -47,7 +48,21 @@ async def readyz(request: Request) -> Response:
     return problem(503, "unavailable", "A dependency is unreachable.", checks=checks)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics() -> Response:
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (a bearer token or a private deployment in production)",
+    response_class=Response,
+    responses={401: {"description": "A metrics token is configured and was not given"}},
+)
+async def metrics(request: Request) -> Response:
+    settings = request.app.state.settings
+    if settings.metrics_token is not None:
+        given = request.headers.get("authorization", "")
+        expected = "Bearer " + settings.metrics_token.get_secret_value()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return problem(401, "unauthorized", "Metrics need the configured bearer token.")
+    elif not settings.metrics_served_publicly:
+        # Not served at all: a public address must not reveal what the service is doing.
+        return problem(404, "not_found", "Not found.")
     body, content_type = render_metrics()
     return Response(body, media_type=content_type)

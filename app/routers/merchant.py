@@ -41,7 +41,7 @@ async def create_incentive(
     body: IncentiveIn, principal: MerchantOrAdmin, session: Session
 ) -> IncentiveOut:
     incentive = await incentive_service.create_incentive(
-        session, actor=principal.user, data=body.model_dump()
+        session, actor=principal, data=body.model_dump()
     )
     return IncentiveOut.model_validate(incentive_service.merchant_view(incentive))
 
@@ -61,7 +61,7 @@ async def update_incentive(
     incentive = await incentive_service.update_incentive(
         session,
         incentive_id,
-        actor=principal.user,
+        actor=principal,
         changes=body.model_dump(exclude_unset=True),
     )
     return IncentiveOut.model_validate(incentive_service.merchant_view(incentive))
@@ -82,7 +82,7 @@ async def list_incentives(
     limit: LimitParam = 50,
     cursor: CursorParam = None,
 ) -> IncentivesPage:
-    merchant = incentive_service.acting_merchant(principal.user, merchant_id)
+    merchant = incentive_service.acting_merchant(principal, merchant_id)
     items, next_cursor = await incentive_service.list_for_merchant(session, merchant, limit, cursor)
     return IncentivesPage.model_validate(
         {
@@ -107,7 +107,7 @@ async def list_incentives(
 async def verify_code(
     body: VerifyIn, principal: MerchantStaff, session: Session, settings: SettingsDep
 ) -> MerchantRedemptionOut:
-    merchant_id = incentive_service.acting_merchant(principal.user, None)
+    merchant_id = incentive_service.acting_merchant(principal, None)
     assert merchant_id is not None
     await merchant_service.require_active(session, merchant_id)
     redemption = await redemption_service.verify(
@@ -131,7 +131,7 @@ async def verify_code(
 async def lookup_code(
     body: VerifyIn, principal: MerchantStaff, session: Session, settings: SettingsDep
 ) -> MerchantRedemptionLookupOut:
-    merchant_id = incentive_service.acting_merchant(principal.user, None)
+    merchant_id = incentive_service.acting_merchant(principal, None)
     assert merchant_id is not None
     await merchant_service.require_active(session, merchant_id)
     redemption, incentive = await redemption_service.lookup(
@@ -160,7 +160,7 @@ async def list_redemptions(
     limit: LimitParam = 50,
     cursor: CursorParam = None,
 ) -> MerchantRedemptionsPage:
-    merchant_id = incentive_service.acting_merchant(principal.user, None)
+    merchant_id = incentive_service.acting_merchant(principal, None)
     assert merchant_id is not None
     items, next_cursor = await redemption_service.list_for_merchant(
         session, merchant_id, status, limit, cursor

@@ -122,7 +122,7 @@ async def add_link(
     body: LinkIn, response: Response, principal: Citizen, session: Session, settings: SettingsDep
 ) -> dict[str, Any]:
     made = await partner_links.link(
-        session, settings, principal.user, body.partner_key, body.external_ref
+        session, settings, principal.id, body.partner_key, body.external_ref
     )
     if not made.created:
         response.status_code = 200
@@ -149,7 +149,7 @@ async def list_links(principal: Citizen, session: Session) -> dict[str, Any]:
 async def delete_link(
     link_id: Annotated[str, Path(max_length=36)], principal: Citizen, session: Session
 ) -> Response:
-    await partner_links.unlink(session, principal.user, link_id)
+    await partner_links.unlink(session, principal.id, link_id)
     return Response(status_code=204)
 
 

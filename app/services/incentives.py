@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import utcnow
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.kit.pagination import Keyset
-from app.models import Incentive, Merchant, User
+from app.models import Incentive, Merchant
+from app.security import Actor
 from app.services import audit
 from app.services.merchants import get_merchant
 
@@ -86,7 +87,7 @@ def _snapshot(incentive: Incentive) -> dict[str, Any]:
     return out
 
 
-def acting_merchant(actor: User, requested: str | None) -> str | None:
+def acting_merchant(actor: Actor, requested: str | None) -> str | None:
     """The merchant a staff member acts for: always their own. Admins act for any (None when
     they named none)."""
     if actor.role == "admin":
@@ -99,7 +100,7 @@ def acting_merchant(actor: User, requested: str | None) -> str | None:
 
 
 async def create_incentive(
-    session: AsyncSession, *, actor: User, data: dict[str, Any]
+    session: AsyncSession, *, actor: Actor, data: dict[str, Any]
 ) -> Incentive:
     merchant_id = acting_merchant(actor, data.pop("merchant_id", None))
     if merchant_id is None:
@@ -129,7 +130,7 @@ async def create_incentive(
     return incentive
 
 
-async def _lock_for(session: AsyncSession, incentive_id: str, actor: User) -> Incentive:
+async def _lock_for(session: AsyncSession, incentive_id: str, actor: Actor) -> Incentive:
     """Lock the row (so an edit never loses a concurrent redemption's stock change). Another
     merchant's incentive is reported as missing, not forbidden: its existence is not theirs."""
     incentive = await session.scalar(
@@ -146,7 +147,7 @@ async def _lock_for(session: AsyncSession, incentive_id: str, actor: User) -> In
 
 
 async def update_incentive(
-    session: AsyncSession, incentive_id: str, *, actor: User, changes: dict[str, Any]
+    session: AsyncSession, incentive_id: str, *, actor: Actor, changes: dict[str, Any]
 ) -> Incentive:
     incentive = await _lock_for(session, incentive_id, actor)
     before = _snapshot(incentive)

@@ -11,6 +11,7 @@ from app.db import utcnow
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.kit.pagination import Keyset
 from app.models import Merchant, User
+from app.security import Actor
 from app.services import audit
 from app.services.users import create_user
 
@@ -21,7 +22,7 @@ def _snapshot(merchant: Merchant) -> dict[str, Any]:
     return {"id": merchant.id, "name": merchant.name, "is_active": merchant.is_active}
 
 
-async def create_merchant(session: AsyncSession, *, name: str, actor: User) -> Merchant:
+async def create_merchant(session: AsyncSession, *, name: str, actor: Actor) -> Merchant:
     merchant = Merchant(name=name.strip(), is_active=True, created_at=utcnow())
     session.add(merchant)
     await session.flush()
@@ -45,7 +46,7 @@ async def get_merchant(session: AsyncSession, merchant_id: str) -> Merchant:
 
 
 async def update_merchant(
-    session: AsyncSession, merchant_id: str, changes: dict[str, Any], *, actor: User
+    session: AsyncSession, merchant_id: str, changes: dict[str, Any], *, actor: Actor
 ) -> Merchant:
     """Rename or (de)activate. Deactivation takes effect for requests that start after the
     commit; a redemption already past its checks when it lands is refused by the stock
@@ -99,7 +100,7 @@ async def add_staff(
     email: str,
     password: str,
     display_name: str | None,
-    actor: User,
+    actor: Actor,
 ) -> User:
     """A user with role ``merchant`` who acts for this merchant only."""
     await get_merchant(session, merchant_id)

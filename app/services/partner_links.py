@@ -74,7 +74,7 @@ class Linked:
 
 
 async def link(
-    session: AsyncSession, settings: Settings, user: User, partner_key: str, external_ref: str
+    session: AsyncSession, settings: Settings, user_id: str, partner_key: str, external_ref: str
 ) -> Linked:
     if as_user_id(external_ref) is not None:
         raise ValidationFailed(
@@ -94,7 +94,7 @@ async def link(
     now = utcnow()
     await session.execute(
         delete(UserLink).where(
-            UserLink.user_id == user.id,
+            UserLink.user_id == user_id,
             UserLink.partner_id == partner.id,
             UserLink.status == "pending",
             UserLink.confirmation_expires_at <= now,
@@ -102,7 +102,7 @@ async def link(
     )
     mine = (
         await session.scalars(
-            select(UserLink).where(UserLink.user_id == user.id, UserLink.partner_id == partner.id)
+            select(UserLink).where(UserLink.user_id == user_id, UserLink.partner_id == partner.id)
         )
     ).all()
     same = next((row for row in mine if row.external_ref == ref), None)
@@ -123,7 +123,7 @@ async def link(
             reason="link_limit",
             limit=MAX_LINKS_PER_PARTNER,
         )
-    row = same or UserLink(user_id=user.id, partner_id=partner.id, external_ref=ref)
+    row = same or UserLink(user_id=user_id, partner_id=partner.id, external_ref=ref)
     code = None
     if partner.link_confirmation == "none":
         row.status, row.confirmed_at = "active", now
@@ -182,9 +182,9 @@ async def confirm(
     return row
 
 
-async def unlink(session: AsyncSession, user: User, link_id: str) -> None:
+async def unlink(session: AsyncSession, user_id: str, link_id: str) -> None:
     result = await session.execute(
-        delete(UserLink).where(UserLink.id == link_id, UserLink.user_id == user.id)
+        delete(UserLink).where(UserLink.id == link_id, UserLink.user_id == user_id)
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         raise NotFound(f"Link {link_id} does not exist.")

@@ -1,4 +1,6 @@
-"""Rate limits: per IP on auth endpoints, per citizen, per partner key (sliding windows)."""
+"""Rate limits (sliding windows): per IP on the auth endpoints, per IP on refresh, per account
+on failed sign-ins, per partner key. The per-citizen limit is counted in the same store
+round trip that authenticates the request (``app.services.auth.authenticate``)."""
 
 from __future__ import annotations
 
@@ -16,14 +18,19 @@ logger = logging.getLogger("tanhui.ratelimit")
 
 
 def client_ip(request: Request) -> str:
+    # The peer address; uvicorn replaces it with X-Forwarded-For only when the peer is one of
+    # the proxies named by --forwarded-allow-ips, so a client cannot choose its own bucket.
     return request.client.host if request.client else "unknown"
 
 
-async def _check(kv: KV, key: str, per_minute: int, what: str) -> None:
-    if per_minute <= 0:
+async def check(
+    kv: KV, key: str, limit: int, what: str, window_seconds: float = WINDOW_SECONDS
+) -> None:
+    """Count one request under ``key``; 429 past ``limit`` per window (0 disables)."""
+    if limit <= 0:
         return
     try:
-        allowed, retry = await kv.hit(key, per_minute, WINDOW_SECONDS)
+        allowed, retry = await kv.hit(key, limit, window_seconds)
     except RedisError:
         # Without Redis the limits cannot be shared; serving beats refusing everyone.
         logger.warning("redis unreachable: rate limit %s not enforced", key.split(":")[1])
@@ -34,7 +41,7 @@ async def _check(kv: KV, key: str, per_minute: int, what: str) -> None:
 
 
 async def check_auth(request: Request, kv: KV, settings: Settings) -> None:
-    await _check(
+    await check(
         kv,
         f"rl:auth:{client_ip(request)}",
         settings.rate_limit_auth_per_minute,
@@ -42,17 +49,17 @@ async def check_auth(request: Request, kv: KV, settings: Settings) -> None:
     )
 
 
-async def check_user(kv: KV, settings: Settings, user_id: str) -> None:
-    await _check(
+async def check_refresh(request: Request, kv: KV, settings: Settings) -> None:
+    await check(
         kv,
-        f"rl:user:{user_id}",
-        settings.rate_limit_citizen_per_minute,
-        "requests for this account",
+        f"rl:refresh:{client_ip(request)}",
+        settings.rate_limit_refresh_per_minute,
+        "token refreshes from this address",
     )
 
 
 async def check_partner(kv: KV, settings: Settings, key_id: str) -> None:
-    await _check(
+    await check(
         kv,
         f"rl:partner:{key_id}",
         settings.rate_limit_partner_per_minute,

@@ -19,7 +19,8 @@ from app.db import utcnow
 from app.errors import AlreadyReversed, InvalidState, NotFound
 from app.kit.pagination import Keyset
 from app.kv import KV
-from app.models import Record, User
+from app.models import Record
+from app.security import Actor
 from app.services import audit, ledger, records
 
 REJECTED_BY_REVIEW = "rejected_by_review"
@@ -106,7 +107,7 @@ async def approve(
     settings: Settings,
     *,
     record_id: str,
-    actor: User,
+    actor: Actor,
     note: str | None = None,
     kv: KV | None = None,
 ) -> Record:
@@ -134,7 +135,7 @@ async def approve(
     return record
 
 
-async def reject(session: AsyncSession, *, record_id: str, actor: User, reason: str) -> Record:
+async def reject(session: AsyncSession, *, record_id: str, actor: Actor, reason: str) -> Record:
     """Reject a pending record: nothing is credited; the note says why."""
     record = await _locked_record(session, record_id)
     _require_pending(record)
@@ -159,7 +160,7 @@ async def reject(session: AsyncSession, *, record_id: str, actor: User, reason: 
     return record
 
 
-async def reverse(session: AsyncSession, *, record_id: str, actor: User, reason: str) -> Record:
+async def reverse(session: AsyncSession, *, record_id: str, actor: Actor, reason: str) -> Record:
     """Claw back a credited record's points with reversing ledger entries.
 
     The record keeps status ``credited`` (the API's statuses are credited, rejected and

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import after_commit, utcnow
 from app.errors import ValidationFailed
-from app.models import MethodologyVersion, Record, User
+from app.models import MethodologyVersion, Record
 from app.rules import BaseParams, Context, Methodology, canonical_json, params_hash, points_for
 from app.rules import resolve as resolve_region
+from app.security import Actor
 from app.services import audit
 from app.services.methodologies import CLOCK_TOLERANCE, forget_versions, get_methodology
 
@@ -68,7 +69,7 @@ async def create_version(
     raw_params: dict[str, Any],
     effective_from: datetime,
     note: str | None,
-    actor: User,
+    actor: Actor,
 ) -> MethodologyVersion:
     m = get_methodology(code)
     params = validate_params(m, raw_params)

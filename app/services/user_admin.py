@@ -1,4 +1,5 @@
-"""Administering user accounts: listing, role changes and disabling, each audited."""
+"""Administering user accounts: listing, role changes and disabling, each audited; every
+change of standing revokes the user's tokens."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.errors import Forbidden, NotFound, ValidationFailed, _error
 from app.kit.pagination import Keyset
+from app.kv import KV
 from app.models import Merchant, User
-from app.services import audit
+from app.security import Actor
+from app.services import audit, auth
 
 SelfChangeRefused = _error(
     "SelfChangeRefused",
@@ -43,9 +47,11 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 
 async def update_user(
     session: AsyncSession,
+    kv: KV,
+    settings: Settings,
     *,
     user_id: str,
-    actor: User,
+    actor: Actor,
     role: str | None = None,
     is_active: bool | None = None,
     merchant_id: str | None = None,
@@ -65,7 +71,8 @@ async def update_user(
             .execution_options(populate_existing=True)
         )
     }
-    if actor.id not in locked or locked[actor.id].role != "admin" or not actor.is_active:
+    acting = locked.get(actor.id)
+    if acting is None or acting.role != "admin" or not acting.is_active:
         raise Forbidden("This needs the role admin.")
     user = locked.get(user_id)
     if user is None:
@@ -91,6 +98,14 @@ async def update_user(
     await session.flush()
     after = snapshot(user)
     if after != before:
+        # Tokens carry the role and merchant: a new standing voids every token of the old
+        # one, and re-enabling an account does not revive the tokens it had when disabled.
+        if (
+            after["role"] != before["role"]
+            or after["merchant_id"] != before["merchant_id"]
+            or not after["is_active"]
+        ):
+            await auth.revoke_all(session, kv, settings, user.id)
         await audit.record(
             session,
             actor_id=actor.id,

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import EmailTaken, NotFound, ValidationFailed, WeakPassword
 from app.models import Merchant, User
 from app.models.users import ROLES
-from app.security import hash_password, password_problems
+from app.security import hash_password_async, password_problems
 
 
 def normalise_email(email: str) -> str:
@@ -54,7 +54,7 @@ async def create_user(
         raise EmailTaken(f"{email} is already registered")
     user = User(
         email=email,
-        password_hash=hash_password(password),
+        password_hash=await hash_password_async(password),
         role=role,
         display_name=display_name,
         region=region,

@@ -39,7 +39,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=responses(Unaut
     responses=responses(ValidationFailed),
 )
 async def create_merchant(body: MerchantIn, principal: Admin, session: Session) -> MerchantOut:
-    merchant = await merchant_service.create_merchant(session, name=body.name, actor=principal.user)
+    merchant = await merchant_service.create_merchant(session, name=body.name, actor=principal)
     return MerchantOut.model_validate(merchant)
 
 
@@ -75,7 +75,7 @@ async def update_merchant(
     session: Session,
 ) -> MerchantOut:
     merchant = await merchant_service.update_merchant(
-        session, merchant_id, body.model_dump(exclude_unset=True), actor=principal.user
+        session, merchant_id, body.model_dump(exclude_unset=True), actor=principal
     )
     return MerchantOut.model_validate(merchant)
 
@@ -99,6 +99,6 @@ async def add_staff(
         email=body.email,
         password=body.password,
         display_name=body.display_name,
-        actor=principal.user,
+        actor=principal,
     )
     return StaffOut.model_validate(user)

@@ -42,7 +42,7 @@ async def create_version(
         raw_params=body.params,
         effective_from=body.effective_from,
         note=body.note,
-        actor=principal.user,
+        actor=principal,
     )
     return tuning.version_view(version)
 

@@ -62,7 +62,7 @@ async def approve(
         session,
         settings,
         record_id=record_id,
-        actor=principal.user,
+        actor=principal,
         note=body.note if body else None,
         kv=kv,
     )
@@ -78,9 +78,7 @@ async def approve(
 async def reject(
     record_id: RecordId, body: ReasonIn, principal: Admin, session: Session
 ) -> AdminRecordOut:
-    record = await review.reject(
-        session, record_id=record_id, actor=principal.user, reason=body.reason
-    )
+    record = await review.reject(session, record_id=record_id, actor=principal, reason=body.reason)
     return AdminRecordOut.model_validate(review.view(record))
 
 
@@ -96,7 +94,5 @@ async def reject(
 async def reverse(
     record_id: RecordId, body: ReasonIn, principal: Admin, session: Session
 ) -> AdminRecordOut:
-    record = await review.reverse(
-        session, record_id=record_id, actor=principal.user, reason=body.reason
-    )
+    record = await review.reverse(session, record_id=record_id, actor=principal, reason=body.reason)
     return AdminRecordOut.model_validate(review.view(record))

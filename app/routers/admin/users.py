@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.deps import Admin, AdminOrAuditor, Session
+from app.deps import Admin, AdminOrAuditor, KVDep, Session, SettingsDep
 from app.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed, responses
 from app.kit.pagination import CursorParam, LimitParam
 from app.schemas.admin import AdminUserOut, Role, UserPatchIn, UsersPage
@@ -43,11 +43,15 @@ async def update_user(
     body: UserPatchIn,
     principal: Admin,
     session: Session,
+    kv: KVDep,
+    settings: SettingsDep,
 ) -> AdminUserOut:
     user = await user_admin.update_user(
         session,
+        kv,
+        settings,
         user_id=user_id,
-        actor=principal.user,
+        actor=principal,
         role=body.role,
         is_active=body.is_active,
         merchant_id=body.merchant_id,
