@@ -104,6 +104,7 @@ def measure(
             ("single", "single", "records/s", 1, args.connections, ingest_args("single")),
             ("batch", "batch", "records/s", 100, args.batch_connections, ingest_args("batch")),
         ]
+        plan = [step for step in plan if args.only in (None, step[0])]
         names = {
             "healthz": "GET /healthz (ceiling)",
             "account": "GET /v1/account",
@@ -115,8 +116,15 @@ def measure(
             r = run_wrk(script, svc.url, connections=conns, extra=extra, **common)  # type: ignore[arg-type]
             figures[key] = figure(names[key], unit, r, per)
 
-        print(f"  hot incentive: stock {args.stock}, {args.redeemers} redeemers …", flush=True)
-        figures["hot"] = hot_incentive(args, svc, tokens[: args.redeemers], admin, tag, tmp)
+        if args.only in (None, "hot"):
+            for n in range(args.hot_rounds):
+                key = "hot" if n == 0 else f"hot-{n + 1}"
+                print(
+                    f"  hot incentive: stock {args.stock}, {args.redeemers} redeemers …", flush=True
+                )
+                figures[key] = hot_incentive(
+                    args, svc, tokens[: args.redeemers], admin, f"{tag}{key}", tmp
+                )
 
         for key, script, unit, per, conns, extra in plan:
             target = figures[key].rate / per / 2
@@ -236,15 +244,18 @@ def print_report(result: dict[str, Any]) -> None:
             line += f" │{s['rate']:>12.1f}{ratio:>7.2f}{s['p99_ms']:>8.1f}"
         print(line)
     for label, run in runs.items():
-        hot = run["figures"]["hot"]["extra"]
-        verdict = "OK" if hot["exactly_stock"] else "WRONG"
+        for key, figure_ in run["figures"].items():
+            if not key.startswith("hot"):
+                continue
+            hot = figure_["extra"]
+            verdict = "OK" if hot["exactly_stock"] else "WRONG"
+            print(
+                f"[{label}] {key}: {hot['successes']} successes for stock {hot['stock']} "
+                f"({hot['refused_409']} refused with 409; {hot['redemptions_stored']} stored, "
+                f"stock left {hot['stock_left']}) — {verdict}; "
+                f"{hot['answered_per_s']} answers/s"
+            )
         check = run["ledger_check"]
-        print(
-            f"[{label}] hot incentive: {hot['successes']} successes for stock {hot['stock']} "
-            f"({hot['refused_409']} refused with 409; {hot['redemptions_stored']} stored, "
-            f"stock left {hot['stock_left']}) — {verdict}; "
-            f"{hot['answered_per_s']} answers/s"
-        )
         print(
             f"[{label}] ledger check: ok={check['ok']} mismatches={check['mismatch_count']} "
             f"({check['transactions_checked']} transactions, {check['seconds']} s)"
@@ -286,6 +297,14 @@ def main() -> None:
     )
     parser.add_argument("--seed-citizens", type=int, default=100_000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--only",
+        choices=["healthz", "account", "single", "batch", "hot"],
+        help="measure this figure alone (and its half-peak run); pgbench still runs",
+    )
+    parser.add_argument(
+        "--hot-rounds", type=int, default=1, help="hot incentive runs, each a new incentive"
+    )
     args = parser.parse_args()
     args.redeemers = min(args.redeemers, args.tokens)
 

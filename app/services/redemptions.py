@@ -5,13 +5,19 @@ redeem, verify, cancel and expiry neither oversell, double-spend nor deadlock:
 
 1. the citizen's ledger accounts (``ledger.lock_user``): serialises one citizen's redemptions,
    which makes the idempotency-key lookup and the per-user-limit count safe;
-2. merchant accounts (taken by ``ledger.settle``);
-3. the redemption row, then the incentive row (``SELECT … FOR UPDATE``, or the conditional
-   ``UPDATE`` that takes a unit of stock as the last write of a redemption).
+2. merchant accounts (at the till, in the same statement as the citizen's);
+3. the redemption row, then the incentive row (a conditional ``UPDATE``: the one that takes a
+   unit of stock is the last write of a redemption, the one that returns units the last of a
+   cancel or an expiry sweep).
 
 A redemption row is only ever locked by a transaction that already holds its owner's lock, so
 verify, cancel and expiry of one code are serialised and each re-reads the status under lock
-before acting. Statuses: ``issued`` → ``fulfilled`` | ``cancelled`` | ``expired``, once.
+(or flips it with a conditional ``UPDATE``) before acting. Only the till locks merchant
+accounts, each after its code's owner, so taking the merchant's before the code's row is safe.
+Statuses: ``issued`` → ``fulfilled`` | ``cancelled`` | ``expired``, once.
+
+What needs no lock happens before the first one: drawing, hashing and sealing a code, and the
+read that answers replays and refusals (a sold-out incentive answers from it, writing nothing).
 """
 
 from __future__ import annotations
@@ -19,12 +25,21 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Row,
+    Table,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db import after_commit, new_id, utcnow
 from app.errors import (
@@ -57,6 +72,114 @@ class Issued:
     created: bool  # False: an idempotent replay of an earlier request
 
 
+_REDEMPTIONS = cast(Table, Redemption.__table__)
+_INCENTIVES = cast(Table, Incentive.__table__)
+_MERCHANTS = cast(Table, Merchant.__table__)
+_R, _I, _M = _REDEMPTIONS.c, _INCENTIVES.c, _MERCHANTS.c
+_TAKEN_BY = _REDEMPTIONS.alias("taken")
+_EARLIER = "earlier_"
+
+# What a redemption decides on, in one statement that needs no lock: the incentive's fields,
+# its merchant, the caller's earlier redemption with this Idempotency-Key (a replay) and how
+# many of this incentive the caller holds (the per-user limit). Read once before the citizen's
+# lock (replays and refusals, sold out above all, answer from it and write nothing) and once
+# more under it, where the key and the limit are exact. The stock is the final UPDATE's to
+# decide. One textually fixed statement: prepared once per connection.
+_STATE = select(
+    _I.id,
+    _I.merchant_id,
+    _I.title,
+    _I.points_cost,
+    _I.stock,
+    _I.per_user_limit,
+    _I.valid_from,
+    _I.valid_until,
+    _I.code_ttl_days,
+    _I.paused,
+    _M.is_active.label("merchant_active"),
+    _M.name.label("merchant_name"),
+    select(func.count())
+    .select_from(_TAKEN_BY)
+    .where(
+        _TAKEN_BY.c.user_id == bindparam("b_user"),
+        _TAKEN_BY.c.incentive_id == bindparam("b_incentive"),
+        _TAKEN_BY.c.status.in_(_TAKEN),
+    )
+    .scalar_subquery()
+    .label("taken"),
+    *(column.label(_EARLIER + column.name) for column in _R),
+).select_from(
+    select(literal_column("1").label("one"))
+    .subquery("one")
+    .outerjoin(
+        _REDEMPTIONS,
+        and_(_R.user_id == bindparam("b_user"), _R.idempotency_key == bindparam("b_key")),
+    )
+    .outerjoin(_INCENTIVES, _I.id == bindparam("b_incentive"))
+    .outerjoin(_MERCHANTS, _M.id == _I.merchant_id)
+)
+
+# The last write of a redemption, the only authority on stock: the hot row stays locked from
+# this statement to COMMIT.
+_TAKE_UNIT = (
+    update(_INCENTIVES)
+    .where(
+        _I.id == bindparam("b_incentive"),
+        _I.paused.is_(False),
+        select(_M.is_active).where(_M.id == _I.merchant_id).scalar_subquery().is_(True),
+        or_(_I.stock.is_(None), _I.stock > 0),
+        or_(_I.valid_from.is_(None), _I.valid_from <= bindparam("b_now")),
+        or_(_I.valid_until.is_(None), _I.valid_until > bindparam("b_now")),
+    )
+    .values(stock=_I.stock - 1, issued=_I.issued + 1)
+    .returning(_I.stock, _I.issued)
+)
+
+# A clash of two codes' hashes (59 random bits) inserts nothing instead of failing the unit.
+_ISSUE = {
+    name: dialect.insert(_REDEMPTIONS)
+    .on_conflict_do_nothing(index_elements=[_R.code_hash])
+    .returning(_R.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_NAMES = "redemptions.names"
+
+
+def _remember_names(session: AsyncSession, incentive_id: str, title: str, merchant: str) -> None:
+    """The incentive's title and merchant's name, read with the redemption, for its view."""
+    session.info.setdefault(_NAMES, {})[incentive_id] = (title, merchant)
+
+
+def _decide(
+    session: AsyncSession, state: Row[Any], incentive_id: str, now: datetime
+) -> Issued | None:
+    """Refuse (raises), replay an earlier redemption with the same key, or None: go on."""
+    earlier = getattr(state, _EARLIER + "id")
+    if earlier is not None:
+        if getattr(state, _EARLIER + "incentive_id") != incentive_id:
+            raise IdempotencyConflict(
+                "This Idempotency-Key was already used for another incentive."
+            )
+        mapping = state._mapping
+        replay = Redemption(**{c.name: mapping[_EARLIER + c.name] for c in _R})
+        if state.id is not None:
+            _remember_names(session, incentive_id, state.title, state.merchant_name)
+        return Issued(replay, created=False)
+    if state.id is None:
+        raise NotFound(f"Incentive {incentive_id} does not exist.")
+    if state.per_user_limit is not None and int(state.taken or 0) >= state.per_user_limit:
+        raise LimitReached(
+            f"You have already redeemed this {state.per_user_limit} time(s).",
+            per_user_limit=state.per_user_limit,
+        )
+    if not state.merchant_active:
+        raise IncentiveInactive(
+            "This incentive's merchant is not active.", reason="merchant_inactive"
+        )
+    _check_open(state, now)
+    return None
+
+
 async def redeem(
     session: AsyncSession,
     secret: str,
@@ -66,97 +189,72 @@ async def redeem(
     idempotency_key: str,
     now: datetime | None = None,
 ) -> Issued:
-    """Take one unit of stock, hold the points, issue a code: all or nothing."""
+    """Take one unit of stock, hold the points, issue a code: all or nothing.
+
+    In order: the code drawn, hashed and sealed (no database); one read without a lock, from
+    which replays and refusals answer (a sold-out incentive costs that read and no write);
+    the citizen's lock and the same read again; the hold through the ledger; the redemption
+    row; and last the conditional stock UPDATE, so the hot incentive's row is locked for one
+    statement and the COMMIT."""
     now = now or utcnow()
-    await ledger.lock_user(session, user_id)
-    earlier = await session.scalar(
-        select(Redemption).where(
-            Redemption.user_id == user_id, Redemption.idempotency_key == idempotency_key
-        )
-    )
-    if earlier is not None:
-        if earlier.incentive_id != incentive_id:
-            raise IdempotencyConflict(
-                "This Idempotency-Key was already used for another incentive."
-            )
-        return Issued(earlier, created=False)
-
-    incentive = await session.get(Incentive, incentive_id)
-    if incentive is None:
-        raise NotFound(f"Incentive {incentive_id} does not exist.")
-    if incentive.per_user_limit is not None:
-        taken = await session.scalar(
-            select(func.count())
-            .select_from(Redemption)
-            .where(
-                Redemption.user_id == user_id,
-                Redemption.incentive_id == incentive_id,
-                Redemption.status.in_(_TAKEN),
-            )
-        )
-        if int(taken or 0) >= incentive.per_user_limit:
-            raise LimitReached(
-                f"You have already redeemed this {incentive.per_user_limit} time(s).",
-                per_user_limit=incentive.per_user_limit,
-            )
-
-    # Checked here on an unlocked read for a quick, clear answer; the stock is taken at the end.
-    await _check_merchant(session, incentive.merchant_id)
-    _check_open(incentive, now)
-
     redemption_id = new_id()
+    code = codes.new_code()
+    sealed = (codes.hash_code(secret, code), codes.encrypt_code(secret, code, redemption_id))
+    params = {"b_user": user_id, "b_key": idempotency_key, "b_incentive": incentive_id}
+
+    state = (await session.execute(_STATE, params)).one()
+    if (replay := _decide(session, state, incentive_id, now)) is not None:
+        return replay
+    await ledger.lock_user(session, user_id)
+    state = (await session.execute(_STATE, params)).one()
+    if (replay := _decide(session, state, incentive_id, now)) is not None:
+        return replay  # the same key, committed between the two reads
+
     hold = await ledger.hold(
         session,
         user_id=user_id,
-        points=incentive.points_cost,
+        points=state.points_cost,
         ref=f"redemption:{redemption_id}:hold",
         cause_type="redemption",
         cause_id=redemption_id,
     )
-    await _take_unit(session, incentive, now)
-    fields = {
+    fields: dict[str, Any] = {
         "id": redemption_id,
         "user_id": user_id,
-        "incentive_id": incentive.id,
-        "merchant_id": incentive.merchant_id,
+        "incentive_id": incentive_id,
+        "merchant_id": state.merchant_id,
         "idempotency_key": idempotency_key,
+        "code_hash": sealed[0],
+        "code_encrypted": sealed[1],
+        "code_hint": codes.hint(code),
         "status": "issued",
-        "points": incentive.points_cost,
+        "points": state.points_cost,
         "hold_id": hold.id,
-        "expires_at": now + timedelta(days=incentive.code_ttl_days),
+        "expires_at": now + timedelta(days=state.code_ttl_days),
+        "resolved_at": None,
+        "resolved_by": None,
         "created_at": now,
     }
+    issue = _ISSUE[session.get_bind().dialect.name]
     # 59 random bits make a clash all but impossible; should one happen, draw again rather
     # than fail the request.
     for attempt in range(_CODE_ATTEMPTS):
+        if (await session.execute(issue, fields)).first() is not None:
+            break
+        if attempt == _CODE_ATTEMPTS - 1:
+            raise RuntimeError("could not draw an unused redemption code")
         code = codes.new_code()
-        redemption = Redemption(
-            **fields,
-            code_hash=codes.hash_code(secret, code),
-            code_encrypted=codes.encrypt_code(secret, code, redemption_id),
-            code_hint=codes.hint(code),
-        )
-        try:
-            async with session.begin_nested():
-                session.add(redemption)
-                await session.flush()
-        except IntegrityError:
-            if attempt == _CODE_ATTEMPTS - 1:
-                raise
-            continue
-        _count(session, "issued")
-        return Issued(redemption, created=True)
-    raise AssertionError("unreachable")
+        fields["code_hash"] = codes.hash_code(secret, code)
+        fields["code_encrypted"] = codes.encrypt_code(secret, code, redemption_id)
+        fields["code_hint"] = codes.hint(code)
+    await _take_unit(session, incentive_id, now, params)
+    _remember_names(session, incentive_id, state.title, state.merchant_name)
+    _count(session, "issued")
+    return Issued(Redemption(**fields), created=True)
 
 
-async def _check_merchant(session: AsyncSession, merchant_id: str) -> None:
-    if not await session.scalar(select(Merchant.is_active).where(Merchant.id == merchant_id)):
-        raise IncentiveInactive(
-            "This incentive's merchant is not active.", reason="merchant_inactive"
-        )
-
-
-def _check_open(incentive: Incentive, now: datetime) -> None:
+def _check_open(incentive: Any, now: datetime) -> None:
+    """``incentive``: an Incentive or a row with its fields."""
     reason = inactive_reason(incentive, now)
     if reason is not None:
         raise IncentiveInactive(f"This incentive is {INACTIVE[reason]}.", reason=reason)
@@ -164,36 +262,18 @@ def _check_open(incentive: Incentive, now: datetime) -> None:
         raise OutOfStock("This incentive is out of stock.")
 
 
-async def _take_unit(session: AsyncSession, incentive: Incentive, now: datetime) -> None:
-    """Take one unit of stock with one conditional UPDATE, the last write before the code: a
-    hot incentive's row stays locked only for the rest of the unit of work. When the UPDATE
-    matches nothing (sold out or paused meanwhile), the caller's transaction rolls back,
-    hold included."""
-    result = await session.execute(
-        update(Incentive)
-        .where(
-            Incentive.id == incentive.id,
-            Incentive.paused.is_(False),
-            select(Merchant.is_active)
-            .where(Merchant.id == Incentive.merchant_id)
-            .scalar_subquery()
-            .is_(True),
-            or_(Incentive.stock.is_(None), Incentive.stock > 0),
-            or_(Incentive.valid_from.is_(None), Incentive.valid_from <= now),
-            or_(Incentive.valid_until.is_(None), Incentive.valid_until > now),
-        )
-        .values(stock=Incentive.stock - 1, issued=Incentive.issued + 1)
-        .returning(Incentive.stock, Incentive.issued)
-        .execution_options(synchronize_session=False)
-    )
-    row = result.first()
-    if row is None:
-        await session.refresh(incentive)
-        await _check_merchant(session, incentive.merchant_id)
-        _check_open(incentive, now)
+async def _take_unit(
+    session: AsyncSession, incentive_id: str, now: datetime, params: dict[str, str]
+) -> None:
+    """Take one unit of stock with one conditional UPDATE, the last write before COMMIT: a
+    hot incentive's row stays locked for no other statement. When the UPDATE matches nothing
+    (sold out, paused or closed meanwhile), the caller's transaction rolls back, hold
+    included; the reason comes from the same read as before."""
+    taken = await session.execute(_TAKE_UNIT, {"b_incentive": incentive_id, "b_now": now})
+    if taken.first() is None:
+        state = (await session.execute(_STATE, params)).one()
+        _decide(session, state, incentive_id, now)
         raise OutOfStock("This incentive is out of stock.")  # taken by others meanwhile
-    set_committed_value(incentive, "stock", row.stock)
-    set_committed_value(incentive, "issued", row.issued)
 
 
 def _count(session: AsyncSession, event: str, n: int = 1) -> None:
@@ -210,17 +290,6 @@ def _shown_code(secret: str, redemption: Redemption) -> str | None:
     """The code as XXXX-XXXX-XXXX; None only if the server secret changed since issue."""
     code = codes.decrypt_code(secret, redemption.code_encrypted, redemption.id)
     return codes.display(code) if code is not None else None
-
-
-async def _lock_incentive(session: AsyncSession, incentive_id: str) -> Incentive:
-    incentive = await session.scalar(
-        select(Incentive)
-        .where(Incentive.id == incentive_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert incentive is not None  # incentives are never deleted
-    return incentive
 
 
 async def _lock_redemption(session: AsyncSession, redemption_id: str) -> Redemption | None:
@@ -249,23 +318,32 @@ async def _give_back(
     session: AsyncSession, redemption: Redemption, status: str, now: datetime, by: str | None
 ) -> None:
     """Release the hold and mark the code; the caller returns the stock."""
-    await ledger.release(session, redemption.hold_id)
+    await ledger.release(session, redemption.hold_id, user_id=redemption.user_id)
     redemption.status = status
     redemption.resolved_at = now
     redemption.resolved_by = by
 
 
+_RETURN_STOCK = (
+    update(_INCENTIVES)
+    .where(_I.id == bindparam("b_incentive"))
+    .values(stock=_I.stock + bindparam("b_units"), issued=_I.issued - bindparam("b_units"))
+)
+
+
 async def _return_stock(session: AsyncSession, incentive_id: str, units: int) -> None:
-    incentive = await _lock_incentive(session, incentive_id)
-    if incentive.stock is not None:
-        incentive.stock += units
-    incentive.issued -= units
+    """One UPDATE, the incentive's row last (unlimited stock stays NULL)."""
+    await session.execute(_RETURN_STOCK, {"b_incentive": incentive_id, "b_units": units})
+
+
+_TILL_TITLES = "redemptions.till_titles"
 
 
 async def _find_code(
     session: AsyncSession, secret: str, merchant_id: str, raw_code: str
 ) -> Row[tuple[str, str]]:
-    """(id, user_id) of this merchant's redemption with that code, or a 404."""
+    """(id, user_id) of this merchant's redemption with that code, or a 404. The incentive's
+    title comes with it, for the till's view."""
     code = codes.normalise(raw_code)
     if code is None:
         raise ValidationFailed(
@@ -274,15 +352,20 @@ async def _find_code(
         )
     row = (
         await session.execute(
-            select(Redemption.id, Redemption.user_id).where(
-                Redemption.code_hash == codes.hash_code(secret, code),
-                Redemption.merchant_id == merchant_id,
-            )
+            _FIND_CODE, {"b_hash": codes.hash_code(secret, code), "b_merchant": merchant_id}
         )
     ).first()
     if row is None:  # another merchant's code is as unknown here as a made-up one
         raise NotFound("No such code for this merchant.")
-    return row
+    session.info.setdefault(_TILL_TITLES, {})[row.incentive_id] = row.title
+    return row  # type: ignore[return-value]
+
+
+_FIND_CODE = (
+    select(_R.id, _R.user_id, _R.incentive_id, _I.title)
+    .join_from(_REDEMPTIONS, _INCENTIVES, _I.id == _R.incentive_id)
+    .where(_R.code_hash == bindparam("b_hash"), _R.merchant_id == bindparam("b_merchant"))
+)
 
 
 async def lookup(
@@ -297,6 +380,20 @@ async def lookup(
     return redemption, incentive
 
 
+# Fulfilment is this one conditional UPDATE under the owner's lock: a code that is not issued
+# (or is past its lifetime) matches nothing, and the reason is read afterwards.
+_FULFIL = (
+    update(_REDEMPTIONS)
+    .where(
+        _R.id == bindparam("b_id"),
+        _R.status == "issued",
+        _R.expires_at > bindparam("b_now"),
+    )
+    .values(status="fulfilled", resolved_at=bindparam("b_now"), resolved_by=bindparam("b_by"))
+    .returning(*_R)
+)
+
+
 async def verify(
     session: AsyncSession,
     secret: str,
@@ -306,20 +403,27 @@ async def verify(
     raw_code: str,
     now: datetime | None = None,
 ) -> Redemption:
-    """Fulfil a code at the till: the hold settles to the merchant, exactly once."""
+    """Fulfil a code at the till: the hold settles to the merchant, exactly once.
+
+    The code is hashed and looked up without a lock; then the owner's accounts and the
+    merchant's account are locked in one statement, the code flips from ``issued`` with one
+    conditional UPDATE, and the hold settles."""
     now = now or utcnow()
     row = await _find_code(session, secret, merchant_id, raw_code)
-    await ledger.lock_user(session, row.user_id)
-    redemption = await _lock_redemption(session, row.id)
-    assert redemption is not None
-    _ensure_issued(redemption, now, past_expiry_ok=False)
-    await ledger.settle(session, redemption.hold_id, merchant_id=merchant_id)
-    redemption.status = "fulfilled"
-    redemption.resolved_at = now
-    redemption.resolved_by = staff_id
-    await session.flush()
+    await ledger.lock_user(session, row.user_id, ledger.merchant_account(merchant_id))
+    fulfilled = (
+        await session.execute(_FULFIL, {"b_id": row.id, "b_now": now, "b_by": staff_id})
+    ).first()
+    if fulfilled is None:
+        redemption = await session.get(Redemption, row.id, populate_existing=True)
+        assert redemption is not None
+        _ensure_issued(redemption, now, past_expiry_ok=False)
+        raise AssertionError(f"redemption {row.id} is issued but could not be fulfilled")
+    await ledger.settle(
+        session, fulfilled.hold_id, merchant_id=merchant_id, user_id=fulfilled.user_id
+    )
     _count(session, "fulfilled")
-    return redemption
+    return Redemption(**fulfilled._mapping)
 
 
 async def cancel(
@@ -397,13 +501,16 @@ async def citizen_view(
 ) -> dict[str, Any]:
     """One redemption as its owner sees it. POST /v1/redemptions shows the code whatever the
     status (a replay answers exactly as the first time did)."""
-    title, merchant = (
-        await session.execute(
-            select(Incentive.title, Merchant.name)
-            .join(Merchant, Merchant.id == Incentive.merchant_id)
-            .where(Incentive.id == redemption.incentive_id)
-        )
-    ).one()
+    names = session.info.get(_NAMES, {}).get(redemption.incentive_id)
+    if names is None:
+        names = (
+            await session.execute(
+                select(Incentive.title, Merchant.name)
+                .join(Merchant, Merchant.id == Incentive.merchant_id)
+                .where(Incentive.id == redemption.incentive_id)
+            )
+        ).one()
+    title, merchant = names
     view = _citizen_view(secret, redemption, title, merchant)
     if show_code:
         view["code"] = _shown_code(secret, redemption)
@@ -445,9 +552,11 @@ def _merchant_view(redemption: Redemption, title: str) -> dict[str, Any]:
 
 async def merchant_view(session: AsyncSession, redemption: Redemption) -> dict[str, Any]:
     """One redemption as its merchant sees it (never the code)."""
-    title = await session.scalar(
-        select(Incentive.title).where(Incentive.id == redemption.incentive_id)
-    )
+    title = session.info.get(_TILL_TITLES, {}).get(redemption.incentive_id)
+    if title is None:
+        title = await session.scalar(
+            select(Incentive.title).where(Incentive.id == redemption.incentive_id)
+        )
     return _merchant_view(redemption, title or "")
 
 

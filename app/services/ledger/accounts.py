@@ -171,9 +171,11 @@ async def _create(session: AsyncSession, absent: list[str]) -> None:
         held.update((r.id, Locked(r.id, r.kind, int(r.balance))) for r in rows2)
 
 
-async def lock_user(session: AsyncSession, user_id: str) -> None:
-    """Lock one citizen's accounts: serialises that citizen's ledger-affecting work."""
-    await lock(session, user_accounts(user_id))
+async def lock_user(session: AsyncSession, user_id: str, *also: str) -> None:
+    """Lock one citizen's accounts: serialises that citizen's ledger-affecting work. ``also``:
+    accounts the same unit of work will post to (a merchant's, when a code settles), locked
+    in the same statement, in the global order."""
+    await lock(session, [*user_accounts(user_id), *also])
 
 
 async def lock_users(session: AsyncSession, user_ids: Iterable[str]) -> None:

@@ -97,23 +97,31 @@ async def hold(
     return row
 
 
-async def _resolve(session: AsyncSession, hold_id: str, status: str, extra: list[str]) -> Row[Any]:
+async def _resolve(
+    session: AsyncSession, hold_id: str, status: str, extra: list[str], user_id: str | None
+) -> Row[Any]:
     """Lock the hold's citizen (and ``extra`` accounts), then flip the hold out of ``held``
-    exactly once. Returns the hold's row as it was."""
-    user_id = await session.scalar(select(HOLDS.user_id).where(HOLDS.id == hold_id))
+    exactly once. Returns the hold's row as it was. A caller that knows the citizen saves
+    the lookup; the hold must then be theirs."""
     if user_id is None:
-        raise NotFound("hold not found")
+        user_id = await session.scalar(select(HOLDS.user_id).where(HOLDS.id == hold_id))
+        if user_id is None:
+            raise NotFound("hold not found")
     await lock(session, [*user_accounts(user_id), *extra])
     row = (
         await session.execute(
             update(table(Hold))
-            .where(HOLDS.id == hold_id, HOLDS.status == "held")
+            .where(HOLDS.id == hold_id, HOLDS.user_id == user_id, HOLDS.status == "held")
             .values(status=status, resolved_at=utcnow())
             .returning(HOLDS.ref, HOLDS.user_id, HOLDS.amount, HOLDS.hold_transaction_id)
         )
     ).first()
     if row is None:
-        now_status = await session.scalar(select(HOLDS.status).where(HOLDS.id == hold_id))
+        now_status = await session.scalar(
+            select(HOLDS.status).where(HOLDS.id == hold_id, HOLDS.user_id == user_id)
+        )
+        if now_status is None:
+            raise NotFound("hold not found")
         raise InvalidState(f"The hold is already {now_status}.")
     return row
 
@@ -126,10 +134,12 @@ async def _finish(session: AsyncSession, hold_id: str, draft: Draft) -> Posted:
     return txn
 
 
-async def settle(session: AsyncSession, hold_id: str, *, merchant_id: str) -> Posted:
+async def settle(
+    session: AsyncSession, hold_id: str, *, merchant_id: str, user_id: str | None = None
+) -> Posted:
     """Phase two: the held points go to the merchant."""
     merchant = merchant_account(merchant_id)
-    row = await _resolve(session, hold_id, "settled", [merchant])
+    row = await _resolve(session, hold_id, "settled", [merchant], user_id)
     return await _finish(
         session,
         hold_id,
@@ -144,9 +154,9 @@ async def settle(session: AsyncSession, hold_id: str, *, merchant_id: str) -> Po
     )
 
 
-async def release(session: AsyncSession, hold_id: str) -> Posted:
+async def release(session: AsyncSession, hold_id: str, *, user_id: str | None = None) -> Posted:
     """Phase two, the other way: the held points go back to the lots they came from."""
-    row = await _resolve(session, hold_id, "released", [])
+    row = await _resolve(session, hold_id, "released", [], user_id)
     return await _finish(
         session,
         hold_id,

@@ -1,0 +1,58 @@
+"""Round trips of the redemption path, counted so that a new query on it fails a test.
+
+The hot incentive's row is held for one statement: the conditional stock ``UPDATE`` is the
+last statement before COMMIT. Replays and a sold-out incentive answer from one read, with no
+lock and no write.
+"""
+
+from __future__ import annotations
+
+from tests.helpers import assert_problem, citizen
+from tests.ledger.test_statement_counts import counting
+from tests.redemptions.helpers import give_points, open_shop, publish, redeem, verify
+
+
+def _show(statements: list[str]) -> str:
+    return "\n".join(statements)
+
+
+async def test_redeem_and_verify_cost_a_fixed_number_of_statements(app, client):
+    shop = await open_shop(app, client)
+    voucher = await publish(shop.staff, stock=2)
+    alice, bob = await citizen(client), await citizen(client)
+    for person in (alice, bob):
+        await give_points(app, person.id, 600)
+    # Warm caches and create the merchant's account outside the counts.
+    warm = await redeem(bob, voucher["id"])
+    assert warm.status_code == 201, warm.text
+    assert (await verify(shop.staff, warm.json()["code"])).status_code == 200
+
+    with counting(app) as seen:
+        r = await redeem(alice, voucher["id"], key="k-1")
+    assert r.status_code == 201, r.text
+    # Read (no lock); lock the citizen; the same read under the lock; the hold (its ref, the
+    # lots, the transaction, its entries, the lots drawn, the draws, the balances, the
+    # summary, the hold row); the redemption; the stock, last.
+    assert len(seen.work) == 14, _show(seen.work)
+    assert seen.work[-1].startswith("UPDATE incentives SET stock"), _show(seen.work)
+    assert seen.commits == 1
+
+    with counting(app) as seen:
+        again = await redeem(alice, voucher["id"], key="k-1")
+    assert again.status_code == 200 and again.json() == r.json(), again.text
+    assert len(seen.work) == 1 and seen.work[0].startswith("SELECT"), _show(seen.work)
+
+    with counting(app) as seen:
+        gone = await redeem(bob, voucher["id"])
+    assert_problem(gone, 409, "out_of_stock")
+    assert len(seen.work) == 1 and seen.work[0].startswith("SELECT"), _show(seen.work)
+    assert seen.commits == 0
+
+    with counting(app) as seen:
+        till = await verify(shop.staff, r.json()["code"])
+    assert till.status_code == 200 and till.json()["status"] == "fulfilled", till.text
+    # The merchant is active (the route's check); the code; the citizen's and the merchant's
+    # accounts locked together; the code flipped; the hold flipped, its settlement (the
+    # transaction, its entries, the balances, the summary) and its final transaction.
+    assert len(seen.work) == 10, _show(seen.work)
+    assert seen.commits == 1
