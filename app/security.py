@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.config import Settings
 from app.db import new_id
-from app.errors import Unauthorized
+from app.kit.errors import Unauthorized
 
 ALGORITHM = "HS256"
 _hasher = PasswordHasher()

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from app.migrate import upgrade
-from app.services.partners import sign
+from app.services.partners.keys import sign
 from tests.conftest import IN_CI, PG_ADMIN_URL, REDIS_URL, RUN_ID, _pg_base, _services_up
 from tests.helpers import PASSWORD
 from tests.production.server import base_env, create_user, serve, token
