@@ -184,14 +184,6 @@ def sign(settings: Settings, claims: TokenClaims) -> str:
     return jwt.encode(payload, settings.jwt_key, algorithm=ALGORITHM)
 
 
-def decode_token(settings: Settings, token: str, typ: TokenType) -> TokenClaims | None:
-    """The token's claims, or None for anything forged, expired, malformed or of another type."""
-    try:
-        return decode_checked(settings, token, typ)
-    except Unauthorized:
-        return None
-
-
 def decode_checked(settings: Settings, token: str, typ: TokenType) -> TokenClaims:
     """The token's claims; 401 ``token_expired`` or ``token_invalid`` otherwise."""
     try:

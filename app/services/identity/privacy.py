@@ -143,6 +143,7 @@ async def export(session: AsyncSession, settings: Settings, user: User) -> dict[
                 "partner_key": key_id,
                 "partner_name": name,
                 "external_ref": link.external_ref,
+                "status": link.status,
                 "created_at": link.created_at,
             }
             for link, name, key_id in links.tuples()

@@ -182,8 +182,15 @@ async def refresh(session: AsyncSession, kv: KV, settings: Settings, token: str)
 
 
 async def _revoke_family(session: AsyncSession, kv: KV, settings: Settings, family: str) -> None:
+    # Lock the whole family first, in one order: two reuses detected at once then revoke one
+    # after the other instead of deadlocking on each other's rows and revocation inserts.
     rows = (
-        await session.scalars(select(RefreshToken).where(RefreshToken.family_id == family))
+        await session.scalars(
+            select(RefreshToken)
+            .where(RefreshToken.family_id == family)
+            .order_by(RefreshToken.jti)
+            .with_for_update()
+        )
     ).all()
     now = datetime.now(UTC)
     for row in rows:
