@@ -88,8 +88,8 @@ def _run_db(fn: Callable[..., Awaitable[Any]], *fargs: Any) -> Any:
 
 
 def cmd_create_user(args: argparse.Namespace) -> None:
-    from app.errors import DomainError
-    from app.services.users import create_user
+    from app.kit.errors import DomainError
+    from app.services.identity.users import create_user
 
     async def go(session: Any, settings: Settings) -> Any:
         return await create_user(
@@ -110,8 +110,8 @@ def cmd_create_user(args: argparse.Namespace) -> None:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:
-    from app.errors import DomainError
-    from app.services.demo import seed_demo
+    from app.kit.errors import DomainError
+    from app.services.rewards.demo import seed_demo
 
     try:
         print(_run_db(seed_demo))
@@ -120,7 +120,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_expire_points(args: argparse.Namespace) -> None:
-    from app.services.expiry import run_expiry
+    from app.services.ledger.expiry import run_expiry
 
     settings = _settings_or_exit()
     print(asyncio.run(run_expiry(settings, batch_size=args.batch_size, progress=not args.quiet)))

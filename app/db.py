@@ -15,9 +15,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import DateTime, Insert, MetaData, String, TypeDecorator, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -88,7 +90,7 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         pool_size=pool_size,
         max_overflow=pool_size,
         # No ping on every checkout (a round trip per request): a connection lost in a
-        # restart fails its request with a 503 (see app.errors) and the pool is invalidated.
+        # restart fails its request with a 503 (see app.kit.problems) and the pool is invalidated.
         pool_recycle=1800,
         # Statement parameters (password hashes, code hashes, tokens) stay out of exception
         # text, and so out of the logs.
@@ -171,3 +173,28 @@ def insert_ignore(session: AsyncSession, model: Any, rows: list[dict[str, Any]])
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(model).values(rows).on_conflict_do_nothing()
+
+
+_OUTAGES = (
+    OSError,  # refused, reset, unreachable
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,  # starting up, shutting down, in recovery
+    asyncpg.exceptions.OperatorInterventionError,  # terminated by a restart
+    asyncpg.ConnectionDoesNotExistError,  # closed in the middle of an operation
+)
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """A lost or refused database connection (a restart or failover), not a bug."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, _OUTAGES) or (isinstance(e, DBAPIError) and e.connection_invalidated):
+            return True
+        orig = e.orig if isinstance(e, DBAPIError) else None
+        todo += [orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__]
+    return False

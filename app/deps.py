@@ -11,13 +11,13 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
-from app.db import session_scope
-from app.errors import Forbidden, Unauthorized
+from app.db import read_only, session_scope
+from app.kit.errors import Forbidden, Unauthorized
 from app.kv import KV
 from app.models import User
 from app.security import TokenClaims, decode_checked
-from app.services.auth import authenticate
-from app.services.group_commit import RecordCommitter
+from app.services.identity.tokens import authenticate
+from app.services.records.group_commit import RecordCommitter
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
@@ -41,6 +41,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def client_ip(request: Request) -> str:
+    """The peer address; uvicorn replaces it with X-Forwarded-For only when the peer is one of
+    the proxies named by --forwarded-allow-ips, so a client cannot choose its own bucket."""
+    return request.client.host if request.client else "unknown"
+
+
 async def get_engine(request: Request) -> AsyncEngine:
     """For reads that need no unit of work (see ``app.db.read_only``)."""
     return request.app.state.engine  # type: ignore[no-any-return]
@@ -50,6 +56,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 Engine = Annotated[AsyncEngine, Depends(get_engine)]
 KVDep = Annotated[KV, Depends(get_kv)]
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ClientIP = Annotated[str, Depends(client_ip)]
 RecordCommitterDep = Annotated[RecordCommitter | None, Depends(get_record_committer)]
 
 
@@ -111,10 +118,15 @@ def require_admin_read() -> Callable[[Request, Principal], Coroutine[Any, Any, P
 Citizen = Annotated[Principal, Depends(require_roles("citizen"))]
 
 
-async def get_citizen_row(principal: Citizen, session: Session) -> User:
+async def get_citizen_row(principal: Citizen, request: Request) -> User:
     """The citizen's row, for the routes that need more than the token says (the region that
-    selects regional factors, the profile)."""
-    user = await session.get(User, principal.id)
+    selects regional factors), read on a read-only connection: no unit of work to commit, so
+    a single record waiting for its group holds no connection and no transaction."""
+    async with (
+        read_only(request.app.state.engine) as conn,
+        AsyncSession(bind=conn, expire_on_commit=False) as reader,
+    ):
+        user = await reader.get(User, principal.id)
     if user is None or not user.is_active:  # revoked with the standing; a race at most
         raise Unauthorized("Unknown or disabled user.", reason="token_revoked")
     return user

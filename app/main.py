@@ -11,34 +11,14 @@ from fastapi.openapi.utils import get_openapi
 
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
-from app.errors import install_error_handlers
 from app.kit.inputs import refuse_unstorable_text
+from app.kit.problems import Problem, install_error_handlers
 from app.kv import make_kv
 from app.middleware import BodySizeLimitMiddleware
 from app.observability import RequestContextMiddleware, configure_logging
-from app.routers import (
-    account,
-    auth,
-    events,
-    health,
-    incentives,
-    leaderboards,
-    me,
-    merchant,
-    methodologies,
-    partner,
-)
-from app.routers.admin import audit as admin_audit
-from app.routers.admin import ledger as admin_ledger
-from app.routers.admin import merchants as admin_merchants
-from app.routers.admin import methodologies as admin_methodologies
-from app.routers.admin import partners as admin_partners
-from app.routers.admin import records as admin_records
-from app.routers.admin import reports as admin_reports
-from app.routers.admin import users as admin_users
-from app.schemas.common import Problem
+from app.routers import admin, health, identity, ledger, methodologies, partners, records, rewards
 from app.security import configure_password_hashing
-from app.services.group_commit import RecordCommitter
+from app.services.records.group_commit import RecordCommitter
 from app.startup import on_startup
 
 DESCRIPTION = """
@@ -52,23 +32,13 @@ Sign in with **Authorize** (email as username). Every error is RFC 9457
 
 ROUTERS = (
     health,
-    auth,
-    me,
+    identity,
     methodologies,
-    events,
-    partner,
-    account,
-    leaderboards,
-    incentives,
-    merchant,
-    admin_merchants,
-    admin_partners,
-    admin_methodologies,
-    admin_records,
-    admin_reports,
-    admin_audit,
-    admin_ledger,
-    admin_users,
+    records,
+    partners,
+    ledger,
+    rewards,
+    admin,
 )
 
 

@@ -6,7 +6,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_JSON, problem_body
+from app.kit.problems import PROBLEM_JSON, problem_body
 
 
 class BodySizeLimitMiddleware:

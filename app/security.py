@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.config import Settings
 from app.db import new_id
-from app.errors import Unauthorized
+from app.kit.errors import Unauthorized
 
 ALGORITHM = "HS256"
 _hasher = PasswordHasher()
@@ -182,14 +182,6 @@ def sign(settings: Settings, claims: TokenClaims) -> str:
     if claims.merchant_id:
         payload["mid"] = claims.merchant_id
     return jwt.encode(payload, settings.jwt_key, algorithm=ALGORITHM)
-
-
-def decode_token(settings: Settings, token: str, typ: TokenType) -> TokenClaims | None:
-    """The token's claims, or None for anything forged, expired, malformed or of another type."""
-    try:
-        return decode_checked(settings, token, typ)
-    except Unauthorized:
-        return None
 
 
 def decode_checked(settings: Settings, token: str, typ: TokenType) -> TokenClaims:

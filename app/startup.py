@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from app.db import session_scope
-from app.services.methodologies import ensure_defaults
+from app.services.methodologies.versions import ensure_defaults
 
 
 async def on_startup(app: FastAPI) -> None:

@@ -75,7 +75,7 @@ class Ctx:
 
 
 def _canonical(value: Any) -> Any:
-    from app.services.records import _canonical as canonical
+    from app.services.records.intake import _canonical as canonical
 
     return canonical(value)
 

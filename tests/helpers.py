@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from app.db import session_scope
-from app.services.users import create_user
+from app.services.identity.users import create_user
 
 PASSWORD = "Green-Commute-2026"
 

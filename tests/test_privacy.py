@@ -9,6 +9,7 @@ from app.db import session_scope
 from app.models import RefreshToken, User
 from tests.helpers import PASSWORD, assert_problem, citizen, login, user_with_role
 from tests.records.helpers import ago, post
+from tests.records.test_partner_links import make_partner
 from tests.redemptions.helpers import open_shop, publish, redeem
 
 METRO = {"distance_km": 10, "duration_min": 20}
@@ -34,12 +35,16 @@ async def test_export_holds_profile_records_ledger_lines_and_redemptions(app, cl
     shop = await open_shop(app, client)
     incentive = await publish(shop.staff, points_cost=100)
     assert (await redeem(alice, incentive["id"])).status_code == 201
+    key, _secret = await make_partner(app, client)
+    made = await alice.post("/v1/me/links", json={"partner_key": key, "external_ref": "card-7"})
+    assert made.status_code == 201, made.text
 
     r = await alice.get("/v1/me/export")
     assert r.status_code == 200, r.text
     doc = r.json()
     assert doc["profile"]["id"] == alice.id and doc["profile"]["email"] == alice.email
-    assert doc["links"] == []
+    [link] = doc["links"]
+    assert (link["partner_key"], link["external_ref"], link["status"]) == (key, "card-7", "pending")
     assert len(doc["records"]) == 2 and all("breakdown" in rec for rec in doc["records"])
     kinds = [line["kind"] for line in doc["ledger_lines"]]
     assert kinds.count("credit") == 2 and "hold" in kinds

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, TypeDecorator, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.errors import BadRequest
+from app.kit.errors import BadRequest
 from app.kit.inputs import unstorable
 
 T = TypeVar("T")

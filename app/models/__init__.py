@@ -1,7 +1,7 @@
 """All tables. Importing this package registers every model on ``Base.metadata``."""
 
-from app.models.audit import AuditEntry
-from app.models.auth import RefreshToken, RevokedToken
+from app.models.admin import AuditEntry
+from app.models.identity import RefreshToken, RevokedToken, User
 from app.models.ledger import (
     Account,
     AccountSummary,
@@ -11,10 +11,10 @@ from app.models.ledger import (
     LotDraw,
     PointLot,
 )
-from app.models.merchants import Incentive, Merchant, Redemption
+from app.models.methodologies import MethodologyVersion
 from app.models.partners import Partner, PartnerNonce, UserLink
-from app.models.records import DailyUsage, MethodologyVersion, Record
-from app.models.users import User
+from app.models.records import DailyUsage, Record
+from app.models.rewards import Incentive, Merchant, Redemption
 
 __all__ = [
     "Account",

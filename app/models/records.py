@@ -15,22 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, CreatedMixin, IdMixin, UTCDateTime
-
-
-class MethodologyVersion(IdMixin, CreatedMixin, Base):
-    """A dated, immutable set of parameter values for one methodology."""
-
-    __tablename__ = "methodology_versions"
-    __table_args__ = (UniqueConstraint("code", "version"),)
-
-    code: Mapped[str] = mapped_column(String(64), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    params: Mapped[str] = mapped_column(Text)  # canonical JSON
-    params_hash: Mapped[str] = mapped_column(String(64))
-    effective_from: Mapped[datetime] = mapped_column(UTCDateTime())
-    note: Mapped[str | None] = mapped_column(Text)
-    created_by: Mapped[str | None] = mapped_column(String(36))
+from app.db import Base, IdMixin, UTCDateTime
 
 
 class Record(IdMixin, Base):

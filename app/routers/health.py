@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app.errors import problem
+from app.kit.problems import problem
 from app.observability import render_metrics
 
 router = APIRouter(tags=["health"])

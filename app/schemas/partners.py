@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.schemas.common import refuse_nulls
+from app.kit.bodies import refuse_nulls
 
 LinkConfirmation = Literal["partner", "none"]
 

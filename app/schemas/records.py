@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from app.kit.pagination import Page
 
@@ -159,3 +159,96 @@ class BatchOut(BaseModel):
 
 class EventsPage(Page[EventOut]):
     """Newest received first."""
+
+
+_TIME = "2026-11-23T08:30:00+00:00"
+_USER = "3f0c6a0e-8a53-4c47-9a51-2b7b0b8f1c11"
+_ADMIN = "0b6c2e4a-7d1f-4f3e-9c8a-1e2d3c4b5a69"
+_RECORD = "7a1d3c5e-2b4f-4e6a-8c0d-9e1f2a3b4c5d"
+
+
+# --- records: review and reversal -----------------------------------------------------------
+
+
+class AdminRecordOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _RECORD,
+                    "user_id": _USER,
+                    "client_event_id": "c0a8-2026-11-23-0830",
+                    "type": "energy.electricity_saving",
+                    "status": "pending_review",
+                    "source": "app",
+                    "region": "CN-SX",
+                    "data": {"baseline_kwh": 12, "actual_kwh": 10, "period_days": 7},
+                    "reduction_g": 1272,
+                    "points": 0,
+                    "reasons": ["needs_review"],
+                    "methodology": {"code": "energy.electricity_saving", "version": 1},
+                    "occurred_at": _TIME,
+                    "received_at": _TIME,
+                    "transaction_id": None,
+                    "decided_by": None,
+                    "decided_at": None,
+                    "decision_note": None,
+                    "reversed_at": None,
+                }
+            ]
+        }
+    )
+
+    id: str
+    user_id: str
+    client_event_id: str
+    type: str
+    status: str
+    source: str
+    region: str | None
+    data: dict[str, Any]
+    reduction_g: int
+    points: int
+    reasons: list[str]
+    methodology: MethodologyRef
+    occurred_at: datetime
+    received_at: datetime
+    transaction_id: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_note: str | None
+    reversed_at: datetime | None
+
+
+class ReviewPage(Page[AdminRecordOut]):
+    """Oldest received first."""
+
+
+def _non_blank(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+class ApproveIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"note": "Meter photo matches"}]}
+    )
+
+    note: str | None = Field(default=None, max_length=2000)
+
+    _strip = field_validator("note")(_non_blank)
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"reason": "Same ride claimed through two channels"}]},
+    )
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+    _strip = field_validator("reason")(_non_blank)

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from app.db import session_scope, utcnow
 from app.services import ledger
-from app.services.expiry import run_expiry
+from app.services.ledger.expiry import run_expiry
 from tests.helpers import assert_problem, citizen, user_with_role
 from tests.ledger.test_ledger import give, run
 

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select, text, update
 
 from app.db import session_scope, utcnow
-from app.errors import InsufficientPoints, InvalidState
+from app.kit.errors import InvalidState
 from app.models import Account, LedgerEntry, LedgerTransaction, PointLot
 from app.services import ledger
 from app.services.ledger.check import check
+from app.services.ledger.errors import InsufficientPoints
 from tests.helpers import citizen
 
 

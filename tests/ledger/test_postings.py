@@ -107,3 +107,28 @@ async def test_ledger_check_reports_a_tampered_summary(app, client):
     assert not result["ok"]
     found = {(m["kind"], m.get("field")) for m in result["mismatches"]}
     assert found == {("summary_differs", "available"), ("summary_differs", "lifetime_grams")}
+
+
+async def test_ledger_check_reads_one_snapshot_while_credits_commit(
+    app, client, backend, monkeypatch
+):
+    """A credit committed between the check's queries must not look like a difference."""
+    if backend.name != "postgres":
+        pytest.skip("SQLite transactions are serial: no posting can commit inside the check")
+    from app.services.ledger import check as check_module
+
+    user = await citizen(client)
+    await give(app, user.id, 10)
+    original = check_module._sums
+    credited: list[int] = []
+
+    async def credit_in_between(session, query):
+        if not credited:  # once: between the balances read and the lots read
+            credited.append(1)
+            await give(app, user.id, 25)
+        return await original(session, query)
+
+    monkeypatch.setattr(check_module, "_sums", credit_in_between)
+    async with session_scope(app.state.sessionmaker) as s:
+        result = await check_module.check(s)
+    assert credited and result["ok"], result

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from app.services.partners import sign
+from app.services.partners.keys import sign
 from tests.helpers import Actor
 
 

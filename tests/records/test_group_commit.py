@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import session_scope
 from app.models import LedgerTransaction, Record
-from app.services import records
+from app.services.records import intake
 from tests.helpers import assert_problem, citizen
 from tests.records.helpers import ago, event
 
@@ -182,14 +182,14 @@ async def test_daily_caps_hold_when_a_citizens_records_share_groups(client):
 
 @pytest.mark.parametrize("settings_overrides", [GROUPED])
 async def test_a_record_that_fails_does_not_fail_its_group(client, app, monkeypatch):
-    decide = records._decide
+    decide = intake._decide
 
     async def breaks_on_poison(session, settings, batch, it, *args):
         if it.event.client_event_id.startswith("poison"):
             raise RuntimeError("a record the batch path cannot decide")
         return await decide(session, settings, batch, it, *args)
 
-    monkeypatch.setattr(records, "_decide", breaks_on_poison)
+    monkeypatch.setattr(intake, "_decide", breaks_on_poison)
     people = await asyncio.gather(*[citizen(client) for _ in range(4)])
     used = event("walking", {"steps": 1000})
     assert (await people[0].post("/v1/events", json=used)).status_code == 201
@@ -221,8 +221,8 @@ async def test_a_unit_that_fails_twice_answers_503_to_each_request_and_commits_n
         await session.execute(select(1))
         raise ConnectionResetError("connection reset by peer")
 
-    ingest_many = records.ingest_many
-    monkeypatch.setattr(records, "ingest_many", connection_lost)
+    ingest_many = intake.ingest_many
+    monkeypatch.setattr(intake, "ingest_many", connection_lost)
     bodies = [event("transit.metro", METRO_10KM) for _ in people]
     with record_commits(app.state.engine) as commits:
         rs = await asyncio.gather(
@@ -236,7 +236,7 @@ async def test_a_unit_that_fails_twice_answers_503_to_each_request_and_commits_n
     assert await count(app, Record) == 0
 
     # Clients retry the same requests once the database is back.
-    monkeypatch.setattr(records, "ingest_many", ingest_many)
+    monkeypatch.setattr(intake, "ingest_many", ingest_many)
     again = await asyncio.gather(
         *[c.post("/v1/events", json=b) for c, b in zip(people, bodies, strict=True)]
     )
@@ -247,7 +247,7 @@ async def test_a_unit_that_fails_twice_answers_503_to_each_request_and_commits_n
 @pytest.mark.parametrize("settings_overrides", [GROUPED])
 async def test_a_unit_lost_once_is_retried_and_every_record_is_answered(client, monkeypatch):
     people = await asyncio.gather(*[citizen(client) for _ in range(3)])
-    ingest_many = records.ingest_many
+    ingest_many = intake.ingest_many
     failures = [ConnectionResetError("connection reset by peer")]
 
     async def lost_once(session, settings, kv, items, **kw):
@@ -255,7 +255,7 @@ async def test_a_unit_lost_once_is_retried_and_every_record_is_answered(client, 
             raise failures.pop()
         return await ingest_many(session, settings, kv, items, **kw)
 
-    monkeypatch.setattr(records, "ingest_many", lost_once)
+    monkeypatch.setattr(intake, "ingest_many", lost_once)
     rs = await asyncio.gather(
         *[c.post("/v1/events", json=event("transit.metro", METRO_10KM)) for c in people]
     )
@@ -268,7 +268,7 @@ async def test_a_unit_lost_once_is_retried_and_every_record_is_answered(client, 
 )
 async def test_a_full_queue_answers_503_at_once(client, app, monkeypatch):
     people = await asyncio.gather(*[citizen(client) for _ in range(3)])
-    ingest_many = records.ingest_many
+    ingest_many = intake.ingest_many
     entered, release = asyncio.Event(), asyncio.Event()
 
     async def slow(session, settings, kv, items, **kw):
@@ -276,7 +276,7 @@ async def test_a_full_queue_answers_503_at_once(client, app, monkeypatch):
         await release.wait()
         return await ingest_many(session, settings, kv, items, **kw)
 
-    monkeypatch.setattr(records, "ingest_many", slow)
+    monkeypatch.setattr(intake, "ingest_many", slow)
     first = asyncio.create_task(
         people[0].post("/v1/events", json=event("transit.metro", METRO_10KM))
     )

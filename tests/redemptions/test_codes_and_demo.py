@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db import session_scope
-from app.errors import InvalidState
+from app.kit.errors import InvalidState
 from app.models import Incentive, Merchant, Redemption, User
-from app.services import codes
-from app.services.demo import DEMO_PASSWORD, seed_demo
+from app.services.rewards import codes
+from app.services.rewards.demo import DEMO_PASSWORD, seed_demo
 from tests.helpers import citizen, login
 from tests.redemptions.helpers import give_points, open_shop, publish, redeem
 

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from app.db import session_scope, utcnow
 from app.models import AuditEntry, Hold, Redemption
-from app.services import redemptions
+from app.services.rewards import redemptions
 from tests.helpers import assert_problem, citizen, user_with_role
 from tests.redemptions.helpers import (
     balance,

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.db import session_scope, utcnow
 from app.models import Hold, Redemption
-from app.services import redemptions
+from app.services.rewards import redemptions
 from tests.helpers import assert_problem, citizen
 from tests.redemptions.helpers import (
     balance,

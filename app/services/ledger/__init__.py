@@ -28,9 +28,10 @@ from app.services.ledger.accounts import (
     user_accounts,
 )
 from app.services.ledger.credits import Credit, credit, credit_many, reverse
+from app.services.ledger.errors import InsufficientPoints, LedgerInvariantError
 from app.services.ledger.holds import HeldPoints, hold, release, settle
 from app.services.ledger.lots import count_due_lots, due_lots, expire_lot
-from app.services.ledger.postings import LedgerInvariantError, Posted
+from app.services.ledger.postings import Posted
 from app.services.ledger.queries import Balances, Summary, balances, spendable, summary
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Balances",
     "Credit",
     "HeldPoints",
+    "InsufficientPoints",
     "LedgerInvariantError",
     "Posted",
     "Summary",

@@ -30,6 +30,13 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
     their sign; each citizen's lots sum to the available balance; held balances equal the
     open holds; each lot's remaining equals its amount minus what was drawn from it; each
     citizen's maintained summary equals their balances, credits and credited records."""
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        # One snapshot for every query below: under READ COMMITTED each statement would see
+        # the postings committed since the previous one, and report differences that never
+        # existed (lots read before a credit, balances after it).
+        await session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
     mismatches: list[dict[str, Any]] = []
 
     sums = (

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.errors import InvalidState
+from app.kit.errors import InvalidState
 from app.models import LedgerEntry, LedgerTransaction, PointLot
 from app.services.ledger.accounts import (
     available_account,
@@ -21,8 +21,9 @@ from app.services.ledger.accounts import (
     table,
     user_accounts,
 )
+from app.services.ledger.errors import LedgerInvariantError
 from app.services.ledger.lots import open_lots, plan_draws
-from app.services.ledger.postings import Draft, LedgerInvariantError, Posted, post
+from app.services.ledger.postings import Draft, Posted, post
 
 TXNS = table(LedgerTransaction).c
 

@@ -11,7 +11,7 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import new_id, utcnow
-from app.errors import InsufficientPoints, InvalidState, NotFound
+from app.kit.errors import InvalidState, NotFound
 from app.models import Hold
 from app.services.ledger.accounts import (
     available_account,
@@ -21,8 +21,9 @@ from app.services.ledger.accounts import (
     table,
     user_accounts,
 )
+from app.services.ledger.errors import InsufficientPoints, LedgerInvariantError
 from app.services.ledger.lots import draws_to_give_back, open_lots, plan_draws
-from app.services.ledger.postings import Draft, LedgerInvariantError, Posted, post
+from app.services.ledger.postings import Draft, Posted, post
 
 HOLDS = table(Hold).c
 

@@ -37,11 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import new_id, utcnow
 from app.models import AccountSummary, LedgerEntry, LedgerTransaction, LotDraw, PointLot
 from app.services.ledger.accounts import ACCOUNTS, Locked, locked, table
-
-
-class LedgerInvariantError(RuntimeError):
-    """A posting would break the ledger's rules. Always a bug: nothing is written."""
-
+from app.services.ledger.errors import LedgerInvariantError
 
 NEGATIVE_ALLOWED = frozenset({"issuance", "debt"})
 

@@ -1,0 +1,198 @@
+"""HTTP rendering of errors: every failure becomes RFC 9457 ``application/problem+json``.
+
+The catalogue of domain errors is ``app.kit.errors``; this module turns them (and FastAPI's
+validation errors, Starlette's HTTP errors, database outages and bugs) into responses, and
+lists them in the OpenAPI document (``responses()``)."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.db import is_database_outage
+from app.kit.errors import DomainError
+
+logger = logging.getLogger("tanhui.errors")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://tanhui.example/problems/"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable machine-readable error code")
+    reason: str | None = Field(
+        default=None, description="Stable machine-readable refinement of code, when there is one"
+    )
+    errors: list[dict[str, Any]] | None = Field(default=None, description="Offending fields")
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def problem_body(
+    status: int, code: str, detail: str, title: str | None = None, **extra: Any
+) -> dict:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    body.update(extra)
+    return body
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, code, detail, title, **extra),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def validation_errors(errors: Any) -> list[dict[str, Any]]:
+    """Pydantic/FastAPI errors as a list of offending fields, without echoing raw input."""
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        out.append(
+            {
+                "field": ".".join(loc),
+                "loc": loc,
+                "message": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+        )
+    return out
+
+
+def domain_problem(exc: DomainError) -> dict[str, Any]:
+    extra = {"reason": exc.reason, **exc.extra} if exc.reason else exc.extra
+    return problem_body(exc.status, exc.code, exc.detail, exc.title, **extra)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status in (429, 503) and "retry_after" in exc.extra:
+            headers = {"Retry-After": str(exc.extra["retry_after"])}
+        return JSONResponse(
+            domain_problem(exc), status_code=exc.status, media_type=PROBLEM_JSON, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(exc.errors())
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem(
+                400,
+                "malformed_json",
+                "The request body is not valid JSON.",
+                "Malformed JSON",
+                errors=errors,
+            )
+        return problem(
+            422,
+            "validation_error",
+            "The request has invalid or missing fields.",
+            "Validation failed",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", None)
+        if is_database_outage(exc):
+            logger.warning(
+                "database unreachable: %s", type(exc).__name__, extra={"request_id": request_id}
+            )
+            # Nothing was committed: every write endpoint is idempotent, so a retry is safe.
+            return problem(
+                503,
+                "unavailable",
+                "The database is unreachable for a moment; retry the same request.",
+                "Service unavailable",
+                headers={
+                    "Retry-After": "1",
+                    **({"X-Request-ID": request_id} if request_id else {}),
+                },
+                request_id=request_id,
+            )
+        logger.exception("unhandled error", extra={"request_id": request_id})
+        # This handler runs outside the request-id middleware, so it sets the header itself.
+        return problem(
+            500,
+            "internal_error",
+            "An unexpected error occurred; it has been logged.",
+            headers={"X-Request-ID": request_id} if request_id else None,
+            request_id=request_id,
+        )
+
+
+def responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for the domain errors a route may raise."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for err in errors:
+        entry = out.setdefault(
+            err.status,
+            {
+                "description": "",
+                "content": {
+                    PROBLEM_JSON: {
+                        "schema": {"$ref": "#/components/schemas/Problem"},
+                        "examples": {},
+                    }
+                },
+            },
+        )
+        entry["description"] = (
+            entry["description"] + " / " if entry["description"] else ""
+        ) + err.title
+        example = problem_body(err.status, err.code, err.title, err.title)
+        if err.reason:
+            example["reason"] = err.reason
+        entry["content"][PROBLEM_JSON]["examples"][err.reason or err.code] = {"value": example}
+    return out

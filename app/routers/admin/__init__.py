@@ -1,1 +1,0 @@
-"""Administration: role ``admin``; ``auditor`` may read (GET) everything here."""

@@ -1,0 +1,266 @@
+"""Records over HTTP. The API calls a record an "event" (``/v1/events``); the code says
+record. A citizen's records, the leaderboards, and administrators' review and clawback."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Path, Query, Response
+
+from app.db import utcnow
+from app.deps import (
+    Admin,
+    AdminOrAuditor,
+    Citizen,
+    CitizenRow,
+    CurrentUser,
+    KVDep,
+    RecordCommitterDep,
+    Session,
+    SettingsDep,
+)
+from app.kit.batches import item_result, parse_item
+from app.kit.errors import (
+    BadRequest,
+    Forbidden,
+    IdempotencyConflict,
+    InvalidState,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    ValidationFailed,
+)
+from app.kit.inputs import ITEMS_CHECKED_ALONE
+from app.kit.pagination import CursorParam, LimitParam
+from app.kit.problems import responses
+from app.models import Record
+from app.schemas.identity import REGION_PATTERN
+from app.schemas.records import (
+    AdminRecordOut,
+    ApproveIn,
+    BatchIn,
+    BatchOut,
+    EventDetailOut,
+    EventIn,
+    EventOut,
+    EventsPage,
+    ReasonIn,
+    ReviewPage,
+)
+from app.services.admin import audit
+from app.services.methodologies.errors import UnknownType
+from app.services.records import decisions, group_commit, intake, leaderboards
+from app.services.records.errors import AlreadyReversed
+
+record_routes = APIRouter(
+    prefix="/v1", tags=["events"], responses=responses(Unauthorized, Forbidden)
+)
+
+
+@record_routes.post(
+    "/events",
+    status_code=201,
+    response_model=EventOut,
+    summary="Post one behaviour record (idempotent per client_event_id)",
+    responses={
+        200: {"description": "A replay: the stored result, unchanged", "model": EventOut},
+        **responses(IdempotencyConflict, UnknownType, ValidationFailed, ServiceUnavailable),
+    },
+)
+async def post_event(
+    body: EventIn,
+    response: Response,
+    user: CitizenRow,
+    session: Session,
+    kv: KVDep,
+    settings: SettingsDep,
+    committer: RecordCommitterDep,
+) -> dict[str, Any]:
+    outcome = await group_commit.ingest_single(session, settings, kv, committer, user, body)
+    if not outcome.created:
+        response.status_code = 200
+    return intake.view(outcome.record)
+
+
+@record_routes.post(
+    "/events/batch",
+    response_model=BatchOut,
+    summary="Post 1–500 records; each item answered as POST /v1/events would",
+    responses=responses(ValidationFailed),
+    openapi_extra={ITEMS_CHECKED_ALONE: "events"},
+)
+async def post_batch(
+    body: BatchIn, user: CitizenRow, session: Session, kv: KVDep, settings: SettingsDep
+) -> dict[str, Any]:
+    items = [(user, parse_item(raw, EventIn)) for raw in body.events]
+    outcomes = await intake.ingest_many(session, settings, kv, items)
+    return {"results": [item_result(o, intake.item_view) for o in outcomes]}
+
+
+@record_routes.get(
+    "/events",
+    response_model=EventsPage,
+    summary="The caller's records, newest first",
+    responses=responses(BadRequest),
+)
+async def list_events(
+    principal: Citizen,
+    session: Session,
+    status: Annotated[str | None, Query(pattern="^(credited|rejected|pending_review)$")] = None,
+    type: Annotated[str | None, Query(max_length=64)] = None,  # noqa: A002
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
+) -> dict[str, Any]:
+    rows, next_cursor = await intake.list_for_user(
+        session, principal.id, status=status, code=type, limit=limit, cursor=cursor
+    )
+    return {"items": [intake.view(r) for r in rows], "next_cursor": next_cursor}
+
+
+@record_routes.get(
+    "/events/{event_id}",
+    response_model=EventDetailOut,
+    summary="One of the caller's records, with the calculation",
+    responses=responses(NotFound),
+)
+async def get_event(event_id: str, principal: Citizen, session: Session) -> dict[str, Any]:
+    record = await session.get(Record, event_id)
+    if record is None or record.user_id != principal.id:
+        raise NotFound(f"No record {event_id}.")
+    return intake.view(record, detail=True)
+
+
+leaderboard_routes = APIRouter(
+    prefix="/v1", tags=["leaderboards"], responses=responses(Unauthorized)
+)
+
+
+@leaderboard_routes.get(
+    "/leaderboards/{period}",
+    summary="Top citizens by verified reduction, and your rank",
+    responses=responses(ServiceUnavailable),
+)
+async def get_board(
+    period: Literal["day", "week", "month", "all"],
+    principal: CurrentUser,
+    session: Session,
+    kv: KVDep,
+    settings: SettingsDep,
+    region: Annotated[str | None, Query(pattern=REGION_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    return await leaderboards.board(
+        session, kv, settings, period, region, principal.id, limit, utcnow()
+    )
+
+
+@leaderboard_routes.post(
+    "/admin/leaderboards/rebuild",
+    tags=["admin"],
+    summary="Recompute every leaderboard from the credited records",
+    responses=responses(Forbidden),
+)
+async def rebuild(
+    principal: Admin, session: Session, kv: KVDep, settings: SettingsDep
+) -> dict[str, Any]:
+    rows = await leaderboards.rebuild(session, kv, settings)
+    await audit.record(
+        session,
+        actor_id=principal.id,
+        actor_role=principal.role,
+        action="leaderboards.rebuilt",
+        target_type="leaderboards",
+        target_id=None,
+        after={"rows": rows},
+    )
+    return {"rebuilt_from_rows": rows}
+
+
+review_routes = APIRouter(
+    prefix="/v1/admin", tags=["admin"], responses=responses(Unauthorized, Forbidden)
+)
+
+RecordId = Annotated[str, Path(max_length=36)]
+
+
+@review_routes.get(
+    "/review",
+    response_model=ReviewPage,
+    summary="Records waiting for review, oldest received first",
+    responses=responses(BadRequest),
+)
+async def list_review(
+    principal: AdminOrAuditor,
+    session: Session,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
+) -> ReviewPage:
+    items, next_cursor = await decisions.list_pending(session, limit, cursor)
+    return ReviewPage(
+        items=[AdminRecordOut.model_validate(decisions.view(r)) for r in items],
+        next_cursor=next_cursor,
+    )
+
+
+@review_routes.post(
+    "/events/{record_id}/approve",
+    response_model=AdminRecordOut,
+    summary="Approve a pending record: credit it as of now (daily cap applies)",
+    responses=responses(NotFound, InvalidState),
+)
+async def approve(
+    record_id: RecordId,
+    principal: Admin,
+    session: Session,
+    settings: SettingsDep,
+    kv: KVDep,
+    body: Annotated[ApproveIn | None, Body()] = None,
+) -> AdminRecordOut:
+    record = await decisions.approve(
+        session,
+        settings,
+        record_id=record_id,
+        actor=principal,
+        note=body.note if body else None,
+        kv=kv,
+    )
+    return AdminRecordOut.model_validate(decisions.view(record))
+
+
+@review_routes.post(
+    "/events/{record_id}/reject",
+    response_model=AdminRecordOut,
+    summary="Reject a pending record, with the reason",
+    responses=responses(NotFound, InvalidState),
+)
+async def reject(
+    record_id: RecordId, body: ReasonIn, principal: Admin, session: Session
+) -> AdminRecordOut:
+    record = await decisions.reject(
+        session, record_id=record_id, actor=principal, reason=body.reason
+    )
+    return AdminRecordOut.model_validate(decisions.view(record))
+
+
+@review_routes.post(
+    "/events/{record_id}/reverse",
+    response_model=AdminRecordOut,
+    summary="Claw back a credited record with reversing ledger entries",
+    description="Points still available are taken back; points already spent become the "
+    "citizen's debt, repaid first from later credits. The record keeps status `credited`, "
+    "gains `reversed_at` and the reason `reversed_by_admin`, and leaves reports.",
+    responses=responses(NotFound, InvalidState, AlreadyReversed),
+)
+async def reverse(
+    record_id: RecordId, body: ReasonIn, principal: Admin, session: Session
+) -> AdminRecordOut:
+    record = await decisions.reverse(
+        session, record_id=record_id, actor=principal, reason=body.reason
+    )
+    return AdminRecordOut.model_validate(decisions.view(record))
+
+
+router = APIRouter()
+router.include_router(record_routes)
+router.include_router(leaderboard_routes)
+router.include_router(review_routes)

@@ -1,0 +1,9 @@
+"""Administration's own errors. Generic ones are in ``app.kit.errors``."""
+
+from __future__ import annotations
+
+from app.kit.errors import Conflict
+
+
+class SelfChangeRefused(Conflict):
+    code, title = "self_change_refused", "Administrators cannot demote or disable themselves"

@@ -1,0 +1,60 @@
+"""Rate limits (sliding windows): per IP on the auth endpoints, per IP on refresh, per account
+on failed sign-ins, per partner key. The per-citizen limit is counted in the same store
+round trip that authenticates the request (``app.services.identity.tokens.authenticate``)."""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+
+from app.config import Settings
+from app.kit.errors import RateLimited
+from app.kv import KV, retry_after_seconds
+
+WINDOW_SECONDS = 60.0
+logger = logging.getLogger("tanhui.ratelimit")
+
+
+async def check(
+    kv: KV, key: str, limit: int, what: str, window_seconds: float = WINDOW_SECONDS
+) -> None:
+    """Count one request under ``key``; 429 past ``limit`` per window (0 disables)."""
+    if limit <= 0:
+        return
+    try:
+        allowed, retry = await kv.hit(key, limit, window_seconds)
+    except RedisError:
+        # Without Redis the limits cannot be shared; serving beats refusing everyone.
+        logger.warning("redis unreachable: rate limit %s not enforced", key.split(":")[1])
+        return
+    if not allowed:
+        seconds = retry_after_seconds(retry)
+        raise RateLimited(f"Too many {what}; try again in {seconds} s.", retry_after=seconds)
+
+
+async def check_auth(client_ip: str, kv: KV, settings: Settings) -> None:
+    await check(
+        kv,
+        f"rl:auth:{client_ip}",
+        settings.rate_limit_auth_per_minute,
+        "sign-in attempts from this address",
+    )
+
+
+async def check_refresh(client_ip: str, kv: KV, settings: Settings) -> None:
+    await check(
+        kv,
+        f"rl:refresh:{client_ip}",
+        settings.rate_limit_refresh_per_minute,
+        "token refreshes from this address",
+    )
+
+
+async def check_partner(kv: KV, settings: Settings, key_id: str) -> None:
+    await check(
+        kv,
+        f"rl:partner:{key_id}",
+        settings.rate_limit_partner_per_minute,
+        "requests for this partner key",
+    )

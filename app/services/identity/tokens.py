@@ -1,0 +1,365 @@
+"""Tokens: issue, rotate (a refresh token works once), revoke, and authenticate.
+
+Two kinds of revocation, both written to the database (the durable truth) and to the shared
+store (Redis, or the in-process stand-in), where every request reads them:
+
+- one access token (``revoked_tokens``), by logout or a stolen refresh family;
+- every token of a user issued before an instant (``users.tokens_valid_after``), set by
+  anything that changes the user's standing: logout-all, disabling, a role or merchant
+  change, deletion. A token therefore never outlives the standing it was issued under, and
+  no request needs to read the user row.
+
+The store's entries live as long as an access token. A marker key says the store holds the
+standing; when a worker finds it missing (Redis restarted, flushed, or a fresh process with
+the stand-in) it reloads the still-relevant revocations from the database before answering.
+While Redis is unreachable the database answers, and a revocation that could not be written
+to Redis makes this worker reload everything once Redis is back.
+
+Refresh tokens are rows: spending one is a single conditional UPDATE, so two concurrent
+refreshes cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from weakref import WeakKeyDictionary
+
+from redis.exceptions import RedisError
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.db import insert_ignore, new_id
+from app.kit.errors import RateLimited, Unauthorized
+from app.kv import AUTH_RATE_LIMITED, AUTH_REVOKED, AUTH_UNLOADED, KV, AuthKeys, retry_after_seconds
+from app.models import RefreshToken, RevokedToken, User
+from app.security import (
+    TokenClaims,
+    decode_checked,
+    encode_token,
+    floor_ms,
+    sign,
+    verify_password_async,
+)
+from app.services.identity import ratelimit
+from app.services.identity.users import get_by_email, normalise_email
+
+logger = logging.getLogger("tanhui.auth")
+
+STANDING_MARKER = "auth:standing-loaded"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+def _revoked_key(jti: str) -> str:
+    return f"revoked:{jti}"
+
+
+def _valid_after_key(user_id: str) -> str:
+    return f"valid-after:{user_id}"
+
+
+def _access_life(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.access_token_minutes)
+
+
+@dataclass
+class _Standing:
+    """Per store and process: one reload at a time, and whether a write to Redis was lost."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    dirty: bool = False
+
+
+_standings: WeakKeyDictionary[KV, _Standing] = WeakKeyDictionary()
+
+
+def _standing(kv: KV) -> _Standing:
+    state = _standings.get(kv)
+    if state is None:
+        state = _standings[kv] = _Standing()
+    return state
+
+
+async def issue_pair(
+    session: AsyncSession, settings: Settings, user: User, family: str | None = None
+) -> TokenPair:
+    access = encode_token(
+        settings,
+        sub=user.id,
+        role=user.role,
+        typ="access",
+        lifetime=_access_life(settings),
+        merchant_id=user.merchant_id,
+    )
+    family = family or new_id()
+    refresh = encode_token(
+        settings,
+        sub=user.id,
+        role=user.role,
+        typ="refresh",
+        lifetime=timedelta(days=settings.refresh_token_days),
+        family=family,
+        merchant_id=user.merchant_id,
+    )
+    session.add(
+        RefreshToken(
+            jti=refresh.jti,
+            user_id=user.id,
+            family_id=family,
+            access_jti=access.jti,
+            expires_at=refresh.exp,
+        )
+    )
+    await session.flush()
+    return TokenPair(
+        sign(settings, access),
+        sign(settings, refresh),
+        int(_access_life(settings).total_seconds()),
+    )
+
+
+async def login(
+    session: AsyncSession, kv: KV, settings: Settings, email: str, password: str
+) -> TokenPair:
+    """Per account, every attempt since the last success counts against a budget: guessing
+    one citizen's password from many addresses locks that account alone, for a while."""
+    failures_key = f"rl:login:{normalise_email(email)}"
+    await ratelimit.check(
+        kv,
+        failures_key,
+        settings.login_failures_per_account,
+        "failed sign-ins for this account",
+        window_seconds=settings.login_failure_window_seconds,
+    )
+    user = await get_by_email(session, email)
+    ok = await verify_password_async(password, user.password_hash if user else None)
+    if user is None or not ok or not user.is_active:
+        raise Unauthorized("Incorrect email or password.", reason="invalid_credentials")
+    try:
+        await kv.delete(failures_key)
+    except RedisError:
+        logger.warning("redis unreachable: sign-in failures of an account not reset")
+    return await issue_pair(session, settings, user)
+
+
+async def refresh(session: AsyncSession, kv: KV, settings: Settings, token: str) -> TokenPair:
+    claims = decode_checked(settings, token, "refresh")
+    now = datetime.now(UTC)
+    spent = await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.jti == claims.jti,
+            RefreshToken.used_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        row = await session.get(RefreshToken, claims.jti)
+        if row is not None and row.used_at is not None:
+            # A spent token presented again: treat the whole family as stolen. The
+            # revocation must outlive the 401 that follows, so it commits on its own.
+            await _revoke_family(session, kv, settings, row.family_id)
+            await session.commit()
+            raise Unauthorized("Refresh token already used.", reason="refresh_reused")
+        raise Unauthorized("Refresh token revoked.", reason="token_revoked")
+    user = await session.get(User, claims.sub)
+    if user is None or not user.is_active:
+        raise Unauthorized("Unknown or disabled user.", reason="token_revoked")
+    if user.tokens_valid_after is not None and claims.iat < user.tokens_valid_after:
+        raise Unauthorized("Refresh token revoked.", reason="token_revoked")
+    row = await session.get(RefreshToken, claims.jti)
+    return await issue_pair(session, settings, user, family=row.family_id if row else None)
+
+
+async def _revoke_family(session: AsyncSession, kv: KV, settings: Settings, family: str) -> None:
+    # Lock the whole family first, in one order: two reuses detected at once then revoke one
+    # after the other instead of deadlocking on each other's rows and revocation inserts.
+    rows = (
+        await session.scalars(
+            select(RefreshToken)
+            .where(RefreshToken.family_id == family)
+            .order_by(RefreshToken.jti)
+            .with_for_update()
+        )
+    ).all()
+    now = datetime.now(UTC)
+    for row in rows:
+        if row.revoked_at is None:
+            row.revoked_at = now
+        await revoke_access(
+            session, kv, settings, row.access_jti, row.created_at + _access_life(settings)
+        )
+    await session.flush()
+
+
+async def revoke_access(
+    session: AsyncSession, kv: KV, settings: Settings, jti: str, expires_at: datetime
+) -> None:
+    ttl = int((expires_at - datetime.now(UTC)).total_seconds()) + 1
+    if ttl <= 0:
+        return
+    # Concurrent revocations of one token (two reuses detected at once) must both succeed.
+    await session.execute(
+        insert_ignore(session, RevokedToken, [{"jti": jti, "expires_at": expires_at}])
+    )
+    await _store(kv, _revoked_key(jti), "1", ttl)
+
+
+async def _store(kv: KV, key: str, value: str, ttl: int) -> None:
+    try:
+        await kv.set_value(key, value, ttl)
+    except RedisError:
+        _standing(kv).dirty = True
+        logger.warning("redis unreachable: a revocation is kept in the database only for now")
+
+
+async def logout(session: AsyncSession, kv: KV, settings: Settings, claims: TokenClaims) -> None:
+    await revoke_access(session, kv, settings, claims.jti, claims.exp)
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.access_jti == claims.jti, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    # Old revocations are useless once their tokens have expired.
+    await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < datetime.now(UTC)))
+
+
+async def revoke_all(session: AsyncSession, kv: KV, settings: Settings, user_id: str) -> None:
+    """Void every access and refresh token of the user issued until now."""
+    now = floor_ms(datetime.now(UTC))
+    await session.execute(update(User).where(User.id == user_id).values(tokens_valid_after=now))
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    ttl = int(_access_life(settings).total_seconds()) + 1
+    await _store(kv, _valid_after_key(user_id), repr(now.timestamp()), ttl)
+
+
+async def revoke_other_sessions(
+    session: AsyncSession, kv: KV, settings: Settings, claims: TokenClaims
+) -> None:
+    """Void every session of the user but the one presenting ``claims`` (a password change:
+    the phone that changed it stays signed in, every other one is out)."""
+    keep = await session.scalar(
+        select(RefreshToken.family_id).where(RefreshToken.access_jti == claims.jti)
+    )
+    now = datetime.now(UTC)
+    others = (
+        await session.scalars(
+            select(RefreshToken).where(
+                RefreshToken.user_id == claims.sub,
+                RefreshToken.family_id != (keep or ""),
+                RefreshToken.created_at > now - _access_life(settings),
+            )
+        )
+    ).all()
+    for row in others:
+        await revoke_access(
+            session, kv, settings, row.access_jti, row.created_at + _access_life(settings)
+        )
+    await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.user_id == claims.sub,
+            RefreshToken.family_id != (keep or ""),
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+
+
+async def authenticate(
+    session: AsyncSession, kv: KV, settings: Settings, claims: TokenClaims
+) -> None:
+    """Refuse a revoked token and count the request against the citizen's rate limit: one
+    round trip to the store, no database read while the store answers."""
+    keys = AuthKeys(
+        STANDING_MARKER,
+        _revoked_key(claims.jti),
+        _valid_after_key(claims.sub),
+        f"rl:user:{claims.sub}",
+    )
+    limit = settings.rate_limit_citizen_per_minute if claims.role == "citizen" else 0
+    try:
+        if _standing(kv).dirty:
+            await _reload(session, kv, settings)
+        code, retry = await kv.authorize(keys, claims.issued_at, limit, ratelimit.WINDOW_SECONDS)
+        if code == AUTH_UNLOADED:
+            await _reload(session, kv, settings)
+            code, retry = await kv.authorize(
+                keys, claims.issued_at, limit, ratelimit.WINDOW_SECONDS
+            )
+    except RedisError:
+        logger.warning("redis unreachable: checking revocation in the database")
+        code = AUTH_UNLOADED
+    if code == AUTH_UNLOADED and await _revoked_in_database(session, claims):
+        code = AUTH_REVOKED
+    if code == AUTH_REVOKED:
+        raise Unauthorized("Token has been revoked.", reason="token_revoked")
+    if code == AUTH_RATE_LIMITED:
+        seconds = retry_after_seconds(retry)
+        raise RateLimited(
+            f"Too many requests for this account; try again in {seconds} s.",
+            retry_after=seconds,
+        )
+
+
+async def _revoked_in_database(session: AsyncSession, claims: TokenClaims) -> bool:
+    jti_revoked = exists().where(RevokedToken.jti == claims.jti)
+    row = (
+        await session.execute(
+            select(User.tokens_valid_after, jti_revoked).where(User.id == claims.sub)
+        )
+    ).first()
+    if row is None:
+        return True
+    valid_after, revoked = row
+    return bool(revoked) or (valid_after is not None and claims.iat < valid_after)
+
+
+async def _reload(session: AsyncSession, kv: KV, settings: Settings) -> None:
+    """Copy the revocations that can still matter from the database into the store."""
+    state = _standing(kv)
+    async with state.lock:
+        state.dirty = False
+        now = datetime.now(UTC)
+        values: list[tuple[str, str, int]] = []
+        for jti, expires_at in await session.execute(
+            select(RevokedToken.jti, RevokedToken.expires_at).where(RevokedToken.expires_at > now)
+        ):
+            values.append((_revoked_key(jti), "1", int((expires_at - now).total_seconds()) + 1))
+        # A standing older than an access token's lifetime voids only expired tokens.
+        life = _access_life(settings)
+        for user_id, after in await session.execute(
+            select(User.id, User.tokens_valid_after).where(User.tokens_valid_after > now - life)
+        ):
+            ttl = int((after + life - now).total_seconds()) + 1
+            values.append((_valid_after_key(user_id), repr(after.timestamp()), ttl))
+        try:
+            await kv.load_standing(STANDING_MARKER, values)
+        except RedisError:
+            state.dirty = True
+            raise
+        logger.info("auth standing loaded into the store: %d entries", len(values))
+
+
+async def is_revoked(session: AsyncSession, kv: KV, jti: str) -> bool:
+    """Whether one access token id is revoked (the store first, then the database)."""
+    try:
+        if await kv.exists(_revoked_key(jti)):
+            return True
+    except RedisError:
+        logger.warning("redis unreachable: checking revocation in the database")
+    return await session.get(RevokedToken, jti) is not None

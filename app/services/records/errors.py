@@ -1,0 +1,9 @@
+"""Records' own errors. Generic ones are in ``app.kit.errors``."""
+
+from __future__ import annotations
+
+from app.kit.errors import Conflict
+
+
+class AlreadyReversed(Conflict):
+    code, title = "already_reversed", "Already reversed"

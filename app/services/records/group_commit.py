@@ -1,0 +1,241 @@
+"""Group commit of single records: one unit of work for many concurrent ``POST /v1/events``.
+
+A record alone costs a transaction of its own: the citizen's lock, the reads it is checked
+against, its inserts and a commit, each a round trip. Per worker, one committer task owns a
+bounded queue instead. A request checks its record's schema and hashes it (no database), gives
+its connection back, and queues ``(record, future)``. The committer takes up to
+``record_group_max`` records, or whatever arrived within ``record_group_wait_ms`` of the first,
+and decides them with the batch path (``intake.ingest_many``: one ordered lock statement, bulk
+reads, decisions in memory in arrival order, bulk inserts) in one unit of work with its
+after-commit hooks; then it answers each future with that record's own outcome, exactly as a
+request of its own would have been answered.
+
+Failures:
+
+- one record's failure (conflict, schema) is that record's answer only;
+- a failure of the whole unit that a retry may cure (connection lost, serialization failure,
+  deadlock, SQLite busy) is retried once, then every record of the group is answered 503 with
+  ``Retry-After``; nothing of it was committed, and records are idempotent, so clients retry;
+- any other failure of the unit (a record that breaks the batch path) decides each record of
+  the group alone, so it fails only the record that causes it;
+- a full queue answers 503 at once instead of growing latency without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections import deque
+from dataclasses import dataclass
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.db import is_database_outage, session_scope
+from app.kit.errors import DomainError, ServiceUnavailable
+from app.kv import KV
+from app.models import User
+from app.observability import RECORD_GROUP_SIZE, RECORD_GROUPS, RECORD_QUEUE_WAIT
+from app.schemas.records import EventIn
+from app.services.records import intake
+
+logger = logging.getLogger("tanhui.records.groups")
+
+# PostgreSQL's serialization_failure and deadlock_detected: the unit of work may simply be run
+# again.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def retryable(exc: BaseException) -> bool:
+    """True when the whole unit failed for a reason of the moment, not because of its content."""
+    if is_database_outage(exc):
+        return True
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if getattr(e, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+            return True
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+            return True
+        orig = e.orig if isinstance(e, DBAPIError) else None
+        todo += [orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__]
+    return False
+
+
+def _unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "The record could not be committed just now; retry the same request.", retry_after=1
+    )
+
+
+@dataclass(eq=False)
+class _Waiting:
+    user: User
+    record: intake.Prepared
+    future: asyncio.Future[intake.Outcome]
+    since: float
+
+
+def _answer(waiting: _Waiting, outcome: intake.Outcome | BaseException) -> None:
+    if waiting.future.done():  # the client went away; the record stands all the same
+        return
+    if isinstance(outcome, BaseException):
+        waiting.future.set_exception(outcome)
+    else:
+        waiting.future.set_result(outcome)
+
+
+class RecordCommitter:
+    """The worker's queue of single records and the task that commits them in groups.
+
+    Started and stopped by the application's lifespan; ``submit`` is safe from any request of
+    the same event loop."""
+
+    def __init__(
+        self, maker: async_sessionmaker[AsyncSession], settings: Settings, kv: KV | None
+    ) -> None:
+        self._maker = maker
+        self._settings = settings
+        self._kv = kv
+        self._max = settings.record_group_max
+        self._wait = settings.record_group_wait_ms / 1000
+        self._queue: deque[_Waiting] = deque()
+        self._current: list[_Waiting] = []
+        self._arrived = asyncio.Event()  # the queue is not empty
+        self._full = asyncio.Event()  # a whole group is waiting
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="record-committer")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Commit what is queued (for at most ``grace`` seconds), then end the task; records
+        still waiting after that are answered 503."""
+        self._closing = True
+        self._arrived.set()
+        self._full.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        for waiting in [*self._current, *self._queue]:
+            _answer(waiting, _unavailable())
+        self._current, self._queue = [], deque()
+
+    async def submit(self, user: User, record: intake.Prepared) -> intake.Outcome:
+        """Queue one prepared record and wait for its outcome. Raises the record's own
+        DomainError (409 conflict …), or a 503 when the queue is full or the group's unit of
+        work failed."""
+        if self._closing or self._task is None or self._task.done():
+            raise _unavailable()
+        if len(self._queue) >= self._settings.record_group_queue:
+            RECORD_GROUPS.labels("queue_full").inc()
+            raise ServiceUnavailable(
+                "Too many records are waiting in this worker; retry the same request.",
+                retry_after=1,
+            )
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(user, record, loop.create_future(), loop.time())
+        self._queue.append(waiting)
+        self._arrived.set()
+        if len(self._queue) >= self._max:
+            self._full.set()
+        return await waiting.future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            # Gather for a few milliseconds after the first record, unless a group is full.
+            left = self._queue[0].since + self._wait - loop.time()
+            if len(self._queue) < self._max and left > 0 and not self._closing:
+                self._full.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), left)
+            group = [self._queue.popleft() for _ in range(min(self._max, len(self._queue)))]
+            self._current = group
+            started = loop.time()
+            RECORD_GROUP_SIZE.observe(len(group))
+            for waiting in group:
+                RECORD_QUEUE_WAIT.observe(started - waiting.since)
+            try:
+                await self._commit(group)
+            except Exception as exc:  # never let the committer die with requests waiting
+                logger.exception("record group failed unexpectedly")
+                for waiting in group:
+                    _answer(waiting, exc)
+            self._current = []
+
+    async def _commit(self, group: list[_Waiting]) -> None:
+        try:
+            outcomes = await self._unit(group)
+        except Exception as exc:
+            if retryable(exc):
+                RECORD_GROUPS.labels("unavailable").inc()
+                logger.warning("record group of %d unavailable: %r", len(group), exc)
+                for waiting in group:
+                    _answer(waiting, _unavailable())
+            elif len(group) > 1:
+                # Something in the group breaks the batch path: decide each record alone, so
+                # that only the record causing it fails.
+                RECORD_GROUPS.labels("split").inc()
+                logger.warning("record group of %d failed; deciding each alone", len(group))
+                for waiting in group:
+                    await self._commit([waiting])
+            else:
+                _answer(group[0], exc)
+            return
+        RECORD_GROUPS.labels("committed").inc()
+        for waiting, outcome in zip(group, outcomes, strict=True):
+            _answer(waiting, outcome)
+
+    async def _unit(self, group: list[_Waiting]) -> list[intake.Outcome | DomainError]:
+        """The group's one unit of work, run a second time if the first failed for a reason
+        of the moment (the first committed nothing)."""
+        items = [(waiting.user, waiting.record) for waiting in group]
+        for attempt in (1, 2):
+            try:
+                async with session_scope(self._maker) as session:
+                    return await intake.ingest_many(session, self._settings, self._kv, items)
+            except Exception as exc:
+                if attempt == 1 and retryable(exc):
+                    RECORD_GROUPS.labels("retried").inc()
+                    logger.info("record group of %d retried after %r", len(group), exc)
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+
+async def ingest_single(
+    session: AsyncSession,
+    settings: Settings,
+    kv: KV | None,
+    committer: RecordCommitter | None,
+    user: User,
+    event: EventIn,
+) -> intake.Outcome:
+    """One record of ``POST /v1/events``: with the worker's committer, decided in a group;
+    without, alone in the request's own unit of work."""
+    if committer is None:
+        return await intake.ingest(session, settings, kv, user, event)
+    prepared = intake.prepare(event)  # a schema error is answered without waiting
+    # The caller is authenticated: end the request's transaction so that its connection (and,
+    # on SQLite, the write lock) is not held while the record waits for its group.
+    await session.commit()
+    return await committer.submit(user, prepared)

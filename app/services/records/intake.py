@@ -1,0 +1,495 @@
+"""Behaviour records: verify, quantify and credit, exactly once per (user, client_event_id).
+
+One record's path: schema (422, nothing stored) → the citizen's ledger lock (serialises
+that citizen's records, which makes the idempotency check, the overlap check and the daily cap
+race-free) → idempotency (a replay returns the stored result; other content under the same id
+is a 409) → the methodology version in force at ``occurred_at`` → time window, plausibility
+and overlap (rejected, with reasons) → review (pending) → daily cap → ledger credit, in the
+same transaction as the record. The unique constraint on (user_id, client_event_id) backs it
+all. A single record and a batch take the same path; a batch does each step for all its
+records at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import insert, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.db import after_commit, insert_ignore, new_id, utcnow
+from app.kit.errors import DomainError, IdempotencyConflict, InvalidState, ValidationFailed
+from app.kit.pagination import Keyset
+from app.kv import KV
+from app.models import DailyUsage, MethodologyVersion, Partner, Record, User
+from app.observability import POINTS_CREDITED, RECORDS, REDUCTION_G, REJECTION_REASONS
+from app.rules import Context, Methodology, points_for, registry, resolve
+from app.rules.base import dec
+from app.schemas.records import EventIn
+from app.services import ledger
+from app.services.methodologies.errors import UnknownType
+from app.services.methodologies.versions import parsed, version_in_force
+from app.services.records import leaderboards
+
+
+@dataclass(frozen=True)
+class Outcome:
+    record: Record
+    created: bool
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if hasattr(value, "as_tuple"):  # Decimal
+        return dec(value)
+    return value
+
+
+def content_hash(code: str, occurred_at: datetime, data: dict[str, Any]) -> str:
+    """Same record content, same hash: 10 and 10.0 km, or one instant in two offsets, agree."""
+    body = json.dumps(
+        {
+            "type": code,
+            "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+            "data": _canonical(data),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def parse(item: EventIn) -> tuple[Methodology, Any]:
+    """The methodology and validated data, or a 422 that stores nothing."""
+    m = registry.get(item.type)
+    if m is None:
+        known = ", ".join(x.code for x in registry.all_methodologies())
+        raise UnknownType(
+            f"Unknown type {item.type!r}; known: {known}.",
+            errors=[{"field": "type", "message": "unknown methodology"}],
+        )
+    try:
+        data = m.Input.model_validate(item.data)
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": ".".join(["data", *map(str, e["loc"])]),
+                "message": e["msg"],
+                "type": e["type"],
+            }
+            for e in exc.errors()
+        ]
+        raise ValidationFailed(
+            "The record's data does not match its type's schema.", errors=errors
+        ) from None
+    return m, data
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A record past its schema, with its content hash: what needs no database, done before
+    the record waits for a unit of work."""
+
+    event: EventIn
+    m: Methodology
+    data: Any
+    digest: str
+
+
+def prepare(event: EventIn) -> Prepared:
+    """Parse and hash one record, or raise the 422 that stores nothing."""
+    m, data = parse(event)
+    return Prepared(event, m, data, content_hash(m.code, event.occurred_at, data.model_dump()))
+
+
+def _replay(found: Record, digest: str) -> Outcome:
+    if found.content_hash != digest:
+        raise IdempotencyConflict(
+            f"client_event_id {found.client_event_id!r} was already used for other content."
+        )
+    return Outcome(found, created=False)
+
+
+def _capped(record: Record, wanted: int, cap: int | None, used: int) -> int:
+    """Apply the daily cap to a record about to be credited; returns the points it gets."""
+    left = None if cap is None else max(0, cap - used)
+    points = wanted if left is None else min(wanted, left)
+    if points < wanted:
+        record.reasons = [*record.reasons, "daily_cap_reached"]
+    record.points = points
+    record.status = "credited"
+    record.breakdown = {
+        **record.breakdown,
+        "points_before_cap": wanted,
+        "daily_cap_points": cap,
+        "cap_left_before": left,
+        "points": points,
+    }
+    return points
+
+
+@dataclass
+class _Item:
+    index: int
+    user: User
+    event: EventIn
+    m: Methodology
+    data: Any
+    digest: str
+
+
+class _Batch:
+    """What the records of one unit of work must be checked against, read in a few queries
+    after the citizens are locked, and kept up to date as each record is decided: stored
+    records under the same ids, non-rejected activity spans, and daily cap usage."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[tuple[str, str], Record] = {}
+        self.spans: dict[str, list[tuple[datetime, datetime]]] = {}
+        self.usage: dict[tuple[str, str, str], DailyUsage] = {}
+
+    @classmethod
+    async def load(cls, session: AsyncSession, items: list[_Item], settings: Settings) -> _Batch:
+        batch = cls()
+        users = sorted({it.user.id for it in items})
+        rows = await session.scalars(
+            select(Record)
+            .where(
+                Record.user_id.in_(users),
+                Record.client_event_id.in_(sorted({it.event.client_event_id for it in items})),
+            )
+            .execution_options(populate_existing=True)
+        )
+        batch.by_id = {(r.user_id, r.client_event_id): r for r in rows}
+        timed = [(it, it.m.duration(it.data)) for it in items]
+        starts = [it.event.occurred_at - d for it, d in timed if d]
+        if starts:
+            found = await session.execute(
+                select(Record.user_id, Record.span_start, Record.span_end).where(
+                    Record.user_id.in_(users),
+                    Record.status != "rejected",
+                    Record.span_start < max(it.event.occurred_at for it, d in timed if d),
+                    Record.span_end > min(starts),
+                )
+            )
+            for user_id, span_start, span_end in found:
+                batch.spans.setdefault(user_id, []).append((span_start, span_end))
+        days = sorted({_local_day(it.event.occurred_at, settings) for it in items})
+        usage = await session.scalars(
+            select(DailyUsage)
+            .where(DailyUsage.user_id.in_(users), DailyUsage.day.in_(days))
+            .execution_options(populate_existing=True)
+        )
+        batch.usage = {(u.user_id, u.code, u.day): u for u in usage}
+        return batch
+
+    def overlaps(self, user_id: str, start: datetime, end: datetime) -> bool:
+        return any(s < end and e > start for s, e in self.spans.get(user_id, ()))
+
+    def used(self, session: AsyncSession, user_id: str, code: str, day: str) -> DailyUsage:
+        usage = self.usage.get((user_id, code, day))
+        if usage is None:
+            usage = DailyUsage(user_id=user_id, code=code, day=day, points=0)
+            session.add(usage)
+            self.usage[(user_id, code, day)] = usage
+        return usage
+
+
+_COLUMNS = [attr.key for attr in sa_inspect(Record).column_attrs]
+
+
+def _row(record: Record) -> dict[str, Any]:
+    """A new record's values for a bulk INSERT (the Record itself stays out of the session)."""
+    return {key: getattr(record, key) for key in _COLUMNS}
+
+
+def _credit_for(record: Record, points: int, settings: Settings, now: datetime) -> ledger.Credit:
+    """The ledger credit of a record: its idempotent ref, a lot living ``points_ttl_days``, and
+    its reduction, which counts in the citizen's lifetime grams even when a cap left 0 points."""
+    return ledger.Credit(
+        user_id=record.user_id,
+        points=points,
+        ref=f"record:{record.id}:credit",
+        cause_type="record",
+        cause_id=record.id,
+        expires_at=now + timedelta(days=settings.points_ttl_days),
+        reduction_g=record.reduction_g,
+    )
+
+
+def _local_day(at: datetime, settings: Settings) -> str:
+    return at.astimezone(settings.tz).date().isoformat()
+
+
+async def ingest(
+    session: AsyncSession,
+    settings: Settings,
+    kv: KV | None,
+    user: User,
+    item: EventIn,
+    *,
+    partner: Partner | None = None,
+    now: datetime | None = None,
+) -> Outcome:
+    """Verify, quantify and (maybe) credit one record. Raises a DomainError for a record that
+    must not be stored (schema, unknown type, idempotency conflict)."""
+    [outcome] = await ingest_many(session, settings, kv, [(user, item)], partner=partner, now=now)
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+async def ingest_many(
+    session: AsyncSession,
+    settings: Settings,
+    kv: KV | None,
+    items: Sequence[tuple[User | None, EventIn | Prepared | DomainError]],
+    *,
+    partner: Partner | None = None,
+    now: datetime | None = None,
+) -> list[Outcome | DomainError]:
+    """Records in one transaction, decided in order as if posted one by one; an item that
+    fails (schema, unknown type, idempotency conflict) stores nothing and fails alone. The
+    items may be of several citizens (a group of single records) and already prepared.
+
+    Every citizen involved is locked first, in one ordered statement; what the records are
+    checked against is then read in a few queries, each record is decided in memory, and the
+    stored rows, ledger transactions, entries and lots are written in bulk."""
+    now = now or utcnow()
+    out: list[Outcome | DomainError | None] = [None] * len(items)
+    todo: list[_Item] = []
+    for i, (user, event) in enumerate(items):
+        if isinstance(event, DomainError):
+            out[i] = event
+            continue
+        assert user is not None
+        try:
+            p = event if isinstance(event, Prepared) else prepare(event)
+        except DomainError as exc:
+            out[i] = exc
+            continue
+        todo.append(_Item(i, user, p.event, p.m, p.data, p.digest))
+    if todo:
+        await ledger.lock_users(session, sorted({it.user.id for it in todo}))
+        batch = await _Batch.load(session, todo, settings)
+        new: list[Record] = []
+        credits: list[tuple[Record, ledger.Credit]] = []
+        for it in todo:
+            try:
+                out[it.index] = await _decide(
+                    session, settings, batch, it, partner, now, new, credits
+                )
+            except DomainError as exc:
+                out[it.index] = exc
+        txn_ids = await ledger.credit_many(session, [c for _, c in credits])
+        for (record, _), txn_id in zip(credits, txn_ids, strict=True):
+            record.transaction_id = txn_id
+        await session.flush()  # daily usage
+        if new:
+            await session.execute(insert(Record), [_row(record) for record in new])
+        for record in new:
+            if kv is not None and record.status == "credited" and record.reduction_g > 0:
+                leaderboards.count_after_commit(session, kv, settings, record)
+            _count(session, record)
+    return [o for o in out if o is not None]
+
+
+async def _decide(
+    session: AsyncSession,
+    settings: Settings,
+    batch: _Batch,
+    it: _Item,
+    partner: Partner | None,
+    now: datetime,
+    new: list[Record],
+    credits: list[tuple[Record, ledger.Credit]],
+) -> Outcome:
+    user, event, m = it.user, it.event, it.m
+    if (found := batch.by_id.get((user.id, event.client_event_id))) is not None:
+        return _replay(found, it.digest)
+    occurred_at = event.occurred_at
+    in_force = await version_in_force(session, m, occurred_at)
+    trusted = partner is not None and m.code in (partner.allowed_types or [])
+    result = m.evaluate(it.data, in_force.params, Context(region=user.region, trusted=trusted))
+    duration = m.duration(it.data)
+    span = (occurred_at - duration, occurred_at) if duration else (None, None)
+
+    reasons = list(result.reasons)
+    if occurred_at > now + timedelta(seconds=settings.future_tolerance_seconds):
+        reasons.insert(0, "in_future")
+    elif occurred_at < now - timedelta(days=settings.late_window_days):
+        reasons.insert(0, "too_late")
+    if not reasons and span[0] is not None and batch.overlaps(user.id, span[0], occurred_at):
+        reasons.append("overlapping_activity")
+
+    record = Record(
+        id=new_id(),
+        user_id=user.id,
+        client_event_id=event.client_event_id,
+        content_hash=it.digest,
+        type=m.code,
+        occurred_at=occurred_at,
+        received_at=now,
+        data=_canonical(it.data.model_dump(exclude_none=True)),
+        source="partner" if partner else "app",
+        partner_id=partner.id if partner else None,
+        region=user.region,
+        local_day=_local_day(occurred_at, settings),
+        span_start=span[0],
+        span_end=span[1],
+        status="rejected",
+        reasons=reasons,
+        reduction_g=result.reduction_g,
+        points=0,
+        version_id=in_force.version.id,
+        version=in_force.version.version,
+        params_hash=in_force.version.params_hash,
+        breakdown={
+            **result.breakdown,
+            "methodology": m.code,
+            "version": in_force.version.version,
+            "params_hash": in_force.version.params_hash,
+            "trusted_source": trusted,
+        },
+        transaction_id=None,
+        reversed_at=None,
+    )
+    if not reasons:
+        if result.needs_review:
+            record.status = "pending_review"
+            record.reasons = ["needs_review"]
+        else:
+            params = resolve(in_force.params, user.region)
+            usage = batch.used(session, user.id, m.code, record.local_day)
+            points = _capped(
+                record,
+                points_for(result.reduction_g, params),
+                params.daily_cap_points,
+                usage.points,
+            )
+            usage.points += points
+            credits.append((record, _credit_for(record, points, settings, now)))
+    if record.status != "rejected" and span[0] is not None:
+        batch.spans.setdefault(user.id, []).append((span[0], occurred_at))
+    batch.by_id[(user.id, event.client_event_id)] = record
+    new.append(record)
+    return Outcome(record, created=True)
+
+
+async def apply_credit(
+    session: AsyncSession, settings: Settings, record: Record, now: datetime, kv: KV | None = None
+) -> None:
+    """Credit a record held for review, as of the decision: the version stored on the record
+    gives the points, the daily cap of the record's own local day applies with what that day
+    has used by now, and the ledger posting carries the record's idempotent ref."""
+    if record.status != "pending_review":
+        raise InvalidState(f"The record is {record.status}, not pending_review.")
+    await ledger.lock_user(session, record.user_id)
+    m = registry.get(record.type)
+    version = await session.get(MethodologyVersion, record.version_id)
+    assert m is not None and version is not None
+    params = resolve(parsed(m, version), record.region)
+    record.reasons = [r for r in record.reasons if r != "needs_review"]
+    key = {"user_id": record.user_id, "code": record.type, "day": record.local_day}
+    await session.execute(insert_ignore(session, DailyUsage, [{**key, "points": 0}]))
+    usage = await session.scalar(
+        select(DailyUsage)
+        .where(
+            DailyUsage.user_id == record.user_id,
+            DailyUsage.code == record.type,
+            DailyUsage.day == record.local_day,
+        )
+        .execution_options(populate_existing=True)
+    )
+    assert usage is not None
+    points = _capped(
+        record, points_for(record.reduction_g, params), params.daily_cap_points, usage.points
+    )
+    usage.points += points
+    [record.transaction_id] = await ledger.credit_many(
+        session, [_credit_for(record, points, settings, now)]
+    )
+    if kv is not None and record.reduction_g > 0:
+        leaderboards.count_after_commit(session, kv, settings, record)
+    await session.flush()
+    _count(session, record)
+
+
+def _count(session: AsyncSession, record: Record) -> None:
+    code, status, reasons = record.type, record.status, list(record.reasons)
+    points, grams = record.points, record.reduction_g
+
+    async def inc() -> None:
+        RECORDS.labels(code, status).inc()
+        for reason in reasons:
+            REJECTION_REASONS.labels(reason).inc()
+        if status == "credited":
+            POINTS_CREDITED.labels(code).inc(points)
+            REDUCTION_G.labels(code).inc(grams)
+
+    after_commit(session, inc)
+
+
+NEWEST = Keyset((Record.received_at, Record.id))
+
+
+async def list_for_user(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    status: str | None,
+    code: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Record], str | None]:
+    """A citizen's records, newest received first."""
+    query = select(Record).where(Record.user_id == user_id)
+    if status:
+        query = query.where(Record.status == status)
+    if code:
+        query = query.where(Record.type == code)
+    return NEWEST.page((await session.scalars(NEWEST.apply(query, cursor, limit))).all(), limit)
+
+
+def view(record: Record, *, detail: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": record.id,
+        "client_event_id": record.client_event_id,
+        "type": record.type,
+        "status": record.status,
+        "reduction_g": record.reduction_g,
+        "points": record.points,
+        "reasons": list(record.reasons or []),
+        "methodology": {"code": record.type, "version": record.version},
+        "occurred_at": record.occurred_at,
+        "received_at": record.received_at,
+        "source": record.source,
+        "reversed_at": record.reversed_at,
+    }
+    if detail:
+        out |= {
+            "data": record.data,
+            "region": record.region,
+            "local_day": record.local_day,
+            "params_hash": record.params_hash,
+            "breakdown": record.breakdown,
+            "decided_at": record.decided_at,
+            "decision_note": record.decision_note,
+        }
+    return out
+
+
+def item_view(outcome: Outcome) -> dict[str, Any]:
+    """A batch item's answer: the record, and whether it was already stored."""
+    return {**view(outcome.record), "replayed": not outcome.created}
