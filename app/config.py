@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./tanhui.db"
     redis_url: str | None = None
     redis_prefix: str = Field(default="tanhui:", max_length=64)
+    # Redis connections per worker; requests beyond it wait (up to 2 s) for a free one.
+    redis_max_connections: int = Field(default=64, ge=1, le=10_000)
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "tanhui"
     jwt_audience: str = "tanhui-api"

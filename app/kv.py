@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 # Sliding-window rate limit: one sorted set per key, members are request timestamps.
 _RATE_LUA = """
@@ -119,11 +119,20 @@ class KV(Protocol):
 class RedisKV:
     """Every key is prefixed, so several deployments (or test runs) can share one Redis."""
 
-    def __init__(self, url: str, prefix: str = "tanhui:") -> None:
+    def __init__(self, url: str, prefix: str = "tanhui:", max_connections: int = 64) -> None:
         self.prefix = prefix
-        self.redis: Redis = Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=15
+        # A bounded pool that waits for a free connection: under a burst (a thousand phones at
+        # once) an unbounded pool opens a connection per request, connects time out, and every
+        # such request falls back to the database for revocations.
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=2,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            health_check_interval=15,
         )
+        self.redis: Redis = Redis(connection_pool=pool)
         self._rate = self.redis.register_script(_RATE_LUA)
         self._rank = self.redis.register_script(_RANK_LUA)
         self._auth = self.redis.register_script(_AUTH_LUA)
@@ -308,8 +317,8 @@ class MemoryKV:
         return None
 
 
-def make_kv(redis_url: str | None, prefix: str = "tanhui:") -> KV:
-    return RedisKV(redis_url, prefix) if redis_url else MemoryKV()
+def make_kv(redis_url: str | None, prefix: str = "tanhui:", max_connections: int = 64) -> KV:
+    return RedisKV(redis_url, prefix, max_connections) if redis_url else MemoryKV()
 
 
 def retry_after_seconds(seconds: float) -> int:

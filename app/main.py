@@ -51,7 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url, settings.db_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.kv = make_kv(settings.redis_url, settings.redis_prefix)
+        app.state.kv = make_kv(
+            settings.redis_url, settings.redis_prefix, settings.redis_max_connections
+        )
         await on_startup(app)
         committer = None
         if settings.record_group_commit:
