@@ -34,6 +34,7 @@ from app.kit.inputs import ITEMS_CHECKED_ALONE
 from app.kit.pagination import CursorParam, LimitParam
 from app.kit.problems import responses
 from app.models import Record
+from app.models.records import RecordStatus
 from app.schemas.identity import REGION_PATTERN
 from app.schemas.records import (
     AdminRecordOut,
@@ -106,7 +107,7 @@ async def post_batch(
 async def list_events(
     principal: Citizen,
     session: Session,
-    status: Annotated[str | None, Query(pattern="^(credited|rejected|pending_review)$")] = None,
+    status: RecordStatus | None = None,
     type: Annotated[str | None, Query(max_length=64)] = None,  # noqa: A002
     limit: LimitParam = 50,
     cursor: CursorParam = None,

@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from app.kit.pagination import Page
+from app.models.records import Reason, RecordSource, RecordStatus
 
 EVENT_EXAMPLE: Any = {
     "client_event_id": "c0a8e1f2-2026-11-23-0830",
@@ -81,14 +82,14 @@ class EventOut(BaseModel):
     id: str
     client_event_id: str
     type: str
-    status: str = Field(description="credited, rejected or pending_review")
+    status: RecordStatus
     reduction_g: int = Field(description="Verified reduction, whole grams CO2e")
     points: int
-    reasons: list[str] = Field(description="Machine-readable codes, e.g. daily_cap_reached")
+    reasons: list[Reason] = Field(description="Machine-readable codes, e.g. daily_cap_reached")
     methodology: MethodologyRef
     occurred_at: datetime
     received_at: datetime
-    source: str = Field(description="app or partner")
+    source: RecordSource
     reversed_at: datetime | None = None
 
 
@@ -203,13 +204,13 @@ class AdminRecordOut(BaseModel):
     user_id: str
     client_event_id: str
     type: str
-    status: str
-    source: str
+    status: RecordStatus
+    source: RecordSource
     region: str | None
     data: dict[str, Any]
     reduction_g: int
     points: int
-    reasons: list[str]
+    reasons: list[Reason]
     methodology: MethodologyRef
     occurred_at: datetime
     received_at: datetime

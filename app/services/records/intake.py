@@ -30,6 +30,7 @@ from app.kit.errors import DomainError, IdempotencyConflict, InvalidState, Valid
 from app.kit.pagination import Keyset
 from app.kv import KV
 from app.models import DailyUsage, MethodologyVersion, Partner, Record, User
+from app.models.records import Reason, RecordSource, RecordStatus
 from app.observability import POINTS_CREDITED, RECORDS, REDUCTION_G, REJECTION_REASONS
 from app.rules import Context, Methodology, points_for, registry, resolve
 from app.rules.base import dec
@@ -126,9 +127,9 @@ def _capped(record: Record, wanted: int, cap: int | None, used: int) -> int:
     left = None if cap is None else max(0, cap - used)
     points = wanted if left is None else min(wanted, left)
     if points < wanted:
-        record.reasons = [*record.reasons, "daily_cap_reached"]
+        record.reasons = [*record.reasons, Reason.DAILY_CAP_REACHED]
     record.points = points
-    record.status = "credited"
+    record.status = RecordStatus.CREDITED
     record.breakdown = {
         **record.breakdown,
         "points_before_cap": wanted,
@@ -178,7 +179,7 @@ class _Batch:
             found = await session.execute(
                 select(Record.user_id, Record.span_start, Record.span_end).where(
                     Record.user_id.in_(users),
-                    Record.status != "rejected",
+                    Record.status != RecordStatus.REJECTED,
                     Record.span_start < max(it.event.occurred_at for it, d in timed if d),
                     Record.span_end > min(starts),
                 )
@@ -299,7 +300,7 @@ async def ingest_many(
         if new:
             await session.execute(insert(Record), [_row(record) for record in new])
         for record in new:
-            if kv is not None and record.status == "credited" and record.reduction_g > 0:
+            if kv is not None and record.status == RecordStatus.CREDITED and record.reduction_g > 0:
                 leaderboards.count_after_commit(session, kv, settings, record)
             _count(session, record)
     return [o for o in out if o is not None]
@@ -327,11 +328,11 @@ async def _decide(
 
     reasons = list(result.reasons)
     if occurred_at > now + timedelta(seconds=settings.future_tolerance_seconds):
-        reasons.insert(0, "in_future")
+        reasons.insert(0, Reason.IN_FUTURE)
     elif occurred_at < now - timedelta(days=settings.late_window_days):
-        reasons.insert(0, "too_late")
+        reasons.insert(0, Reason.TOO_LATE)
     if not reasons and span[0] is not None and batch.overlaps(user.id, span[0], occurred_at):
-        reasons.append("overlapping_activity")
+        reasons.append(Reason.OVERLAPPING_ACTIVITY)
 
     record = Record(
         id=new_id(),
@@ -342,13 +343,13 @@ async def _decide(
         occurred_at=occurred_at,
         received_at=now,
         data=_canonical(it.data.model_dump(exclude_none=True)),
-        source="partner" if partner else "app",
+        source=RecordSource.PARTNER if partner else RecordSource.APP,
         partner_id=partner.id if partner else None,
         region=user.region,
         local_day=_local_day(occurred_at, settings),
         span_start=span[0],
         span_end=span[1],
-        status="rejected",
+        status=RecordStatus.REJECTED,
         reasons=reasons,
         reduction_g=result.reduction_g,
         points=0,
@@ -367,8 +368,8 @@ async def _decide(
     )
     if not reasons:
         if result.needs_review:
-            record.status = "pending_review"
-            record.reasons = ["needs_review"]
+            record.status = RecordStatus.PENDING_REVIEW
+            record.reasons = [Reason.NEEDS_REVIEW]
         else:
             params = resolve(in_force.params, user.region)
             usage = batch.used(session, user.id, m.code, record.local_day)
@@ -380,7 +381,7 @@ async def _decide(
             )
             usage.points += points
             credits.append((record, _credit_for(record, points, settings, now)))
-    if record.status != "rejected" and span[0] is not None:
+    if record.status != RecordStatus.REJECTED and span[0] is not None:
         batch.spans.setdefault(user.id, []).append((span[0], occurred_at))
     batch.by_id[(user.id, event.client_event_id)] = record
     new.append(record)
@@ -400,7 +401,7 @@ async def apply_credit(
     version = await session.get(MethodologyVersion, record.version_id)
     assert m is not None and version is not None
     params = resolve(parsed(m, version), record.region)
-    record.reasons = [r for r in record.reasons if r != "needs_review"]
+    record.reasons = [r for r in record.reasons if r != Reason.NEEDS_REVIEW]
     key = {"user_id": record.user_id, "code": record.type, "day": record.local_day}
     await session.execute(insert_ignore(session, DailyUsage, [{**key, "points": 0}]))
     usage = await session.scalar(

@@ -30,6 +30,7 @@ from app.db import after_commit, new_id, utcnow
 from app.kit.errors import IdempotencyConflict, NotFound, ValidationFailed
 from app.kit.pagination import Keyset
 from app.models import Incentive, Merchant, Redemption
+from app.models.rewards import RedemptionStatus
 from app.observability import REDEMPTIONS
 from app.services import ledger
 from app.services.rewards import codes
@@ -43,8 +44,16 @@ from app.services.rewards.errors import (
 )
 from app.services.rewards.incentives import INACTIVE, inactive_reason
 
-STATUSES = ("issued", "fulfilled", "cancelled", "expired")
-_TAKEN = ("issued", "fulfilled")  # what counts against stock and the per-user limit
+STATUSES = (
+    RedemptionStatus.ISSUED,
+    RedemptionStatus.FULFILLED,
+    RedemptionStatus.CANCELLED,
+    RedemptionStatus.EXPIRED,
+)
+_TAKEN = (
+    RedemptionStatus.ISSUED,
+    RedemptionStatus.FULFILLED,
+)  # what counts against stock and the per-user limit
 _CODE_ATTEMPTS = 3
 
 
@@ -117,7 +126,7 @@ async def redeem(
         "incentive_id": incentive.id,
         "merchant_id": incentive.merchant_id,
         "idempotency_key": idempotency_key,
-        "status": "issued",
+        "status": RedemptionStatus.ISSUED,
         "points": incentive.points_cost,
         "hold_id": hold.id,
         "expires_at": now + timedelta(days=incentive.code_ttl_days),
@@ -141,7 +150,7 @@ async def redeem(
             if attempt == _CODE_ATTEMPTS - 1:
                 raise
             continue
-        _count(session, "issued")
+        _count(session, RedemptionStatus.ISSUED)
         return Issued(redemption, created=True)
     raise AssertionError("unreachable")
 
@@ -311,11 +320,11 @@ async def verify(
     assert redemption is not None
     _ensure_issued(redemption, now, past_expiry_ok=False)
     await ledger.settle(session, redemption.hold_id, merchant_id=merchant_id)
-    redemption.status = "fulfilled"
+    redemption.status = RedemptionStatus.FULFILLED
     redemption.resolved_at = now
     redemption.resolved_by = staff_id
     await session.flush()
-    _count(session, "fulfilled")
+    _count(session, RedemptionStatus.FULFILLED)
     return redemption
 
 
@@ -332,10 +341,10 @@ async def cancel(
     redemption = await _lock_redemption(session, redemption_id)
     assert redemption is not None
     _ensure_issued(redemption, now, past_expiry_ok=True)
-    await _give_back(session, redemption, "cancelled", now, by=user_id)
+    await _give_back(session, redemption, RedemptionStatus.CANCELLED, now, by=user_id)
     await _return_stock(session, redemption.incentive_id, 1)
     await session.flush()
-    _count(session, "cancelled")
+    _count(session, RedemptionStatus.CANCELLED)
     return redemption
 
 
@@ -350,7 +359,7 @@ async def expire_codes(session: AsyncSession, now: datetime, limit: int) -> int:
     candidates = (
         await session.execute(
             select(Redemption.id, Redemption.user_id)
-            .where(Redemption.status == "issued", Redemption.expires_at <= now)
+            .where(Redemption.status == RedemptionStatus.ISSUED, Redemption.expires_at <= now)
             .order_by(Redemption.expires_at, Redemption.id)
             .limit(limit)
         )
@@ -360,19 +369,23 @@ async def expire_codes(session: AsyncSession, now: datetime, limit: int) -> int:
     returned: Counter[str] = Counter()
     for redemption_id, _ in candidates:
         redemption = await _lock_redemption(session, redemption_id)
-        if redemption is None or redemption.status != "issued" or redemption.expires_at > now:
+        if (
+            redemption is None
+            or redemption.status != RedemptionStatus.ISSUED
+            or redemption.expires_at > now
+        ):
             continue
-        await _give_back(session, redemption, "expired", now, by=None)
+        await _give_back(session, redemption, RedemptionStatus.EXPIRED, now, by=None)
         returned[redemption.incentive_id] += 1
     for incentive_id in sorted(returned):
         await _return_stock(session, incentive_id, returned[incentive_id])
     await session.flush()
-    _count(session, "expired", sum(returned.values()))
+    _count(session, RedemptionStatus.EXPIRED, sum(returned.values()))
     return sum(returned.values())
 
 
 def _citizen_view(secret: str, redemption: Redemption, title: str, merchant: str) -> dict[str, Any]:
-    usable = redemption.status == "issued" and redemption.expires_at > utcnow()
+    usable = redemption.status == RedemptionStatus.ISSUED and redemption.expires_at > utcnow()
     return {
         "id": redemption.id,
         "code": _shown_code(secret, redemption) if usable else None,
