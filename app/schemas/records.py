@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from app.kit.pagination import Page
 from app.models.records import Reason, RecordSource, RecordStatus
 
-EVENT_EXAMPLE: Any = {
+RECORD_EXAMPLE: Any = {
     "client_event_id": "c0a8e1f2-2026-11-23-0830",
     "type": "transit.metro",
     "occurred_at": "2026-11-23T08:30:00+08:00",
@@ -30,8 +30,8 @@ RESULT_EXAMPLE: Any = {
 }
 
 
-class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EVENT_EXAMPLE]})
+class RecordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [RECORD_EXAMPLE]})
 
     client_event_id: str = Field(
         min_length=1,
@@ -46,16 +46,16 @@ class EventIn(BaseModel):
 
 class BatchIn(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"events": [EVENT_EXAMPLE]}]}
+        extra="forbid", json_schema_extra={"examples": [{"events": [RECORD_EXAMPLE]}]}
     )
 
     events: list[dict[str, Any]] = Field(min_length=1, max_length=500)
 
 
-class PartnerEventIn(EventIn):
+class PartnerRecordIn(RecordIn):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"user_ref": "card-3108-5521", **EVENT_EXAMPLE}]},
+        json_schema_extra={"examples": [{"user_ref": "card-3108-5521", **RECORD_EXAMPLE}]},
     )
 
     user_ref: str = Field(
@@ -76,7 +76,7 @@ class MethodologyRef(BaseModel):
     version: int
 
 
-class EventOut(BaseModel):
+class RecordOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [RESULT_EXAMPLE]})
 
     id: str
@@ -93,7 +93,7 @@ class EventOut(BaseModel):
     reversed_at: datetime | None = None
 
 
-class EventDetailOut(EventOut):
+class RecordDetailOut(RecordOut):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -158,7 +158,7 @@ class BatchOut(BaseModel):
     results: list[ItemResult]
 
 
-class EventsPage(Page[EventOut]):
+class RecordsPage(Page[RecordOut]):
     """Newest received first."""
 
 

@@ -34,7 +34,7 @@ from app.models.records import Reason, RecordSource, RecordStatus
 from app.observability import POINTS_CREDITED, RECORDS, REDUCTION_G, REJECTION_REASONS
 from app.rules import Context, Methodology, points_for, registry, resolve
 from app.rules.base import dec
-from app.schemas.records import EventIn
+from app.schemas.records import RecordIn
 from app.services import ledger
 from app.services.methodologies.errors import UnknownType
 from app.services.methodologies.versions import parsed, version_in_force
@@ -71,7 +71,7 @@ def content_hash(code: str, occurred_at: datetime, data: dict[str, Any]) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def parse(item: EventIn) -> tuple[Methodology, Any]:
+def parse(item: RecordIn) -> tuple[Methodology, Any]:
     """The methodology and validated data, or a 422 that stores nothing."""
     m = registry.get(item.type)
     if m is None:
@@ -102,16 +102,18 @@ class Prepared:
     """A record past its schema, with its content hash: what needs no database, done before
     the record waits for a unit of work."""
 
-    event: EventIn
+    record_in: RecordIn
     m: Methodology
     data: Any
     digest: str
 
 
-def prepare(event: EventIn) -> Prepared:
+def prepare(record_in: RecordIn) -> Prepared:
     """Parse and hash one record, or raise the 422 that stores nothing."""
-    m, data = parse(event)
-    return Prepared(event, m, data, content_hash(m.code, event.occurred_at, data.model_dump()))
+    m, data = parse(record_in)
+    return Prepared(
+        record_in, m, data, content_hash(m.code, record_in.occurred_at, data.model_dump())
+    )
 
 
 def _replay(found: Record, digest: str) -> Outcome:
@@ -144,7 +146,7 @@ def _capped(record: Record, wanted: int, cap: int | None, used: int) -> int:
 class _Item:
     index: int
     user: User
-    event: EventIn
+    record_in: RecordIn
     m: Methodology
     data: Any
     digest: str
@@ -168,25 +170,25 @@ class _Batch:
             select(Record)
             .where(
                 Record.user_id.in_(users),
-                Record.client_event_id.in_(sorted({it.event.client_event_id for it in items})),
+                Record.client_event_id.in_(sorted({it.record_in.client_event_id for it in items})),
             )
             .execution_options(populate_existing=True)
         )
         batch.by_id = {(r.user_id, r.client_event_id): r for r in rows}
         timed = [(it, it.m.duration(it.data)) for it in items]
-        starts = [it.event.occurred_at - d for it, d in timed if d]
+        starts = [it.record_in.occurred_at - d for it, d in timed if d]
         if starts:
             found = await session.execute(
                 select(Record.user_id, Record.span_start, Record.span_end).where(
                     Record.user_id.in_(users),
                     Record.status != RecordStatus.REJECTED,
-                    Record.span_start < max(it.event.occurred_at for it, d in timed if d),
+                    Record.span_start < max(it.record_in.occurred_at for it, d in timed if d),
                     Record.span_end > min(starts),
                 )
             )
             for user_id, span_start, span_end in found:
                 batch.spans.setdefault(user_id, []).append((span_start, span_end))
-        days = sorted({_local_day(it.event.occurred_at, settings) for it in items})
+        days = sorted({_local_day(it.record_in.occurred_at, settings) for it in items})
         usage = await session.scalars(
             select(DailyUsage)
             .where(DailyUsage.user_id.in_(users), DailyUsage.day.in_(days))
@@ -238,7 +240,7 @@ async def ingest(
     settings: Settings,
     kv: KV | None,
     user: User,
-    item: EventIn,
+    item: RecordIn,
     *,
     partner: Partner | None = None,
     now: datetime | None = None,
@@ -255,7 +257,7 @@ async def ingest_many(
     session: AsyncSession,
     settings: Settings,
     kv: KV | None,
-    items: Sequence[tuple[User | None, EventIn | Prepared | DomainError]],
+    items: Sequence[tuple[User | None, RecordIn | Prepared | DomainError]],
     *,
     partner: Partner | None = None,
     now: datetime | None = None,
@@ -270,17 +272,17 @@ async def ingest_many(
     now = now or utcnow()
     out: list[Outcome | DomainError | None] = [None] * len(items)
     todo: list[_Item] = []
-    for i, (user, event) in enumerate(items):
-        if isinstance(event, DomainError):
-            out[i] = event
+    for i, (user, record_in) in enumerate(items):
+        if isinstance(record_in, DomainError):
+            out[i] = record_in
             continue
         assert user is not None
         try:
-            p = event if isinstance(event, Prepared) else prepare(event)
+            p = record_in if isinstance(record_in, Prepared) else prepare(record_in)
         except DomainError as exc:
             out[i] = exc
             continue
-        todo.append(_Item(i, user, p.event, p.m, p.data, p.digest))
+        todo.append(_Item(i, user, p.record_in, p.m, p.data, p.digest))
     if todo:
         await ledger.lock_users(session, sorted({it.user.id for it in todo}))
         batch = await _Batch.load(session, todo, settings)
@@ -316,10 +318,10 @@ async def _decide(
     new: list[Record],
     credits: list[tuple[Record, ledger.Credit]],
 ) -> Outcome:
-    user, event, m = it.user, it.event, it.m
-    if (found := batch.by_id.get((user.id, event.client_event_id))) is not None:
+    user, record_in, m = it.user, it.record_in, it.m
+    if (found := batch.by_id.get((user.id, record_in.client_event_id))) is not None:
         return _replay(found, it.digest)
-    occurred_at = event.occurred_at
+    occurred_at = record_in.occurred_at
     in_force = await version_in_force(session, m, occurred_at)
     trusted = partner is not None and m.code in (partner.allowed_types or [])
     result = m.evaluate(it.data, in_force.params, Context(region=user.region, trusted=trusted))
@@ -337,7 +339,7 @@ async def _decide(
     record = Record(
         id=new_id(),
         user_id=user.id,
-        client_event_id=event.client_event_id,
+        client_event_id=record_in.client_event_id,
         content_hash=it.digest,
         type=m.code,
         occurred_at=occurred_at,
@@ -383,7 +385,7 @@ async def _decide(
             credits.append((record, _credit_for(record, points, settings, now)))
     if record.status != RecordStatus.REJECTED and span[0] is not None:
         batch.spans.setdefault(user.id, []).append((span[0], occurred_at))
-    batch.by_id[(user.id, event.client_event_id)] = record
+    batch.by_id[(user.id, record_in.client_event_id)] = record
     new.append(record)
     return Outcome(record, created=True)
 

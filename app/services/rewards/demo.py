@@ -20,7 +20,7 @@ from app.db import utcnow
 from app.kit.errors import InvalidState
 from app.models import Incentive, Merchant, User
 from app.models.identity import Role
-from app.schemas.records import EventIn
+from app.schemas.records import RecordIn
 from app.services.identity.users import create_user, get_by_email
 from app.services.records import intake
 
@@ -158,7 +158,7 @@ async def _yesterdays_trips(session: AsyncSession, settings: Settings, user: Use
     ]
     total = 0
     for n, (code, at, data) in enumerate(trips):
-        item = EventIn(
+        item = RecordIn(
             client_event_id=f"demo-{day.isoformat()}-{n}",
             type=code,
             occurred_at=datetime.combine(day, at, settings.tz),
