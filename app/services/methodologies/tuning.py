@@ -220,7 +220,7 @@ async def simulate(
         grams, points, cap_hit = outcome.reduction_g, 0, False
         if stored_reasons & CONTEXT_REASONS or outcome.reasons:
             status = RecordStatus.REJECTED
-        elif outcome.needs_review and row.status != "credited":
+        elif outcome.needs_review and row.status != RecordStatus.CREDITED:
             status = RecordStatus.PENDING_REVIEW
         else:
             status = RecordStatus.CREDITED

@@ -99,7 +99,7 @@ async def _locked_record(session: AsyncSession, record_id: str) -> Record:
 
 
 def _require_pending(record: Record) -> None:
-    if record.status != "pending_review":
+    if record.status != RecordStatus.PENDING_REVIEW:
         raise InvalidState(f"The record is {record.status}, not pending_review.")
 
 

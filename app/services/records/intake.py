@@ -396,7 +396,7 @@ async def apply_credit(
     """Credit a record held for review, as of the decision: the version stored on the record
     gives the points, the daily cap of the record's own local day applies with what that day
     has used by now, and the ledger posting carries the record's idempotent ref."""
-    if record.status != "pending_review":
+    if record.status != RecordStatus.PENDING_REVIEW:
         raise InvalidState(f"The record is {record.status}, not pending_review.")
     await ledger.lock_user(session, record.user_id)
     m = registry.get(record.type)
@@ -437,7 +437,7 @@ def _count(session: AsyncSession, record: Record) -> None:
         RECORDS.labels(code, status).inc()
         for reason in reasons:
             REJECTION_REASONS.labels(reason).inc()
-        if status == "credited":
+        if status == RecordStatus.CREDITED:
             POINTS_CREDITED.labels(code).inc(points)
             REDUCTION_G.labels(code).inc(grams)
 

@@ -239,11 +239,11 @@ async def _lock_redemption(session: AsyncSession, redemption_id: str) -> Redempt
 
 
 def _ensure_issued(redemption: Redemption, now: datetime, *, past_expiry_ok: bool) -> None:
-    if redemption.status == "fulfilled":
+    if redemption.status == RedemptionStatus.FULFILLED:
         raise AlreadyFulfilled("This code has already been used.")
-    if redemption.status == "cancelled":
+    if redemption.status == RedemptionStatus.CANCELLED:
         raise CodeCancelled("This code was cancelled.")
-    if redemption.status == "expired":
+    if redemption.status == RedemptionStatus.EXPIRED:
         raise CodeExpired("This code has expired.")
     if not past_expiry_ok and redemption.expires_at <= now:
         # Not swept yet. Answering with an error rolls the request back, so the points are
@@ -487,6 +487,6 @@ async def merchant_totals(session: AsyncSession, merchant_id: str) -> dict[str, 
     )
     for status, count, points in rows:
         totals[status] = int(count)
-        if status == "fulfilled":
+        if status == RedemptionStatus.FULFILLED:
             totals["points_settled"] = int(points)
     return totals
