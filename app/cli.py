@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.config import Settings, get_settings
+from app.models.identity import Role
 
 
 def _settings_or_exit() -> Settings:
@@ -148,9 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = sub.add_parser("create-user", help="create a user of any role")
     create.add_argument("--email", required=True)
     create.add_argument("--password", required=True)
-    create.add_argument(
-        "--role", default="citizen", choices=["citizen", "merchant", "admin", "auditor"]
-    )
+    create.add_argument("--role", default=Role.CITIZEN, choices=[r.value for r in Role])
     create.add_argument("--merchant-id")
     create.add_argument("--display-name")
     create.add_argument("--region")

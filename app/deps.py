@@ -15,6 +15,7 @@ from app.db import read_only, session_scope
 from app.kit.errors import Forbidden, Unauthorized
 from app.kv import KV
 from app.models import User
+from app.models.identity import Role
 from app.security import TokenClaims, decode_checked
 from app.services.identity.tokens import authenticate
 from app.services.records.group_commit import RecordCommitter
@@ -103,19 +104,19 @@ def require_admin_read() -> Callable[[Request, Principal], Coroutine[Any, Any, P
     """Admins may do everything here; auditors may only read (GET)."""
 
     async def guard(request: Request, principal: CurrentUser) -> Principal:
-        if principal.role == "admin":
+        if principal.role == Role.ADMIN:
             return principal
-        if principal.role == "auditor" and request.method in ("GET", "HEAD"):
+        if principal.role == Role.AUDITOR and request.method in ("GET", "HEAD"):
             return principal
         raise Forbidden(
             "This needs the role admin"
-            + (" (auditors may only read)." if principal.role == "auditor" else ".")
+            + (" (auditors may only read)." if principal.role == Role.AUDITOR else ".")
         )
 
     return guard
 
 
-Citizen = Annotated[Principal, Depends(require_roles("citizen"))]
+Citizen = Annotated[Principal, Depends(require_roles(Role.CITIZEN))]
 
 
 async def get_citizen_row(principal: Citizen, request: Request) -> User:
@@ -133,7 +134,7 @@ async def get_citizen_row(principal: Citizen, request: Request) -> User:
 
 
 CitizenRow = Annotated[User, Depends(get_citizen_row)]
-MerchantStaff = Annotated[Principal, Depends(require_roles("merchant"))]
-MerchantOrAdmin = Annotated[Principal, Depends(require_roles("merchant", "admin"))]
-Admin = Annotated[Principal, Depends(require_roles("admin"))]
+MerchantStaff = Annotated[Principal, Depends(require_roles(Role.MERCHANT))]
+MerchantOrAdmin = Annotated[Principal, Depends(require_roles(Role.MERCHANT, Role.ADMIN))]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 AdminOrAuditor = Annotated[Principal, Depends(require_admin_read())]

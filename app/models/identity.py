@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, CreatedMixin, IdMixin, UTCDateTime
 
-ROLES = ("citizen", "merchant", "admin", "auditor")
+
+class Role(StrEnum):
+    CITIZEN = "citizen"
+    MERCHANT = "merchant"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
+ROLES = tuple(Role)
 
 
 class User(IdMixin, CreatedMixin, Base):
@@ -17,7 +26,7 @@ class User(IdMixin, CreatedMixin, Base):
 
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16), default="citizen")
+    role: Mapped[str] = mapped_column(String(16), default=Role.CITIZEN)
     display_name: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str | None] = mapped_column(String(8))
     merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"), index=True)

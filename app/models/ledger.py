@@ -7,6 +7,7 @@ posting never needs a lookup to find its accounts, and locks can be taken in id 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -28,7 +29,33 @@ from app.db import Base, CreatedMixin, IdMixin, UTCDateTime
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
-ACCOUNT_KINDS = ("issuance", "available", "held", "debt", "merchant", "expired", "reversals")
+class AccountKind(StrEnum):
+    ISSUANCE = "issuance"
+    AVAILABLE = "available"
+    HELD = "held"
+    DEBT = "debt"
+    MERCHANT = "merchant"
+    EXPIRED = "expired"
+    REVERSALS = "reversals"
+
+
+ACCOUNT_KINDS = tuple(AccountKind)
+
+
+class TransactionKind(StrEnum):
+    CREDIT = "credit"
+    DEBT_REPAYMENT = "debt_repayment"
+    HOLD = "hold"
+    SETTLE = "settle"
+    RELEASE = "release"
+    REVERSAL = "reversal"
+    EXPIRY = "expiry"
+
+
+class HoldStatus(StrEnum):
+    HELD = "held"
+    SETTLED = "settled"
+    RELEASED = "released"
 
 
 class Account(CreatedMixin, Base):
@@ -125,7 +152,7 @@ class Hold(IdMixin, CreatedMixin, Base):
     ref: Mapped[str] = mapped_column(String(200))
     user_id: Mapped[str] = mapped_column(String(36), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(12), default="held")
+    status: Mapped[str] = mapped_column(String(12), default=HoldStatus.HELD)
     hold_transaction_id: Mapped[str] = mapped_column(ForeignKey("ledger_transactions.id"))
     final_transaction_id: Mapped[str | None] = mapped_column(ForeignKey("ledger_transactions.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

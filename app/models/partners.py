@@ -1,14 +1,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, CreatedMixin, IdMixin, UTCDateTime
 
-LINK_CONFIRMATIONS = ("partner", "none")
-LINK_STATUSES = ("pending", "active")
+
+class LinkConfirmation(StrEnum):
+    PARTNER = "partner"
+    NONE = "none"
+
+
+class LinkStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+
+
+LINK_CONFIRMATIONS = tuple(LinkConfirmation)
+LINK_STATUSES = tuple(LinkStatus)
 
 
 class Partner(IdMixin, CreatedMixin, Base):
@@ -25,7 +37,7 @@ class Partner(IdMixin, CreatedMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # "partner": a citizen's link resolves only once the partner confirmed it; "none": the
     # partner vouches that its references cannot be guessed, so links are active at once.
-    link_confirmation: Mapped[str] = mapped_column(String(8), default="partner")
+    link_confirmation: Mapped[str] = mapped_column(String(8), default=LinkConfirmation.PARTNER)
     refs_case_sensitive: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -61,7 +73,7 @@ class UserLink(IdMixin, CreatedMixin, Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"))
     external_ref: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(8), default="pending")
+    status: Mapped[str] = mapped_column(String(8), default=LinkStatus.PENDING)
     # Keyed hash of the one-time code the citizen hands the partner; never the code itself.
     confirmation_hash: Mapped[str | None] = mapped_column(String(64))
     confirmation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -16,6 +17,33 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, IdMixin, UTCDateTime
+
+
+class RecordStatus(StrEnum):
+    CREDITED = "credited"
+    REJECTED = "rejected"
+    PENDING_REVIEW = "pending_review"
+
+
+class RecordSource(StrEnum):
+    APP = "app"
+    PARTNER = "partner"
+
+
+class Reason(StrEnum):
+    """The machine-readable codes a record's ``reasons`` may hold. The methodologies in
+    ``app.rules`` give the first two as plain strings (rules import nothing); a test holds them
+    to this list."""
+
+    IMPLAUSIBLE_SPEED = "implausible_speed"
+    IMPLAUSIBLE_AMOUNT = "implausible_amount"
+    TOO_LATE = "too_late"
+    IN_FUTURE = "in_future"
+    OVERLAPPING_ACTIVITY = "overlapping_activity"
+    NEEDS_REVIEW = "needs_review"
+    DAILY_CAP_REACHED = "daily_cap_reached"
+    REJECTED_BY_REVIEW = "rejected_by_review"
+    REVERSED_BY_ADMIN = "reversed_by_admin"
 
 
 class Record(IdMixin, Base):
@@ -37,14 +65,14 @@ class Record(IdMixin, Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
-    source: Mapped[str] = mapped_column(String(16))  # app | partner
+    source: Mapped[str] = mapped_column(String(16))  # a RecordSource
     partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"))
     region: Mapped[str | None] = mapped_column(String(8))
     local_day: Mapped[str] = mapped_column(String(10))
     span_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     span_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(16))
-    reasons: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # a RecordStatus
+    reasons: Mapped[list[str]] = mapped_column(JSON)  # Reason codes
     reduction_g: Mapped[int] = mapped_column(BigInteger)
     points: Mapped[int] = mapped_column(BigInteger)
     version_id: Mapped[str] = mapped_column(ForeignKey("methodology_versions.id"))

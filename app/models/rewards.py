@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
@@ -15,6 +16,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, CreatedMixin, IdMixin, UTCDateTime
+
+
+class RedemptionStatus(StrEnum):
+    ISSUED = "issued"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
 
 
 class Merchant(IdMixin, CreatedMixin, Base):
@@ -63,7 +71,7 @@ class Redemption(IdMixin, CreatedMixin, Base):
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     code_encrypted: Mapped[str] = mapped_column(String(255))
     code_hint: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(12), default="issued")
+    status: Mapped[str] = mapped_column(String(12), default=RedemptionStatus.ISSUED)
     points: Mapped[int] = mapped_column(Integer)
     hold_id: Mapped[str] = mapped_column(ForeignKey("holds.id"))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

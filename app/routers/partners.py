@@ -32,7 +32,7 @@ from app.schemas.partners import (
     PartnerOut,
     PartnerPatch,
 )
-from app.schemas.records import BatchOut, EventIn, PartnerBatchIn, PartnerEventIn
+from app.schemas.records import BatchOut, PartnerBatchIn, PartnerRecordIn, RecordIn
 from app.services.identity import ratelimit
 from app.services.partners import keys, links
 from app.services.partners.errors import TypeNotAllowed, UnknownUser
@@ -76,15 +76,15 @@ async def signed_partner(
     openapi_extra={ITEMS_CHECKED_ALONE: "events"},
     responses=responses(Unauthorized, Forbidden, ValidationFailed, RateLimited),
 )
-async def partner_events(
+async def post_partner_records(
     body: PartnerBatchIn,
     partner: Annotated[Partner, Depends(signed_partner)],
     session: Session,
     kv: KVDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    parsed = [parse_item(raw, PartnerEventIn) for raw in body.events]
-    refs = [p.user_ref for p in parsed if isinstance(p, PartnerEventIn)]
+    parsed = [parse_item(raw, PartnerRecordIn) for raw in body.events]
+    refs = [p.user_ref for p in parsed if isinstance(p, PartnerRecordIn)]
     users = await links.resolve_users(session, partner, refs)
     items: list[tuple[Any, Any]] = []
     for item in parsed:
@@ -98,7 +98,7 @@ async def partner_events(
             items.append(
                 (
                     users[item.user_ref],
-                    EventIn.model_validate(item.model_dump(exclude={"user_ref"})),
+                    RecordIn.model_validate(item.model_dump(exclude={"user_ref"})),
                 )
             )
     outcomes = await intake.ingest_many(session, settings, kv, items, partner=partner)

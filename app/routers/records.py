@@ -34,17 +34,18 @@ from app.kit.inputs import ITEMS_CHECKED_ALONE
 from app.kit.pagination import CursorParam, LimitParam
 from app.kit.problems import responses
 from app.models import Record
+from app.models.records import RecordStatus
 from app.schemas.identity import REGION_PATTERN
 from app.schemas.records import (
     AdminRecordOut,
     ApproveIn,
     BatchIn,
     BatchOut,
-    EventDetailOut,
-    EventIn,
-    EventOut,
-    EventsPage,
     ReasonIn,
+    RecordDetailOut,
+    RecordIn,
+    RecordOut,
+    RecordsPage,
     ReviewPage,
 )
 from app.services.admin import audit
@@ -60,15 +61,15 @@ record_routes = APIRouter(
 @record_routes.post(
     "/events",
     status_code=201,
-    response_model=EventOut,
+    response_model=RecordOut,
     summary="Post one behaviour record (idempotent per client_event_id)",
     responses={
-        200: {"description": "A replay: the stored result, unchanged", "model": EventOut},
+        200: {"description": "A replay: the stored result, unchanged", "model": RecordOut},
         **responses(IdempotencyConflict, UnknownType, ValidationFailed, ServiceUnavailable),
     },
 )
-async def post_event(
-    body: EventIn,
+async def post_record(
+    body: RecordIn,
     response: Response,
     user: CitizenRow,
     session: Session,
@@ -92,21 +93,21 @@ async def post_event(
 async def post_batch(
     body: BatchIn, user: CitizenRow, session: Session, kv: KVDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    items = [(user, parse_item(raw, EventIn)) for raw in body.events]
+    items = [(user, parse_item(raw, RecordIn)) for raw in body.events]
     outcomes = await intake.ingest_many(session, settings, kv, items)
     return {"results": [item_result(o, intake.item_view) for o in outcomes]}
 
 
 @record_routes.get(
     "/events",
-    response_model=EventsPage,
+    response_model=RecordsPage,
     summary="The caller's records, newest first",
     responses=responses(BadRequest),
 )
-async def list_events(
+async def list_records(
     principal: Citizen,
     session: Session,
-    status: Annotated[str | None, Query(pattern="^(credited|rejected|pending_review)$")] = None,
+    status: RecordStatus | None = None,
     type: Annotated[str | None, Query(max_length=64)] = None,  # noqa: A002
     limit: LimitParam = 50,
     cursor: CursorParam = None,
@@ -119,11 +120,11 @@ async def list_events(
 
 @record_routes.get(
     "/events/{event_id}",
-    response_model=EventDetailOut,
+    response_model=RecordDetailOut,
     summary="One of the caller's records, with the calculation",
     responses=responses(NotFound),
 )
-async def get_event(event_id: str, principal: Citizen, session: Session) -> dict[str, Any]:
+async def get_record(event_id: str, principal: Citizen, session: Session) -> dict[str, Any]:
     record = await session.get(Record, event_id)
     if record is None or record.user_id != principal.id:
         raise NotFound(f"No record {event_id}.")

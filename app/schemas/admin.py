@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.kit.pagination import Page
-from app.models.identity import ROLES
+from app.models.identity import Role
 
 _TIME = "2026-11-23T08:30:00+00:00"
 _USER = "3f0c6a0e-8a53-4c47-9a51-2b7b0b8f1c11"
 _ADMIN = "0b6c2e4a-7d1f-4f3e-9c8a-1e2d3c4b5a69"
 _RECORD = "7a1d3c5e-2b4f-4e6a-8c0d-9e1f2a3b4c5d"
-
-Role = Literal["citizen", "merchant", "admin", "auditor"]
-assert set(ROLES) == set(get_args(Role))  # the model's list and the schema's must agree
-
 
 # --- reports --------------------------------------------------------------------------------
 
@@ -89,7 +85,7 @@ class AuditOut(BaseModel):
     seq: int
     created_at: datetime
     actor_id: str | None
-    actor_role: str | None
+    actor_role: Role | None
     action: str
     target_type: str
     target_id: str | None
@@ -125,7 +121,7 @@ class AdminUserOut(BaseModel):
 
     id: str
     email: str
-    role: str
+    role: Role
     display_name: str | None
     region: str | None
     merchant_id: str | None

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from app.models.identity import Role
+
 REGION_PATTERN = r"^[A-Z]{2}-[A-Z0-9]{1,3}$"
 
 
@@ -63,7 +65,7 @@ class UserOut(BaseModel):
 
     id: str
     email: str
-    role: str
+    role: Role
     display_name: str | None
     region: str | None
     merchant_id: str | None = None

@@ -5,6 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.kit.pagination import Page
+from app.models.ledger import TransactionKind
 
 
 class Expiring(BaseModel):
@@ -55,7 +56,7 @@ class LineOut(BaseModel):
     )
 
     id: str = Field(description="Ledger transaction id")
-    kind: str = Field(description="credit, hold, release, expiry, reversal, debt_repayment")
+    kind: TransactionKind
     points: int = Field(description="Signed change of the spendable balance")
     balance_after: int
     created_at: datetime

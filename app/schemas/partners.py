@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.kit.bodies import refuse_nulls
-
-LinkConfirmation = Literal["partner", "none"]
+from app.models.partners import LinkConfirmation, LinkStatus
 
 
 class PartnerIn(BaseModel):
@@ -23,7 +21,7 @@ class PartnerIn(BaseModel):
         min_length=1, max_length=50, description="Methodology codes it may submit (trusted)"
     )
     link_confirmation: LinkConfirmation = Field(
-        default="partner",
+        default=LinkConfirmation.PARTNER,
         description='"partner": a citizen\'s link is pending until the partner confirms its '
         'one-time code; "none": links are active at once (only for references nobody can guess)',
     )
@@ -127,7 +125,7 @@ class LinkOut(BaseModel):
     partner_key: str
     partner_name: str
     external_ref: str = Field(description="As stored: trimmed, lower case if the partner says so")
-    status: Literal["pending", "active"]
+    status: LinkStatus
     confirmation_code: str | None = Field(
         default=None,
         description="Shown once, when the link is made: the citizen gives it to the partner, "

@@ -6,8 +6,9 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from app.kit.pagination import Page
+from app.models.records import Reason, RecordSource, RecordStatus
 
-EVENT_EXAMPLE: Any = {
+RECORD_EXAMPLE: Any = {
     "client_event_id": "c0a8e1f2-2026-11-23-0830",
     "type": "transit.metro",
     "occurred_at": "2026-11-23T08:30:00+08:00",
@@ -29,8 +30,8 @@ RESULT_EXAMPLE: Any = {
 }
 
 
-class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EVENT_EXAMPLE]})
+class RecordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [RECORD_EXAMPLE]})
 
     client_event_id: str = Field(
         min_length=1,
@@ -45,16 +46,16 @@ class EventIn(BaseModel):
 
 class BatchIn(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"events": [EVENT_EXAMPLE]}]}
+        extra="forbid", json_schema_extra={"examples": [{"events": [RECORD_EXAMPLE]}]}
     )
 
     events: list[dict[str, Any]] = Field(min_length=1, max_length=500)
 
 
-class PartnerEventIn(EventIn):
+class PartnerRecordIn(RecordIn):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"user_ref": "card-3108-5521", **EVENT_EXAMPLE}]},
+        json_schema_extra={"examples": [{"user_ref": "card-3108-5521", **RECORD_EXAMPLE}]},
     )
 
     user_ref: str = Field(
@@ -75,24 +76,24 @@ class MethodologyRef(BaseModel):
     version: int
 
 
-class EventOut(BaseModel):
+class RecordOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [RESULT_EXAMPLE]})
 
     id: str
     client_event_id: str
     type: str
-    status: str = Field(description="credited, rejected or pending_review")
+    status: RecordStatus
     reduction_g: int = Field(description="Verified reduction, whole grams CO2e")
     points: int
-    reasons: list[str] = Field(description="Machine-readable codes, e.g. daily_cap_reached")
+    reasons: list[Reason] = Field(description="Machine-readable codes, e.g. daily_cap_reached")
     methodology: MethodologyRef
     occurred_at: datetime
     received_at: datetime
-    source: str = Field(description="app or partner")
+    source: RecordSource
     reversed_at: datetime | None = None
 
 
-class EventDetailOut(EventOut):
+class RecordDetailOut(RecordOut):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -157,7 +158,7 @@ class BatchOut(BaseModel):
     results: list[ItemResult]
 
 
-class EventsPage(Page[EventOut]):
+class RecordsPage(Page[RecordOut]):
     """Newest received first."""
 
 
@@ -203,13 +204,13 @@ class AdminRecordOut(BaseModel):
     user_id: str
     client_event_id: str
     type: str
-    status: str
-    source: str
+    status: RecordStatus
+    source: RecordSource
     region: str | None
     data: dict[str, Any]
     reduction_g: int
     points: int
-    reasons: list[str]
+    reasons: list[Reason]
     methodology: MethodologyRef
     occurred_at: datetime
     received_at: datetime

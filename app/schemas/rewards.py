@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import (
     AliasChoices,
@@ -17,9 +16,8 @@ from pydantic import (
 
 from app.kit.bodies import refuse_nulls
 from app.kit.pagination import Page
+from app.models.rewards import RedemptionStatus
 from app.schemas.identity import UserOut
-
-RedemptionStatus = Literal["issued", "fulfilled", "cancelled", "expired"]
 
 _TIME = "2026-11-23T08:30:00+00:00"
 _INCENTIVE_ID = "9b2d7c1e-4f0a-4d3b-8e61-0c5f2a7d9e14"

@@ -185,7 +185,7 @@ async def test_a_record_that_fails_does_not_fail_its_group(client, app, monkeypa
     decide = intake._decide
 
     async def breaks_on_poison(session, settings, batch, it, *args):
-        if it.event.client_event_id.startswith("poison"):
+        if it.record_in.client_event_id.startswith("poison"):
             raise RuntimeError("a record the batch path cannot decide")
         return await decide(session, settings, batch, it, *args)
 

@@ -242,3 +242,28 @@ def test_electricity_reduction_is_never_negative(baseline, actual, region):
         region,
     )
     assert r.reduction_g >= 0
+
+
+def test_every_reason_a_methodology_gives_is_a_record_reason() -> None:
+    """The rules import nothing, so they give reasons as plain strings; each must be one of
+    the record's ``Reason`` codes, which the OpenAPI document lists."""
+    import ast
+    import pathlib
+
+    from app.models.records import Reason
+
+    given: set[str] = set()
+    for path in pathlib.Path("app/rules").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "append"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "reasons"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                given.add(node.args[0].value)
+    assert given == {"implausible_speed", "implausible_amount"}
+    assert given <= {r.value for r in Reason}

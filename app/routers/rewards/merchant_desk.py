@@ -143,7 +143,7 @@ async def lookup_code(
     return MerchantRedemptionLookupOut.model_validate(
         {
             **await redemption_service.merchant_view(session, redemption),
-            "usable": redemption.status == "issued" and redemption.expires_at > now,
+            "usable": redemption.status == RedemptionStatus.ISSUED and redemption.expires_at > now,
             "incentive": incentive_service.merchant_view(incentive, now),
         }
     )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.errors import ValidationFailed
 from app.models import Record
+from app.models.records import RecordStatus
 
 # ``day`` is the record's local day in the platform's time zone, stored at ingest.
 GROUP_COLUMNS = {"methodology": Record.type, "region": Record.region, "day": Record.local_day}
@@ -49,7 +50,7 @@ async def reductions(
             func.coalesce(func.sum(Record.points), 0),
         )
         .where(
-            Record.status == "credited",
+            Record.status == RecordStatus.CREDITED,
             Record.reversed_at.is_(None),
             Record.occurred_at >= start,
             Record.occurred_at < end,

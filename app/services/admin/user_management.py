@@ -13,6 +13,7 @@ from app.kit.errors import Forbidden, NotFound, ValidationFailed
 from app.kit.pagination import Keyset
 from app.kv import KV
 from app.models import Merchant, User
+from app.models.identity import Role
 from app.security import Actor
 from app.services.admin import audit
 from app.services.admin.errors import SelfChangeRefused
@@ -67,7 +68,7 @@ async def update_user(
         )
     }
     acting = locked.get(actor.id)
-    if acting is None or acting.role != "admin" or not acting.is_active:
+    if acting is None or acting.role != Role.ADMIN or not acting.is_active:
         raise Forbidden("This needs the role admin.")
     user = locked.get(user_id)
     if user is None:
@@ -76,8 +77,8 @@ async def update_user(
         raise SelfChangeRefused("You cannot change your own role or disable your own account.")
     before = snapshot(user)
     new_role = role or user.role
-    if new_role == "merchant":
-        bound = merchant_id or (user.merchant_id if user.role == "merchant" else None)
+    if new_role == Role.MERCHANT:
+        bound = merchant_id or (user.merchant_id if user.role == Role.MERCHANT else None)
         if not bound:
             raise _invalid("merchant_id", "merchant staff need a merchant_id")
         if await session.get(Merchant, bound) is None:

@@ -36,6 +36,7 @@ from app.db import insert_ignore, new_id
 from app.kit.errors import RateLimited, Unauthorized
 from app.kv import AUTH_RATE_LIMITED, AUTH_REVOKED, AUTH_UNLOADED, KV, AuthKeys, retry_after_seconds
 from app.models import RefreshToken, RevokedToken, User
+from app.models.identity import Role
 from app.security import (
     TokenClaims,
     decode_checked,
@@ -291,7 +292,7 @@ async def authenticate(
         _valid_after_key(claims.sub),
         f"rl:user:{claims.sub}",
     )
-    limit = settings.rate_limit_citizen_per_minute if claims.role == "citizen" else 0
+    limit = settings.rate_limit_citizen_per_minute if claims.role == Role.CITIZEN else 0
     try:
         if _standing(kv).dirty:
             await _reload(session, kv, settings)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.errors import NotFound, ValidationFailed
 from app.models import Merchant, User
-from app.models.identity import ROLES
+from app.models.identity import ROLES, Role
 from app.security import hash_password_async, password_problems
 from app.services.identity.errors import EmailTaken, WeakPassword
 
@@ -30,7 +30,7 @@ async def create_user(
     *,
     email: str,
     password: str,
-    role: str = "citizen",
+    role: str = Role.CITIZEN,
     display_name: str | None = None,
     region: str | None = None,
     merchant_id: str | None = None,
@@ -44,7 +44,7 @@ async def create_user(
             "Password " + "; ".join(problems) + ".",
             errors=[{"field": "password", "message": p} for p in problems],
         )
-    if role == "merchant":
+    if role == Role.MERCHANT:
         if not merchant_id:
             raise ValidationFailed("merchant staff need a merchant_id")
         if await session.get(Merchant, merchant_id) is None:

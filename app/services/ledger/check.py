@@ -17,6 +17,8 @@ from app.models import (
     PointLot,
     Record,
 )
+from app.models.ledger import AccountKind, HoldStatus, TransactionKind
+from app.models.records import RecordStatus
 from app.observability import LEDGER_CHECK_OK
 
 
@@ -78,15 +80,15 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
                     "balance_after": int(last_after),
                 }
             )
-        negative_ok = kind in ("issuance", "debt")
-        if (balance < 0 and not negative_ok) or (kind == "debt" and balance > 0):
+        negative_ok = kind in (AccountKind.ISSUANCE, AccountKind.DEBT)
+        if (balance < 0 and not negative_ok) or (kind == AccountKind.DEBT and balance > 0):
             mismatches.append({"kind": "balance_sign", "account": account_id, "stored": balance})
         owner = account_id.split(":")[1] if account_id.startswith("user:") else None
-        if owner and kind == "available":
+        if owner and kind == AccountKind.AVAILABLE:
             available[owner] = balance
-        if owner and kind == "held":
+        if owner and kind == AccountKind.HELD:
             held[owner] = balance
-        if owner and kind == "debt":
+        if owner and kind == AccountKind.DEBT:
             debt[owner] = -balance
 
     unbalanced = await session.execute(
@@ -124,7 +126,7 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
     open_holds = await _sums(
         session,
         select(Hold.user_id, func.sum(Hold.amount))
-        .where(Hold.status == "held")
+        .where(Hold.status == HoldStatus.HELD)
         .group_by(Hold.user_id),
     )
     for user_id in set(open_holds) | set(held):
@@ -182,13 +184,15 @@ async def _summaries(
         select(Account.owner_id, func.sum(LedgerEntry.amount))
         .join(LedgerEntry, LedgerEntry.account_id == Account.id)
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(Account.kind == "available", LedgerTransaction.kind == "credit")
+        .where(
+            Account.kind == AccountKind.AVAILABLE, LedgerTransaction.kind == TransactionKind.CREDIT
+        )
         .group_by(Account.owner_id),
     )
     grams = await _sums(
         session,
         select(Record.user_id, func.sum(Record.reduction_g))
-        .where(Record.status == "credited", Record.reversed_at.is_(None))
+        .where(Record.status == RecordStatus.CREDITED, Record.reversed_at.is_(None))
         .group_by(Record.user_id),
     )
     stored = {

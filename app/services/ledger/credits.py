@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import utcnow
 from app.kit.errors import InvalidState
 from app.models import LedgerEntry, LedgerTransaction, PointLot
+from app.models.ledger import TransactionKind
 from app.services.ledger.accounts import (
     available_account,
     debt_account,
@@ -64,7 +65,7 @@ class Credit:
 def _credit_draft(c: Credit) -> Draft:
     return Draft(
         ref=c.ref,
-        kind="credit",
+        kind=TransactionKind.CREDIT,
         cause_type=c.cause_type,
         cause_id=c.cause_id,
         user_id=c.user_id,
@@ -112,7 +113,7 @@ async def _repay_debt(session: AsyncSession, c: Credit, owed: int) -> None:
         [
             Draft(
                 ref=f"{c.ref}:repay-debt",
-                kind="debt_repayment",
+                kind=TransactionKind.DEBT_REPAYMENT,
                 cause_type=c.cause_type,
                 cause_id=c.cause_id,
                 user_id=c.user_id,
@@ -182,7 +183,7 @@ async def reverse(
             select(TXNS.kind, TXNS.user_id, TXNS.cause_id).where(TXNS.id == transaction_id)
         )
     ).first()
-    if original is None or original.kind != "credit" or original.user_id is None:
+    if original is None or original.kind != TransactionKind.CREDIT or original.user_id is None:
         raise InvalidState("Only a credit transaction can be reversed.")
     user_id: str = original.user_id
     avail, debt = available_account(user_id), debt_account(user_id)
@@ -220,7 +221,7 @@ async def reverse(
         [
             Draft(
                 ref=ref,
-                kind="reversal",
+                kind=TransactionKind.REVERSAL,
                 cause_type="reversal",
                 cause_id=original.cause_id,
                 user_id=user_id,

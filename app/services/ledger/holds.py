@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import new_id, utcnow
 from app.kit.errors import InvalidState, NotFound
 from app.models import Hold
+from app.models.ledger import HoldStatus, TransactionKind
 from app.services.ledger.accounts import (
     available_account,
     held_account,
@@ -74,7 +75,7 @@ async def hold(
         [
             Draft(
                 ref=ref,
-                kind="hold",
+                kind=TransactionKind.HOLD,
                 cause_type=cause_type,
                 cause_id=cause_id,
                 user_id=user_id,
@@ -90,7 +91,7 @@ async def hold(
             ref=ref,
             user_id=user_id,
             amount=points,
-            status="held",
+            status=HoldStatus.HELD,
             hold_transaction_id=txn.id,
             created_at=now,
         )
@@ -112,7 +113,7 @@ async def _resolve(
     row = (
         await session.execute(
             update(table(Hold))
-            .where(HOLDS.id == hold_id, HOLDS.user_id == user_id, HOLDS.status == "held")
+            .where(HOLDS.id == hold_id, HOLDS.user_id == user_id, HOLDS.status == HoldStatus.HELD)
             .values(status=status, resolved_at=utcnow())
             .returning(HOLDS.ref, HOLDS.user_id, HOLDS.amount, HOLDS.hold_transaction_id)
         )
@@ -140,13 +141,13 @@ async def settle(
 ) -> Posted:
     """Phase two: the held points go to the merchant."""
     merchant = merchant_account(merchant_id)
-    row = await _resolve(session, hold_id, "settled", [merchant], user_id)
+    row = await _resolve(session, hold_id, HoldStatus.SETTLED, [merchant], user_id)
     return await _finish(
         session,
         hold_id,
         Draft(
             ref=f"{row.ref}:settle",
-            kind="settle",
+            kind=TransactionKind.SETTLE,
             cause_type="redemption",
             cause_id=hold_id,
             user_id=row.user_id,
@@ -157,13 +158,13 @@ async def settle(
 
 async def release(session: AsyncSession, hold_id: str, *, user_id: str | None = None) -> Posted:
     """Phase two, the other way: the held points go back to the lots they came from."""
-    row = await _resolve(session, hold_id, "released", [], user_id)
+    row = await _resolve(session, hold_id, HoldStatus.RELEASED, [], user_id)
     return await _finish(
         session,
         hold_id,
         Draft(
             ref=f"{row.ref}:release",
-            kind="release",
+            kind=TransactionKind.RELEASE,
             cause_type="redemption",
             cause_id=hold_id,
             user_id=row.user_id,

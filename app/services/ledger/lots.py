@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import LedgerTransaction, LotDraw, PointLot
+from app.models.ledger import TransactionKind
 from app.services.ledger.accounts import (
     available_account,
     lock,
@@ -103,7 +104,7 @@ async def expire_lot(session: AsyncSession, lot_id: str, now: datetime) -> int:
         [
             Draft(
                 ref=f"expiry:{lot_id}:{int(earlier or 0) + 1}",
-                kind="expiry",
+                kind=TransactionKind.EXPIRY,
                 cause_type="expiry",
                 cause_id=lot_id,
                 user_id=user_id,

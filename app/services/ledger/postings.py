@@ -36,10 +36,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import new_id, utcnow
 from app.models import AccountSummary, LedgerEntry, LedgerTransaction, LotDraw, PointLot
+from app.models.ledger import AccountKind
 from app.services.ledger.accounts import ACCOUNTS, Locked, locked, table
 from app.services.ledger.errors import LedgerInvariantError
 
-NEGATIVE_ALLOWED = frozenset({"issuance", "debt"})
+NEGATIVE_ALLOWED = frozenset({AccountKind.ISSUANCE, AccountKind.DEBT})
 
 
 @dataclass(frozen=True)
@@ -109,14 +110,18 @@ def _apply(draft: Draft, accounts: dict[str, Locked], lots: dict[str, int]) -> l
         if account is None:
             raise _fail(draft.ref, f"account {account_id} is not locked")
         after = account.balance + amount
-        if account.kind == "debt" and after > 0:
+        if account.kind == AccountKind.DEBT and after > 0:
             raise _fail(draft.ref, f"debt account {account_id} would be {after}")
         if account.kind not in NEGATIVE_ALLOWED and after < 0:
             raise _fail(draft.ref, f"account {account_id} would be {after}")
-        if account.owner is not None and account.kind in ("available", "held", "debt"):
+        if account.owner is not None and account.kind in (
+            AccountKind.AVAILABLE,
+            AccountKind.HELD,
+            AccountKind.DEBT,
+        ):
             if account.owner != draft.user_id:
                 raise _fail(draft.ref, f"{account_id} is not the account of {draft.user_id}")
-            if account.kind == "available":
+            if account.kind == AccountKind.AVAILABLE:
                 available_change[account.owner] += amount
         account.balance = after
         entries.append((account_id, amount, after))

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import after_commit, utcnow
 from app.kit.errors import ValidationFailed
 from app.models import MethodologyVersion, Record
+from app.models.records import Reason, RecordSource, RecordStatus
 from app.rules import BaseParams, Context, Methodology, canonical_json, params_hash, points_for
 from app.rules import resolve as resolve_region
 from app.security import Actor
@@ -28,7 +29,12 @@ from app.services.admin import audit
 from app.services.methodologies.versions import CLOCK_TOLERANCE, forget_versions, get_methodology
 
 # Reasons that come from the record's context, not from the parameters: they stay.
-CONTEXT_REASONS = {"in_future", "too_late", "overlapping_activity", "rejected_by_review"}
+CONTEXT_REASONS = {
+    Reason.IN_FUTURE,
+    Reason.TOO_LATE,
+    Reason.OVERLAPPING_ACTIVITY,
+    Reason.REJECTED_BY_REVIEW,
+}
 TOP_CHANGES = 20
 
 
@@ -126,7 +132,7 @@ class _Totals:
         self.by_status: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
 
     def add(self, status: str, grams: int, points: int, cap_hit: bool) -> None:
-        counted = status == "credited"
+        counted = status == RecordStatus.CREDITED
         self.reduction_g += grams if counted else 0
         self.points += points
         self.cap_hits += int(cap_hit)
@@ -139,9 +145,9 @@ class _Totals:
         return {
             "reduction_g": self.reduction_g,
             "points": self.points,
-            "credited": self.by_status["credited"][0],
-            "rejected": self.by_status["rejected"][0],
-            "pending_review": self.by_status["pending_review"][0],
+            "credited": self.by_status[RecordStatus.CREDITED][0],
+            "rejected": self.by_status[RecordStatus.REJECTED][0],
+            "pending_review": self.by_status[RecordStatus.PENDING_REVIEW][0],
             "cap_hits": self.cap_hits,
         }
 
@@ -199,7 +205,9 @@ async def simulate(
     async for row in result:
         count += 1
         stored_reasons = set(row.reasons or [])
-        current.add(row.status, row.reduction_g, row.points, "daily_cap_reached" in stored_reasons)
+        current.add(
+            row.status, row.reduction_g, row.points, Reason.DAILY_CAP_REACHED in stored_reasons
+        )
         region_params = by_region_params.get(row.region)
         if region_params is None:
             region_params = resolve_region(proposed_params, row.region)
@@ -207,15 +215,15 @@ async def simulate(
         outcome = m.evaluate(
             m.Input.model_validate(row.data),
             proposed_params,
-            Context(region=row.region, trusted=row.source == "partner"),
+            Context(region=row.region, trusted=row.source == RecordSource.PARTNER),
         )
         grams, points, cap_hit = outcome.reduction_g, 0, False
         if stored_reasons & CONTEXT_REASONS or outcome.reasons:
-            status = "rejected"
-        elif outcome.needs_review and row.status != "credited":
-            status = "pending_review"
+            status = RecordStatus.REJECTED
+        elif outcome.needs_review and row.status != RecordStatus.CREDITED:
+            status = RecordStatus.PENDING_REVIEW
         else:
-            status = "credited"
+            status = RecordStatus.CREDITED
             wanted = points_for(grams, region_params)
             cap = region_params.daily_cap_points
             key = (row.user_id, row.local_day)
@@ -224,9 +232,9 @@ async def simulate(
             used[key] += points
         proposed.add(status, grams, points, cap_hit)
         reg = regions[row.region]
-        reg[0] += row.reduction_g if row.status == "credited" else 0
+        reg[0] += row.reduction_g if row.status == RecordStatus.CREDITED else 0
         reg[1] += row.points
-        reg[2] += grams if status == "credited" else 0
+        reg[2] += grams if status == RecordStatus.CREDITED else 0
         reg[3] += points
         delta = abs(points - row.points)
         change = (

@@ -28,6 +28,7 @@ from app.db import utcnow
 from app.kit.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.kv import KV, RedisKV
 from app.models import Partner, PartnerNonce
+from app.models.partners import LinkConfirmation
 from app.rules import registry
 from app.services.admin import audit
 
@@ -72,7 +73,7 @@ async def create(
     *,
     name: str,
     allowed_types: list[str],
-    link_confirmation: str = "partner",
+    link_confirmation: str = LinkConfirmation.PARTNER,
     refs_case_sensitive: bool = True,
     actor_id: str,
     actor_role: str,

@@ -30,6 +30,8 @@ from app.config import Settings
 from app.db import utcnow
 from app.kit.errors import Conflict, NotFound, ValidationFailed
 from app.models import Partner, User, UserLink
+from app.models.identity import Role
+from app.models.partners import LinkConfirmation, LinkStatus
 from app.services.rewards.codes import ALPHABET
 
 MAX_LINKS_PER_PARTNER = 3
@@ -62,7 +64,7 @@ def _normalise_code(code: str) -> str:
 
 def _alive(now: datetime) -> ColumnElement[bool]:
     """Links that count: active ones and pending ones whose code has not expired."""
-    return or_(UserLink.status == "active", UserLink.confirmation_expires_at > now)
+    return or_(UserLink.status == LinkStatus.ACTIVE, UserLink.confirmation_expires_at > now)
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ async def link(
         delete(UserLink).where(
             UserLink.user_id == user_id,
             UserLink.partner_id == partner.id,
-            UserLink.status == "pending",
+            UserLink.status == LinkStatus.PENDING,
             UserLink.confirmation_expires_at <= now,
         )
     )
@@ -106,13 +108,13 @@ async def link(
         )
     ).all()
     same = next((row for row in mine if row.external_ref == ref), None)
-    if same is not None and same.status == "active":
+    if same is not None and same.status == LinkStatus.ACTIVE:
         return Linked(same, partner, created=False)
     holder = await session.scalar(
         select(UserLink.user_id).where(
             UserLink.partner_id == partner.id,
             UserLink.external_ref == ref,
-            UserLink.status == "active",
+            UserLink.status == LinkStatus.ACTIVE,
         )
     )
     if holder is not None:
@@ -125,13 +127,13 @@ async def link(
         )
     row = same or UserLink(user_id=user_id, partner_id=partner.id, external_ref=ref)
     code = None
-    if partner.link_confirmation == "none":
-        row.status, row.confirmed_at = "active", now
+    if partner.link_confirmation == LinkConfirmation.NONE:
+        row.status, row.confirmed_at = LinkStatus.ACTIVE, now
         row.confirmation_hash = row.confirmation_expires_at = None
     else:
         # A new request for the same reference replaces the code: only the latest one works.
         code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-        row.status = "pending"
+        row.status = LinkStatus.PENDING
         row.confirmation_hash = _code_hash(settings, partner.id, code)
         row.confirmation_expires_at = now + CODE_LIFETIME
     try:
@@ -162,7 +164,7 @@ async def confirm(
         .where(
             UserLink.partner_id == partner.id,
             UserLink.external_ref == ref,
-            UserLink.status == "pending",
+            UserLink.status == LinkStatus.PENDING,
             UserLink.confirmation_hash == digest,
         )
         .with_for_update()
@@ -172,7 +174,7 @@ async def confirm(
     now = utcnow()
     if row.confirmation_expires_at is None or row.confirmation_expires_at <= now:
         raise Conflict("The confirmation code has expired.", reason="code_expired")
-    row.status, row.confirmed_at = "active", now
+    row.status, row.confirmed_at = LinkStatus.ACTIVE, now
     row.confirmation_hash = row.confirmation_expires_at = None
     try:
         async with session.begin_nested():
@@ -221,7 +223,7 @@ async def resolve_users(
             .where(
                 and_(
                     UserLink.partner_id == partner.id,
-                    UserLink.status == "active",
+                    UserLink.status == LinkStatus.ACTIVE,
                     UserLink.external_ref.in_(wanted),
                 )
             )
@@ -234,4 +236,4 @@ async def resolve_users(
     for ref, norm in by_link.items():
         if norm in linked:
             out[ref] = linked[norm]
-    return {ref: user for ref, user in out.items() if user.role == "citizen" and user.is_active}
+    return {ref: user for ref, user in out.items() if user.role == Role.CITIZEN and user.is_active}

@@ -20,14 +20,12 @@ from app.kit.errors import InvalidState, NotFound
 from app.kit.pagination import Keyset
 from app.kv import KV
 from app.models import Record
+from app.models.records import Reason, RecordStatus
 from app.security import Actor
 from app.services import ledger
 from app.services.admin import audit
 from app.services.records import intake
 from app.services.records.errors import AlreadyReversed
-
-REJECTED_BY_REVIEW = "rejected_by_review"
-REVERSED_BY_ADMIN = "reversed_by_admin"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -81,7 +79,7 @@ async def list_pending(
     session: AsyncSession, limit: int, cursor: str | None
 ) -> tuple[list[Record], str | None]:
     """Records waiting for a decision, oldest received first (keyset on received_at, id)."""
-    query = select(Record).where(Record.status == "pending_review")
+    query = select(Record).where(Record.status == RecordStatus.PENDING_REVIEW)
     return OLDEST.page((await session.scalars(OLDEST.apply(query, cursor, limit))).all(), limit)
 
 
@@ -101,7 +99,7 @@ async def _locked_record(session: AsyncSession, record_id: str) -> Record:
 
 
 def _require_pending(record: Record) -> None:
-    if record.status != "pending_review":
+    if record.status != RecordStatus.PENDING_REVIEW:
         raise InvalidState(f"The record is {record.status}, not pending_review.")
 
 
@@ -143,9 +141,9 @@ async def reject(session: AsyncSession, *, record_id: str, actor: Actor, reason:
     record = await _locked_record(session, record_id)
     _require_pending(record)
     before = snapshot(record)
-    record.status = "rejected"
+    record.status = RecordStatus.REJECTED
     record.points = 0
-    record.reasons = [*(record.reasons or []), REJECTED_BY_REVIEW]
+    record.reasons = [*(record.reasons or []), Reason.REJECTED_BY_REVIEW]
     record.decided_by = actor.id
     record.decided_at = utcnow()
     record.decision_note = reason
@@ -173,7 +171,11 @@ async def reverse(session: AsyncSession, *, record_id: str, actor: Actor, reason
     record = await _locked_record(session, record_id)
     if record.reversed_at is not None:
         raise AlreadyReversed(f"Record {record.id} was reversed at {record.reversed_at}.")
-    if record.status != "credited" or record.points <= 0 or record.transaction_id is None:
+    if (
+        record.status != RecordStatus.CREDITED
+        or record.points <= 0
+        or record.transaction_id is None
+    ):
         raise InvalidState("Only a credited record with points can be reversed.")
     before = snapshot(record)
     txn = await ledger.reverse(
@@ -185,7 +187,7 @@ async def reverse(session: AsyncSession, *, record_id: str, actor: Actor, reason
         reduction_g=record.reduction_g,
     )
     record.reversed_at = utcnow()
-    record.reasons = [*(record.reasons or []), REVERSED_BY_ADMIN]
+    record.reasons = [*(record.reasons or []), Reason.REVERSED_BY_ADMIN]
     await session.flush()
     after = snapshot(record)
     after["reversal"] = {"transaction_id": txn.id, "reason": reason, **(txn.memo or {})}

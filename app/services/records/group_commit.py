@@ -39,7 +39,7 @@ from app.kit.errors import DomainError, ServiceUnavailable
 from app.kv import KV
 from app.models import User
 from app.observability import RECORD_GROUP_SIZE, RECORD_GROUPS, RECORD_QUEUE_WAIT
-from app.schemas.records import EventIn
+from app.schemas.records import RecordIn
 from app.services.records import intake
 
 logger = logging.getLogger("tanhui.records.groups")
@@ -228,13 +228,13 @@ async def ingest_single(
     kv: KV | None,
     committer: RecordCommitter | None,
     user: User,
-    event: EventIn,
+    record_in: RecordIn,
 ) -> intake.Outcome:
     """One record of ``POST /v1/events``: with the worker's committer, decided in a group;
     without, alone in the request's own unit of work."""
     if committer is None:
-        return await intake.ingest(session, settings, kv, user, event)
-    prepared = intake.prepare(event)  # a schema error is answered without waiting
+        return await intake.ingest(session, settings, kv, user, record_in)
+    prepared = intake.prepare(record_in)  # a schema error is answered without waiting
     # The caller is authenticated: end the request's transaction so that its connection (and,
     # on SQLite, the write lock) is not held while the record waits for its group.
     await session.commit()

@@ -30,10 +30,11 @@ from app.kit.errors import DomainError, IdempotencyConflict, InvalidState, Valid
 from app.kit.pagination import Keyset
 from app.kv import KV
 from app.models import DailyUsage, MethodologyVersion, Partner, Record, User
+from app.models.records import Reason, RecordSource, RecordStatus
 from app.observability import POINTS_CREDITED, RECORDS, REDUCTION_G, REJECTION_REASONS
 from app.rules import Context, Methodology, points_for, registry, resolve
 from app.rules.base import dec
-from app.schemas.records import EventIn
+from app.schemas.records import RecordIn
 from app.services import ledger
 from app.services.methodologies.errors import UnknownType
 from app.services.methodologies.versions import parsed, version_in_force
@@ -70,7 +71,7 @@ def content_hash(code: str, occurred_at: datetime, data: dict[str, Any]) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def parse(item: EventIn) -> tuple[Methodology, Any]:
+def parse(item: RecordIn) -> tuple[Methodology, Any]:
     """The methodology and validated data, or a 422 that stores nothing."""
     m = registry.get(item.type)
     if m is None:
@@ -101,16 +102,18 @@ class Prepared:
     """A record past its schema, with its content hash: what needs no database, done before
     the record waits for a unit of work."""
 
-    event: EventIn
+    record_in: RecordIn
     m: Methodology
     data: Any
     digest: str
 
 
-def prepare(event: EventIn) -> Prepared:
+def prepare(record_in: RecordIn) -> Prepared:
     """Parse and hash one record, or raise the 422 that stores nothing."""
-    m, data = parse(event)
-    return Prepared(event, m, data, content_hash(m.code, event.occurred_at, data.model_dump()))
+    m, data = parse(record_in)
+    return Prepared(
+        record_in, m, data, content_hash(m.code, record_in.occurred_at, data.model_dump())
+    )
 
 
 def _replay(found: Record, digest: str) -> Outcome:
@@ -126,9 +129,9 @@ def _capped(record: Record, wanted: int, cap: int | None, used: int) -> int:
     left = None if cap is None else max(0, cap - used)
     points = wanted if left is None else min(wanted, left)
     if points < wanted:
-        record.reasons = [*record.reasons, "daily_cap_reached"]
+        record.reasons = [*record.reasons, Reason.DAILY_CAP_REACHED]
     record.points = points
-    record.status = "credited"
+    record.status = RecordStatus.CREDITED
     record.breakdown = {
         **record.breakdown,
         "points_before_cap": wanted,
@@ -143,7 +146,7 @@ def _capped(record: Record, wanted: int, cap: int | None, used: int) -> int:
 class _Item:
     index: int
     user: User
-    event: EventIn
+    record_in: RecordIn
     m: Methodology
     data: Any
     digest: str
@@ -167,25 +170,25 @@ class _Batch:
             select(Record)
             .where(
                 Record.user_id.in_(users),
-                Record.client_event_id.in_(sorted({it.event.client_event_id for it in items})),
+                Record.client_event_id.in_(sorted({it.record_in.client_event_id for it in items})),
             )
             .execution_options(populate_existing=True)
         )
         batch.by_id = {(r.user_id, r.client_event_id): r for r in rows}
         timed = [(it, it.m.duration(it.data)) for it in items]
-        starts = [it.event.occurred_at - d for it, d in timed if d]
+        starts = [it.record_in.occurred_at - d for it, d in timed if d]
         if starts:
             found = await session.execute(
                 select(Record.user_id, Record.span_start, Record.span_end).where(
                     Record.user_id.in_(users),
-                    Record.status != "rejected",
-                    Record.span_start < max(it.event.occurred_at for it, d in timed if d),
+                    Record.status != RecordStatus.REJECTED,
+                    Record.span_start < max(it.record_in.occurred_at for it, d in timed if d),
                     Record.span_end > min(starts),
                 )
             )
             for user_id, span_start, span_end in found:
                 batch.spans.setdefault(user_id, []).append((span_start, span_end))
-        days = sorted({_local_day(it.event.occurred_at, settings) for it in items})
+        days = sorted({_local_day(it.record_in.occurred_at, settings) for it in items})
         usage = await session.scalars(
             select(DailyUsage)
             .where(DailyUsage.user_id.in_(users), DailyUsage.day.in_(days))
@@ -237,7 +240,7 @@ async def ingest(
     settings: Settings,
     kv: KV | None,
     user: User,
-    item: EventIn,
+    item: RecordIn,
     *,
     partner: Partner | None = None,
     now: datetime | None = None,
@@ -254,7 +257,7 @@ async def ingest_many(
     session: AsyncSession,
     settings: Settings,
     kv: KV | None,
-    items: Sequence[tuple[User | None, EventIn | Prepared | DomainError]],
+    items: Sequence[tuple[User | None, RecordIn | Prepared | DomainError]],
     *,
     partner: Partner | None = None,
     now: datetime | None = None,
@@ -269,17 +272,17 @@ async def ingest_many(
     now = now or utcnow()
     out: list[Outcome | DomainError | None] = [None] * len(items)
     todo: list[_Item] = []
-    for i, (user, event) in enumerate(items):
-        if isinstance(event, DomainError):
-            out[i] = event
+    for i, (user, record_in) in enumerate(items):
+        if isinstance(record_in, DomainError):
+            out[i] = record_in
             continue
         assert user is not None
         try:
-            p = event if isinstance(event, Prepared) else prepare(event)
+            p = record_in if isinstance(record_in, Prepared) else prepare(record_in)
         except DomainError as exc:
             out[i] = exc
             continue
-        todo.append(_Item(i, user, p.event, p.m, p.data, p.digest))
+        todo.append(_Item(i, user, p.record_in, p.m, p.data, p.digest))
     if todo:
         await ledger.lock_users(session, sorted({it.user.id for it in todo}))
         batch = await _Batch.load(session, todo, settings)
@@ -299,7 +302,7 @@ async def ingest_many(
         if new:
             await session.execute(insert(Record), [_row(record) for record in new])
         for record in new:
-            if kv is not None and record.status == "credited" and record.reduction_g > 0:
+            if kv is not None and record.status == RecordStatus.CREDITED and record.reduction_g > 0:
                 leaderboards.count_after_commit(session, kv, settings, record)
             _count(session, record)
     return [o for o in out if o is not None]
@@ -315,10 +318,10 @@ async def _decide(
     new: list[Record],
     credits: list[tuple[Record, ledger.Credit]],
 ) -> Outcome:
-    user, event, m = it.user, it.event, it.m
-    if (found := batch.by_id.get((user.id, event.client_event_id))) is not None:
+    user, record_in, m = it.user, it.record_in, it.m
+    if (found := batch.by_id.get((user.id, record_in.client_event_id))) is not None:
         return _replay(found, it.digest)
-    occurred_at = event.occurred_at
+    occurred_at = record_in.occurred_at
     in_force = await version_in_force(session, m, occurred_at)
     trusted = partner is not None and m.code in (partner.allowed_types or [])
     result = m.evaluate(it.data, in_force.params, Context(region=user.region, trusted=trusted))
@@ -327,28 +330,28 @@ async def _decide(
 
     reasons = list(result.reasons)
     if occurred_at > now + timedelta(seconds=settings.future_tolerance_seconds):
-        reasons.insert(0, "in_future")
+        reasons.insert(0, Reason.IN_FUTURE)
     elif occurred_at < now - timedelta(days=settings.late_window_days):
-        reasons.insert(0, "too_late")
+        reasons.insert(0, Reason.TOO_LATE)
     if not reasons and span[0] is not None and batch.overlaps(user.id, span[0], occurred_at):
-        reasons.append("overlapping_activity")
+        reasons.append(Reason.OVERLAPPING_ACTIVITY)
 
     record = Record(
         id=new_id(),
         user_id=user.id,
-        client_event_id=event.client_event_id,
+        client_event_id=record_in.client_event_id,
         content_hash=it.digest,
         type=m.code,
         occurred_at=occurred_at,
         received_at=now,
         data=_canonical(it.data.model_dump(exclude_none=True)),
-        source="partner" if partner else "app",
+        source=RecordSource.PARTNER if partner else RecordSource.APP,
         partner_id=partner.id if partner else None,
         region=user.region,
         local_day=_local_day(occurred_at, settings),
         span_start=span[0],
         span_end=span[1],
-        status="rejected",
+        status=RecordStatus.REJECTED,
         reasons=reasons,
         reduction_g=result.reduction_g,
         points=0,
@@ -367,8 +370,8 @@ async def _decide(
     )
     if not reasons:
         if result.needs_review:
-            record.status = "pending_review"
-            record.reasons = ["needs_review"]
+            record.status = RecordStatus.PENDING_REVIEW
+            record.reasons = [Reason.NEEDS_REVIEW]
         else:
             params = resolve(in_force.params, user.region)
             usage = batch.used(session, user.id, m.code, record.local_day)
@@ -380,9 +383,9 @@ async def _decide(
             )
             usage.points += points
             credits.append((record, _credit_for(record, points, settings, now)))
-    if record.status != "rejected" and span[0] is not None:
+    if record.status != RecordStatus.REJECTED and span[0] is not None:
         batch.spans.setdefault(user.id, []).append((span[0], occurred_at))
-    batch.by_id[(user.id, event.client_event_id)] = record
+    batch.by_id[(user.id, record_in.client_event_id)] = record
     new.append(record)
     return Outcome(record, created=True)
 
@@ -393,14 +396,14 @@ async def apply_credit(
     """Credit a record held for review, as of the decision: the version stored on the record
     gives the points, the daily cap of the record's own local day applies with what that day
     has used by now, and the ledger posting carries the record's idempotent ref."""
-    if record.status != "pending_review":
+    if record.status != RecordStatus.PENDING_REVIEW:
         raise InvalidState(f"The record is {record.status}, not pending_review.")
     await ledger.lock_user(session, record.user_id)
     m = registry.get(record.type)
     version = await session.get(MethodologyVersion, record.version_id)
     assert m is not None and version is not None
     params = resolve(parsed(m, version), record.region)
-    record.reasons = [r for r in record.reasons if r != "needs_review"]
+    record.reasons = [r for r in record.reasons if r != Reason.NEEDS_REVIEW]
     key = {"user_id": record.user_id, "code": record.type, "day": record.local_day}
     await session.execute(insert_ignore(session, DailyUsage, [{**key, "points": 0}]))
     usage = await session.scalar(
@@ -434,7 +437,7 @@ def _count(session: AsyncSession, record: Record) -> None:
         RECORDS.labels(code, status).inc()
         for reason in reasons:
             REJECTION_REASONS.labels(reason).inc()
-        if status == "credited":
+        if status == RecordStatus.CREDITED:
             POINTS_CREDITED.labels(code).inc(points)
             REDUCTION_G.labels(code).inc(grams)
 

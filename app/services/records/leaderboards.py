@@ -18,6 +18,7 @@ from app.db import after_commit
 from app.kit.errors import ServiceUnavailable
 from app.kv import KV, Increment
 from app.models import Record, User
+from app.models.records import RecordStatus
 
 PERIODS = ("day", "week", "month", "all")
 PREFIX = "lb:"
@@ -80,7 +81,11 @@ async def rebuild(session: AsyncSession, kv: KV, settings: Settings) -> int:
     await kv.delete_prefix(PREFIX)
     rows = await session.execute(
         select(Record.user_id, Record.region, Record.local_day, func.sum(Record.reduction_g))
-        .where(Record.status == "credited", Record.reversed_at.is_(None), Record.reduction_g > 0)
+        .where(
+            Record.status == RecordStatus.CREDITED,
+            Record.reversed_at.is_(None),
+            Record.reduction_g > 0,
+        )
         .group_by(Record.user_id, Record.region, Record.local_day)
     )
     n = 0

@@ -19,7 +19,8 @@ from app.config import Settings
 from app.db import utcnow
 from app.kit.errors import InvalidState
 from app.models import Incentive, Merchant, User
-from app.schemas.records import EventIn
+from app.models.identity import Role
+from app.schemas.records import RecordIn
 from app.services.identity.users import create_user, get_by_email
 from app.services.records import intake
 
@@ -112,7 +113,7 @@ async def _user(session: AsyncSession, spec: DemoUser, merchant_id: str) -> tupl
         role=spec.role,
         display_name=spec.display_name,
         region=spec.region,
-        merchant_id=merchant_id if spec.role == "merchant" else None,
+        merchant_id=merchant_id if spec.role == Role.MERCHANT else None,
     )
     return user, True
 
@@ -140,7 +141,7 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> str:
             f"{user.role:<9} {user.email}  password {DEMO_PASSWORD}{region}"
             f"{'' if new else '  (exists)'}"
         )
-        if user.role == "citizen":
+        if user.role == Role.CITIZEN:
             points = await _yesterdays_trips(session, settings, user)
             lines.append(f"          {points} points from yesterday's demo records")
     return "\n".join(lines)
@@ -157,7 +158,7 @@ async def _yesterdays_trips(session: AsyncSession, settings: Settings, user: Use
     ]
     total = 0
     for n, (code, at, data) in enumerate(trips):
-        item = EventIn(
+        item = RecordIn(
             client_event_id=f"demo-{day.isoformat()}-{n}",
             type=code,
             occurred_at=datetime.combine(day, at, settings.tz),

@@ -18,6 +18,7 @@ from app.db import utcnow
 from app.kit.errors import Forbidden, NotFound, ValidationFailed
 from app.kit.pagination import Keyset
 from app.models import Incentive, Merchant
+from app.models.identity import Role
 from app.security import Actor
 from app.services.admin import audit
 from app.services.rewards.merchants import get_merchant
@@ -90,7 +91,7 @@ def _snapshot(incentive: Incentive) -> dict[str, Any]:
 def acting_merchant(actor: Actor, requested: str | None) -> str | None:
     """The merchant a staff member acts for: always their own. Admins act for any (None when
     they named none)."""
-    if actor.role == "admin":
+    if actor.role == Role.ADMIN:
         return requested
     if actor.merchant_id is None:
         raise Forbidden("This staff account is not bound to a merchant.")
@@ -113,7 +114,7 @@ async def create_incentive(
     incentive = Incentive(merchant_id=merchant_id, issued=0, paused=False, created_at=now, **data)
     session.add(incentive)
     await session.flush()
-    if actor.role == "admin":
+    if actor.role == Role.ADMIN:
         await audit.record(
             session,
             actor_id=actor.id,
@@ -141,7 +142,7 @@ async def _lock_for(session: AsyncSession, incentive_id: str, actor: Actor) -> I
     )
     if incentive is None:
         raise NotFound(f"Incentive {incentive_id} does not exist.")
-    if actor.role != "admin" and incentive.merchant_id != acting_merchant(actor, None):
+    if actor.role != Role.ADMIN and incentive.merchant_id != acting_merchant(actor, None):
         raise NotFound(f"Incentive {incentive_id} does not exist.")
     return incentive
 
@@ -164,7 +165,7 @@ async def update_incentive(
         setattr(incentive, name, value)
     incentive.updated_at = utcnow()
     await session.flush()
-    if actor.role == "admin":
+    if actor.role == Role.ADMIN:
         await audit.record(
             session,
             actor_id=actor.id,

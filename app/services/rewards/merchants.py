@@ -11,6 +11,7 @@ from app.db import utcnow
 from app.kit.errors import Forbidden, NotFound, ValidationFailed
 from app.kit.pagination import Keyset
 from app.models import Merchant, User
+from app.models.identity import Role
 from app.security import Actor
 from app.services.admin import audit
 from app.services.identity.users import create_user
@@ -108,7 +109,7 @@ async def add_staff(
         session,
         email=email,
         password=password,
-        role="merchant",
+        role=Role.MERCHANT,
         display_name=display_name,
         merchant_id=merchant_id,
     )

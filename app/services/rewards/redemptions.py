@@ -45,6 +45,7 @@ from app.db import after_commit, new_id, utcnow
 from app.kit.errors import IdempotencyConflict, NotFound, ValidationFailed
 from app.kit.pagination import Keyset
 from app.models import Incentive, Merchant, Redemption
+from app.models.rewards import RedemptionStatus
 from app.observability import REDEMPTIONS
 from app.services import ledger
 from app.services.rewards import codes
@@ -58,8 +59,16 @@ from app.services.rewards.errors import (
 )
 from app.services.rewards.incentives import INACTIVE, inactive_reason
 
-STATUSES = ("issued", "fulfilled", "cancelled", "expired")
-_TAKEN = ("issued", "fulfilled")  # what counts against stock and the per-user limit
+STATUSES = (
+    RedemptionStatus.ISSUED,
+    RedemptionStatus.FULFILLED,
+    RedemptionStatus.CANCELLED,
+    RedemptionStatus.EXPIRED,
+)
+_TAKEN = (
+    RedemptionStatus.ISSUED,
+    RedemptionStatus.FULFILLED,
+)  # what counts against stock and the per-user limit
 _CODE_ATTEMPTS = 3
 
 
@@ -224,7 +233,7 @@ async def redeem(
         "code_hash": sealed[0],
         "code_encrypted": sealed[1],
         "code_hint": codes.hint(code),
-        "status": "issued",
+        "status": RedemptionStatus.ISSUED,
         "points": state.points_cost,
         "hold_id": hold.id,
         "expires_at": now + timedelta(days=state.code_ttl_days),
@@ -246,7 +255,7 @@ async def redeem(
         fields["code_hint"] = codes.hint(code)
     await _take_unit(session, incentive_id, now, params)
     _remember_names(session, incentive_id, state.title, state.merchant_name)
-    _count(session, "issued")
+    _count(session, RedemptionStatus.ISSUED)
     return Issued(Redemption(**fields), created=True)
 
 
@@ -299,11 +308,11 @@ async def _lock_redemption(session: AsyncSession, redemption_id: str) -> Redempt
 
 
 def _ensure_issued(redemption: Redemption, now: datetime, *, past_expiry_ok: bool) -> None:
-    if redemption.status == "fulfilled":
+    if redemption.status == RedemptionStatus.FULFILLED:
         raise AlreadyFulfilled("This code has already been used.")
-    if redemption.status == "cancelled":
+    if redemption.status == RedemptionStatus.CANCELLED:
         raise CodeCancelled("This code was cancelled.")
-    if redemption.status == "expired":
+    if redemption.status == RedemptionStatus.EXPIRED:
         raise CodeExpired("This code has expired.")
     if not past_expiry_ok and redemption.expires_at <= now:
         # Not swept yet. Answering with an error rolls the request back, so the points are
@@ -383,10 +392,14 @@ _FULFIL = (
     update(_REDEMPTIONS)
     .where(
         _R.id == bindparam("b_id"),
-        _R.status == "issued",
+        _R.status == RedemptionStatus.ISSUED,
         _R.expires_at > bindparam("b_now"),
     )
-    .values(status="fulfilled", resolved_at=bindparam("b_now"), resolved_by=bindparam("b_by"))
+    .values(
+        status=RedemptionStatus.FULFILLED,
+        resolved_at=bindparam("b_now"),
+        resolved_by=bindparam("b_by"),
+    )
     .returning(*_R)
 )
 
@@ -419,7 +432,7 @@ async def verify(
     await ledger.settle(
         session, fulfilled.hold_id, merchant_id=merchant_id, user_id=fulfilled.user_id
     )
-    _count(session, "fulfilled")
+    _count(session, RedemptionStatus.FULFILLED)
     return Redemption(**fulfilled._mapping)
 
 
@@ -436,10 +449,10 @@ async def cancel(
     redemption = await _lock_redemption(session, redemption_id)
     assert redemption is not None
     _ensure_issued(redemption, now, past_expiry_ok=True)
-    await _give_back(session, redemption, "cancelled", now, by=user_id)
+    await _give_back(session, redemption, RedemptionStatus.CANCELLED, now, by=user_id)
     await _return_stock(session, redemption.incentive_id, 1)
     await session.flush()
-    _count(session, "cancelled")
+    _count(session, RedemptionStatus.CANCELLED)
     return redemption
 
 
@@ -454,7 +467,7 @@ async def expire_codes(session: AsyncSession, now: datetime, limit: int) -> int:
     candidates = (
         await session.execute(
             select(Redemption.id, Redemption.user_id)
-            .where(Redemption.status == "issued", Redemption.expires_at <= now)
+            .where(Redemption.status == RedemptionStatus.ISSUED, Redemption.expires_at <= now)
             .order_by(Redemption.expires_at, Redemption.id)
             .limit(limit)
         )
@@ -464,19 +477,23 @@ async def expire_codes(session: AsyncSession, now: datetime, limit: int) -> int:
     returned: Counter[str] = Counter()
     for redemption_id, _ in candidates:
         redemption = await _lock_redemption(session, redemption_id)
-        if redemption is None or redemption.status != "issued" or redemption.expires_at > now:
+        if (
+            redemption is None
+            or redemption.status != RedemptionStatus.ISSUED
+            or redemption.expires_at > now
+        ):
             continue
-        await _give_back(session, redemption, "expired", now, by=None)
+        await _give_back(session, redemption, RedemptionStatus.EXPIRED, now, by=None)
         returned[redemption.incentive_id] += 1
     for incentive_id in sorted(returned):
         await _return_stock(session, incentive_id, returned[incentive_id])
     await session.flush()
-    _count(session, "expired", sum(returned.values()))
+    _count(session, RedemptionStatus.EXPIRED, sum(returned.values()))
     return sum(returned.values())
 
 
 def _citizen_view(secret: str, redemption: Redemption, title: str, merchant: str) -> dict[str, Any]:
-    usable = redemption.status == "issued" and redemption.expires_at > utcnow()
+    usable = redemption.status == RedemptionStatus.ISSUED and redemption.expires_at > utcnow()
     return {
         "id": redemption.id,
         "code": _shown_code(secret, redemption) if usable else None,
@@ -583,6 +600,6 @@ async def merchant_totals(session: AsyncSession, merchant_id: str) -> dict[str, 
     )
     for status, count, points in rows:
         totals[status] = int(count)
-        if status == "fulfilled":
+        if status == RedemptionStatus.FULFILLED:
             totals["points_settled"] = int(points)
     return totals
