@@ -37,6 +37,7 @@ from app.services.identity import ratelimit
 from app.services.partners import keys, links
 from app.services.partners.errors import TypeNotAllowed, UnknownUser
 from app.services.records import intake
+from app.services.records import views as record_views
 
 partner_routes = APIRouter(prefix="/v1", tags=["partners"])
 
@@ -102,7 +103,7 @@ async def post_partner_records(
                 )
             )
     outcomes = await intake.ingest_many(session, settings, kv, items, partner=partner)
-    return {"results": [item_result(o, intake.item_view) for o in outcomes]}
+    return {"results": [item_result(o, record_views.item_view) for o in outcomes]}
 
 
 def _link_view(link: UserLink, partner: Partner, code: str | None = None) -> dict[str, Any]:

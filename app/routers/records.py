@@ -51,6 +51,7 @@ from app.schemas.records import (
 from app.services.admin import audit
 from app.services.methodologies.errors import UnknownType
 from app.services.records import decisions, group_commit, intake, leaderboards
+from app.services.records import views as record_views
 from app.services.records.errors import AlreadyReversed
 
 record_routes = APIRouter(
@@ -80,7 +81,7 @@ async def post_record(
     outcome = await group_commit.ingest_single(session, settings, kv, committer, user, body)
     if not outcome.created:
         response.status_code = 200
-    return intake.view(outcome.record)
+    return record_views.view(outcome.record)
 
 
 @record_routes.post(
@@ -95,7 +96,7 @@ async def post_batch(
 ) -> dict[str, Any]:
     items = [(user, parse_item(raw, RecordIn)) for raw in body.events]
     outcomes = await intake.ingest_many(session, settings, kv, items)
-    return {"results": [item_result(o, intake.item_view) for o in outcomes]}
+    return {"results": [item_result(o, record_views.item_view) for o in outcomes]}
 
 
 @record_routes.get(
@@ -112,10 +113,10 @@ async def list_records(
     limit: LimitParam = 50,
     cursor: CursorParam = None,
 ) -> dict[str, Any]:
-    rows, next_cursor = await intake.list_for_user(
+    rows, next_cursor = await record_views.list_for_user(
         session, principal.id, status=status, code=type, limit=limit, cursor=cursor
     )
-    return {"items": [intake.view(r) for r in rows], "next_cursor": next_cursor}
+    return {"items": [record_views.view(r) for r in rows], "next_cursor": next_cursor}
 
 
 @record_routes.get(
@@ -128,7 +129,7 @@ async def get_record(event_id: str, principal: Citizen, session: Session) -> dic
     record = await session.get(Record, event_id)
     if record is None or record.user_id != principal.id:
         raise NotFound(f"No record {event_id}.")
-    return intake.view(record, detail=True)
+    return record_views.view(record, detail=True)
 
 
 leaderboard_routes = APIRouter(

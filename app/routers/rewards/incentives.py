@@ -20,6 +20,7 @@ from app.kit.problems import responses
 from app.schemas.rewards import PublicIncentivesPage, RedemptionIn, RedemptionOut, RedemptionsPage
 from app.services.ledger.errors import InsufficientPoints
 from app.services.rewards import incentives as incentive_service
+from app.services.rewards import redemption_views
 from app.services.rewards import redemptions as redemption_service
 from app.services.rewards.errors import (
     AlreadyFulfilled,
@@ -97,7 +98,7 @@ async def redeem(
     )
     if not issued.created:
         response.status_code = 200
-    view = await redemption_service.citizen_view(
+    view = await redemption_views.citizen_view(
         session, settings.jwt_key, issued.redemption, show_code=True
     )
     return RedemptionOut.model_validate(view)
@@ -116,7 +117,7 @@ async def list_redemptions(
     limit: LimitParam = 50,
     cursor: CursorParam = None,
 ) -> RedemptionsPage:
-    items, next_cursor = await redemption_service.list_for_citizen(
+    items, next_cursor = await redemption_views.list_for_citizen(
         session, settings.jwt_key, principal.id, limit, cursor
     )
     return RedemptionsPage.model_validate({"items": items, "next_cursor": next_cursor})
@@ -143,5 +144,5 @@ async def cancel_redemption(
     redemption = await redemption_service.cancel(
         session, user_id=principal.id, redemption_id=redemption_id
     )
-    view = await redemption_service.citizen_view(session, settings.jwt_key, redemption)
+    view = await redemption_views.citizen_view(session, settings.jwt_key, redemption)
     return RedemptionOut.model_validate(view)

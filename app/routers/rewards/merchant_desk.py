@@ -24,6 +24,7 @@ from app.schemas.rewards import (
 )
 from app.services.rewards import incentives as incentive_service
 from app.services.rewards import merchants as merchant_service
+from app.services.rewards import redemption_views
 from app.services.rewards import redemptions as redemption_service
 from app.services.rewards.errors import AlreadyFulfilled, CodeCancelled, CodeExpired
 
@@ -120,7 +121,7 @@ async def verify_code(
         raw_code=body.code,
     )
     return MerchantRedemptionOut.model_validate(
-        await redemption_service.merchant_view(session, redemption)
+        await redemption_views.merchant_view(session, redemption)
     )
 
 
@@ -142,7 +143,7 @@ async def lookup_code(
     now = utcnow()
     return MerchantRedemptionLookupOut.model_validate(
         {
-            **await redemption_service.merchant_view(session, redemption),
+            **await redemption_views.merchant_view(session, redemption),
             "usable": redemption.status == RedemptionStatus.ISSUED and redemption.expires_at > now,
             "incentive": incentive_service.merchant_view(incentive, now),
         }
@@ -164,10 +165,10 @@ async def list_redemptions(
 ) -> MerchantRedemptionsPage:
     merchant_id = incentive_service.acting_merchant(principal, None)
     assert merchant_id is not None
-    items, next_cursor = await redemption_service.list_for_merchant(
+    items, next_cursor = await redemption_views.list_for_merchant(
         session, merchant_id, status, limit, cursor
     )
-    totals = await redemption_service.merchant_totals(session, merchant_id)
+    totals = await redemption_views.merchant_totals(session, merchant_id)
     return MerchantRedemptionsPage.model_validate(
         {"items": items, "next_cursor": next_cursor, "totals": totals}
     )

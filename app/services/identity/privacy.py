@@ -36,8 +36,8 @@ from app.services import ledger
 from app.services.admin import audit
 from app.services.identity import tokens
 from app.services.identity.errors import WeakPassword
-from app.services.records import intake
-from app.services.rewards import redemptions
+from app.services.records import views as record_views
+from app.services.rewards import redemption_views
 
 # Not an argon2 hash: no password verifies against it.
 ERASED_PASSWORD = "!erased"
@@ -124,7 +124,7 @@ async def export(session: AsyncSession, settings: Settings, user: User) -> dict[
         .where(LedgerEntry.account_id.in_(ledger.user_accounts(user.id)))
         .order_by(LedgerEntry.seq)
     )
-    redemption_items, _ = await redemptions.list_for_citizen(
+    redemption_items, _ = await redemption_views.list_for_citizen(
         session, settings.jwt_key, user.id, limit=1_000_000, cursor=None
     )
     return {
@@ -148,7 +148,7 @@ async def export(session: AsyncSession, settings: Settings, user: User) -> dict[
             }
             for link, name, key_id in links.tuples()
         ],
-        "records": [intake.view(r, detail=True) for r in record_rows],
+        "records": [record_views.view(r, detail=True) for r in record_rows],
         "ledger_lines": [
             {
                 "id": txn.id,

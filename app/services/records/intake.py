@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.db import after_commit, insert_ignore, new_id, utcnow
 from app.kit.errors import DomainError, IdempotencyConflict, InvalidState, ValidationFailed
-from app.kit.pagination import Keyset
 from app.kv import KV
 from app.models import DailyUsage, MethodologyVersion, Partner, Record, User
 from app.models.records import Reason, RecordSource, RecordStatus
@@ -442,57 +441,3 @@ def _count(session: AsyncSession, record: Record) -> None:
             REDUCTION_G.labels(code).inc(grams)
 
     after_commit(session, inc)
-
-
-NEWEST = Keyset((Record.received_at, Record.id))
-
-
-async def list_for_user(
-    session: AsyncSession,
-    user_id: str,
-    *,
-    status: str | None,
-    code: str | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Record], str | None]:
-    """A citizen's records, newest received first."""
-    query = select(Record).where(Record.user_id == user_id)
-    if status:
-        query = query.where(Record.status == status)
-    if code:
-        query = query.where(Record.type == code)
-    return NEWEST.page((await session.scalars(NEWEST.apply(query, cursor, limit))).all(), limit)
-
-
-def view(record: Record, *, detail: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": record.id,
-        "client_event_id": record.client_event_id,
-        "type": record.type,
-        "status": record.status,
-        "reduction_g": record.reduction_g,
-        "points": record.points,
-        "reasons": list(record.reasons or []),
-        "methodology": {"code": record.type, "version": record.version},
-        "occurred_at": record.occurred_at,
-        "received_at": record.received_at,
-        "source": record.source,
-        "reversed_at": record.reversed_at,
-    }
-    if detail:
-        out |= {
-            "data": record.data,
-            "region": record.region,
-            "local_day": record.local_day,
-            "params_hash": record.params_hash,
-            "breakdown": record.breakdown,
-            "decided_at": record.decided_at,
-            "decision_note": record.decision_note,
-        }
-    return out
-
-
-def item_view(outcome: Outcome) -> dict[str, Any]:
-    """A batch item's answer: the record, and whether it was already stored."""
-    return {**view(outcome.record), "replayed": not outcome.created}
