@@ -8,14 +8,17 @@ from app.rules import Context, params_from_json, params_hash, registry
 from tests.helpers import assert_problem, citizen, user_with_role
 from tests.records.helpers import ago, post
 
+# Records on the boards occur now (``ago()``): the day board is the platform's local day, and a
+# record of an hour ago is on yesterday's board during the first hour after local midnight.
+
 
 async def test_leaderboards_rank_by_reduction_per_region_and_rebuild(app, client):
     a = await citizen(client, region="CN-SX")
     b = await citizen(client, region="CN-SX")
     c = await citizen(client, region="CN-GD")
-    await post(a, "walking", {"steps": 5000})
-    await post(b, "transit.metro", {"distance_km": 10, "duration_min": 20})
-    await post(c, "cycling", {"distance_km": 3, "duration_min": 12})
+    await post(a, "walking", {"steps": 5000}, at=ago())
+    await post(b, "transit.metro", {"distance_km": 10, "duration_min": 20}, at=ago())
+    await post(c, "cycling", {"distance_km": 3, "duration_min": 12}, at=ago())
     board = (await a.get("/v1/leaderboards/all")).json()
     assert [(i["rank"], i["reduction_g"], i["is_me"]) for i in board["items"]] == [
         (1, 467, False),
@@ -68,10 +71,10 @@ async def test_every_credited_record_recomputes_to_the_same_grams(app, client):
 
 async def test_equal_scores_share_a_rank_and_no_user_id_is_shown(app, client):
     first, second, third, fourth = [await citizen(client) for _ in range(4)]
-    await post(first, "walking", {"steps": 9000})
-    await post(second, "walking", {"steps": 5000})
-    await post(third, "walking", {"steps": 5000})
-    await post(fourth, "walking", {"steps": 2000})
+    await post(first, "walking", {"steps": 9000}, at=ago())
+    await post(second, "walking", {"steps": 5000}, at=ago())
+    await post(third, "walking", {"steps": 5000}, at=ago())
+    await post(fourth, "walking", {"steps": 2000}, at=ago())
     r = await fourth.get("/v1/leaderboards/day")
     board = r.json()
     assert [(i["rank"], i["reduction_g"]) for i in board["items"]] == [
