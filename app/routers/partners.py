@@ -204,8 +204,7 @@ async def create_partner(
         allowed_types=body.allowed_types,
         link_confirmation=body.link_confirmation,
         refs_case_sensitive=body.refs_case_sensitive,
-        actor_id=principal.id,
-        actor_role=principal.role,
+        actor=principal,
     )
     return {**PartnerOut.model_validate(partner).model_dump(), "secret": secret}
 
@@ -242,8 +241,7 @@ async def update_partner(
         session,
         partner_id,
         body.model_dump(exclude_unset=True),
-        actor_id=principal.id,
-        actor_role=principal.role,
+        actor=principal,
     )
     return PartnerOut.model_validate(partner)
 
@@ -257,9 +255,7 @@ async def update_partner(
 async def rotate_partner_secret(
     partner_id: PartnerId, principal: Admin, session: Session, settings: SettingsDep
 ) -> dict[str, Any]:
-    partner, secret = await keys.rotate(
-        session, settings, partner_id, actor_id=principal.id, actor_role=principal.role
-    )
+    partner, secret = await keys.rotate(session, settings, partner_id, actor=principal)
     return {**PartnerOut.model_validate(partner).model_dump(), "secret": secret}
 
 

@@ -168,8 +168,7 @@ async def rebuild(
     rows = await leaderboards.rebuild(session, kv, settings)
     await audit.record(
         session,
-        actor_id=principal.id,
-        actor_role=principal.role,
+        actor=principal,
         action="leaderboards.rebuilt",
         target_type="leaderboards",
         target_id=None,

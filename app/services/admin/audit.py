@@ -1,6 +1,6 @@
 """The append-only audit log of administrative acts: written by ``record`` (every admin write
-calls it, in its own transaction), read by ``list_entries`` (filters, newest-first keyset paging
-on ``seq``)."""
+calls it, in the act's own transaction), read by ``list_entries`` (filters, newest-first
+keyset paging on ``seq``)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import utcnow
 from app.kit.pagination import Keyset
 from app.models import AuditEntry
+from app.security import Actor
 
 
 async def record(
     session: AsyncSession,
     *,
-    actor_id: str | None,
-    actor_role: str | None,
+    actor: Actor | None,
     action: str,
     target_type: str,
     target_id: str | None,
@@ -29,8 +29,8 @@ async def record(
 ) -> AuditEntry:
     """Add one audit row in the caller's transaction: it commits or rolls back with the act."""
     entry = AuditEntry(
-        actor_id=actor_id,
-        actor_role=actor_role,
+        actor_id=actor.id if actor else None,
+        actor_role=actor.role if actor else None,
         action=action,
         target_type=target_type,
         target_id=target_id,

@@ -104,8 +104,7 @@ async def update_user(
             await tokens.revoke_all(session, kv, settings, user.id)
         await audit.record(
             session,
-            actor_id=actor.id,
-            actor_role=actor.role,
+            actor=actor,
             action="user.updated",
             target_type="user",
             target_id=user.id,

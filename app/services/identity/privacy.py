@@ -97,8 +97,7 @@ async def erase(
     await session.flush()
     await audit.record(
         session,
-        actor_id=user.id,
-        actor_role=user.role,
+        actor=user,
         action="user.erased",
         target_type="user",
         target_id=user.id,

@@ -106,8 +106,7 @@ async def create_version(
             continue
         await audit.record(
             session,
-            actor_id=actor.id,
-            actor_role=actor.role,
+            actor=actor,
             action="methodology_version.created",
             target_type="methodology",
             target_id=code,

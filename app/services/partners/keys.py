@@ -30,6 +30,7 @@ from app.kv import KV, RedisKV
 from app.models import Partner, PartnerNonce
 from app.models.partners import LinkConfirmation
 from app.rules import registry
+from app.security import Actor
 from app.services.admin import audit
 
 logger = logging.getLogger("tanhui.partners")
@@ -75,8 +76,7 @@ async def create(
     allowed_types: list[str],
     link_confirmation: str = LinkConfirmation.PARTNER,
     refs_case_sensitive: bool = True,
-    actor_id: str,
-    actor_role: str,
+    actor: Actor,
 ) -> tuple[Partner, str]:
     partner = Partner(
         name=name,
@@ -91,8 +91,7 @@ async def create(
     await session.flush()
     await audit.record(
         session,
-        actor_id=actor_id,
-        actor_role=actor_role,
+        actor=actor,
         action="partner.created",
         target_type="partner",
         target_id=partner.id,
@@ -116,8 +115,7 @@ async def update(
     partner_id: str,
     changes: dict[str, Any],
     *,
-    actor_id: str,
-    actor_role: str,
+    actor: Actor,
 ) -> Partner:
     partner = await get(session, partner_id, lock=True)
     before = snapshot(partner)
@@ -130,8 +128,7 @@ async def update(
     await session.flush()
     await audit.record(
         session,
-        actor_id=actor_id,
-        actor_role=actor_role,
+        actor=actor,
         action="partner.updated",
         target_type="partner",
         target_id=partner.id,
@@ -142,7 +139,7 @@ async def update(
 
 
 async def rotate(
-    session: AsyncSession, settings: Settings, partner_id: str, *, actor_id: str, actor_role: str
+    session: AsyncSession, settings: Settings, partner_id: str, *, actor: Actor
 ) -> tuple[Partner, str]:
     """A new secret, shown once; the old one is refused from the commit on."""
     partner = await get(session, partner_id, lock=True)
@@ -151,8 +148,7 @@ async def rotate(
     await session.flush()
     await audit.record(
         session,
-        actor_id=actor_id,
-        actor_role=actor_role,
+        actor=actor,
         action="partner.secret_rotated",
         target_type="partner",
         target_id=partner.id,

@@ -125,8 +125,7 @@ async def approve(
     await session.flush()
     await audit.record(
         session,
-        actor_id=actor.id,
-        actor_role=actor.role,
+        actor=actor,
         action="record.approved",
         target_type="record",
         target_id=record.id,
@@ -150,8 +149,7 @@ async def reject(session: AsyncSession, *, record_id: str, actor: Actor, reason:
     await session.flush()
     await audit.record(
         session,
-        actor_id=actor.id,
-        actor_role=actor.role,
+        actor=actor,
         action="record.rejected",
         target_type="record",
         target_id=record.id,
@@ -193,8 +191,7 @@ async def reverse(session: AsyncSession, *, record_id: str, actor: Actor, reason
     after["reversal"] = {"transaction_id": txn.id, "reason": reason, **(txn.memo or {})}
     await audit.record(
         session,
-        actor_id=actor.id,
-        actor_role=actor.role,
+        actor=actor,
         action="record.reversed",
         target_type="record",
         target_id=record.id,

@@ -117,8 +117,7 @@ async def create_incentive(
     if actor.role == Role.ADMIN:
         await audit.record(
             session,
-            actor_id=actor.id,
-            actor_role=actor.role,
+            actor=actor,
             action="incentive.create",
             target_type="incentive",
             target_id=incentive.id,
@@ -168,8 +167,7 @@ async def update_incentive(
     if actor.role == Role.ADMIN:
         await audit.record(
             session,
-            actor_id=actor.id,
-            actor_role=actor.role,
+            actor=actor,
             action="incentive.update",
             target_type="incentive",
             target_id=incentive.id,

@@ -29,8 +29,7 @@ async def create_merchant(session: AsyncSession, *, name: str, actor: Actor) -> 
     await session.flush()
     await audit.record(
         session,
-        actor_id=actor.id,
-        actor_role=actor.role,
+        actor=actor,
         action="merchant.create",
         target_type="merchant",
         target_id=merchant.id,
@@ -70,8 +69,7 @@ async def update_merchant(
     await session.flush()
     await audit.record(
         session,
-        actor_id=actor.id,
-        actor_role=actor.role,
+        actor=actor,
         action="merchant.update",
         target_type="merchant",
         target_id=merchant.id,
@@ -115,8 +113,7 @@ async def add_staff(
     )
     await audit.record(
         session,
-        actor_id=actor.id,
-        actor_role=actor.role,
+        actor=actor,
         action="merchant.staff.create",
         target_type="user",
         target_id=user.id,
