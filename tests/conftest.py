@@ -18,6 +18,7 @@ import contextlib
 import os
 import shutil
 import uuid
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -41,6 +42,24 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 RUN_ID = f"{uuid.uuid4().hex[:10]}_{WORKER}"
 TEST_SECRET = "test-secret-" + "x" * 40
+
+
+def _midday_zone() -> str:
+    """A fixed-offset zone whose local time is now between 12:00 and 13:00.
+
+    Daily caps and the day leaderboard count by the platform's local day. Tests post records
+    hours in the past; in the platform's own zone that crosses midnight when the suite runs
+    just after it, and the same test then sees two days. Running every test in a zone where
+    it is midday keeps "a few hours ago" on today for the length of any run. (``Etc/GMT-N``
+    is UTC+N: the sign is POSIX's.)
+    """
+    offset = 12 - datetime.now(UTC).hour  # -11 … +12, all of which exist
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+TEST_TIMEZONE = _midday_zone()
+# Servers the tests start as processes read the same zone.
+os.environ["TANHUI_TIMEZONE"] = TEST_TIMEZONE
 # Only TANHUI_ENV=test accepts a cost this low (see app.config).
 TEST_HASH_COST = {
     "password_hash_time_cost": 1,
@@ -144,6 +163,7 @@ def make_settings(backend: Backend, database_url: str, **overrides: object) -> S
         "redis_url": REDIS_URL if backend.name == "postgres" else None,
         "redis_prefix": f"tanhui-test:{uuid.uuid4().hex[:12]}:",
         "jwt_secret": TEST_SECRET,
+        "timezone": TEST_TIMEZONE,
         "log_json": False,
         "rate_limit_citizen_per_minute": 0,
         "rate_limit_auth_per_minute": 0,
