@@ -57,10 +57,13 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     with serve(env) as (base_url, _):
         served = httpx.get(f"{base_url}/openapi.json").json()
         assert served == DOCUMENT, "the server's document differs from the one fuzzed"
-        yield base_url, {
-            "admin": f"fuzz-admin-{suffix}@example.cn",
-            "citizen": f"fuzz-citizen-{suffix}@example.cn",
-        }
+        yield (
+            base_url,
+            {
+                "admin": f"fuzz-admin-{suffix}@example.cn",
+                "citizen": f"fuzz-citizen-{suffix}@example.cn",
+            },
+        )
 
 
 @pytest.fixture
