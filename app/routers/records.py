@@ -48,7 +48,6 @@ from app.schemas.records import (
     RecordsPage,
     ReviewPage,
 )
-from app.services.admin import audit
 from app.services.methodologies.errors import UnknownType
 from app.services.records import decisions, group_commit, intake, leaderboards
 from app.services.records import views as record_views
@@ -165,15 +164,7 @@ async def get_board(
 async def rebuild(
     principal: Admin, session: Session, kv: KVDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    rows = await leaderboards.rebuild(session, kv, settings)
-    await audit.record(
-        session,
-        actor=principal,
-        action="leaderboards.rebuilt",
-        target_type="leaderboards",
-        target_id=None,
-        after={"rows": rows},
-    )
+    rows = await leaderboards.rebuild(session, kv, settings, actor=principal)
     return {"rebuilt_from_rows": rows}
 
 
