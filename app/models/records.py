@@ -85,6 +85,11 @@ class Record(IdMixin, Base):
     decision_note: Mapped[str | None] = mapped_column(Text)
     reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    @property
+    def methodology(self) -> dict[str, Any]:
+        """The methodology version that decided the record, as the API shows it."""
+        return {"code": self.type, "version": self.version}
+
 
 class DailyUsage(Base):
     """Points credited per user, methodology and local day: the daily-cap counter."""

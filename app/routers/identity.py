@@ -38,7 +38,7 @@ session_routes = APIRouter(prefix="/v1", tags=["auth"])
 async def register(
     body: RegisterIn, request: Request, session: Session, kv: KVDep, settings: SettingsDep
 ) -> UserOut:
-    await ratelimit.check_auth(client_ip(request), kv, settings)
+    await ratelimit.enforce(kv, settings, ratelimit.AUTH, client_ip(request))
     user = await create_user(
         session,
         email=body.email,
@@ -63,7 +63,7 @@ async def token(
     username: Annotated[str, Form(description="The account's email", max_length=320)],
     password: Annotated[str, Form(max_length=256)],
 ) -> TokenOut:
-    await ratelimit.check_auth(client_ip(request), kv, settings)
+    await ratelimit.enforce(kv, settings, ratelimit.AUTH, client_ip(request))
     pair = await tokens.login(session, kv, settings, username, password)
     return TokenOut(
         access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
@@ -79,7 +79,7 @@ async def token(
 async def refresh(
     body: RefreshIn, request: Request, session: Session, kv: KVDep, settings: SettingsDep
 ) -> TokenOut:
-    await ratelimit.check_refresh(client_ip(request), kv, settings)
+    await ratelimit.enforce(kv, settings, ratelimit.REFRESH, client_ip(request))
     pair = await tokens.refresh(session, kv, settings, body.refresh_token)
     return TokenOut(
         access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token

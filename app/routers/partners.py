@@ -66,7 +66,7 @@ async def signed_partner(
         signature=x_signature,
         body=await request.body(),
     )
-    await ratelimit.check_partner(kv, settings, partner.key_id)
+    await ratelimit.enforce(kv, settings, ratelimit.PARTNER, partner.key_id)
     return partner
 
 

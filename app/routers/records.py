@@ -48,7 +48,6 @@ from app.schemas.records import (
     RecordsPage,
     ReviewPage,
 )
-from app.services.admin import audit
 from app.services.methodologies.errors import UnknownType
 from app.services.records import decisions, group_commit, intake, leaderboards
 from app.services.records import views as record_views
@@ -77,11 +76,11 @@ async def post_record(
     kv: KVDep,
     settings: SettingsDep,
     committer: RecordCommitterDep,
-) -> dict[str, Any]:
+) -> RecordOut:
     outcome = await group_commit.ingest_single(session, settings, kv, committer, user, body)
     if not outcome.created:
         response.status_code = 200
-    return record_views.view(outcome.record)
+    return RecordOut.model_validate(outcome.record)
 
 
 @record_routes.post(
@@ -112,11 +111,11 @@ async def list_records(
     type: Annotated[str | None, Query(max_length=64)] = None,  # noqa: A002
     limit: LimitParam = 50,
     cursor: CursorParam = None,
-) -> dict[str, Any]:
+) -> RecordsPage:
     rows, next_cursor = await record_views.list_for_user(
         session, principal.id, status=status, code=type, limit=limit, cursor=cursor
     )
-    return {"items": [record_views.view(r) for r in rows], "next_cursor": next_cursor}
+    return RecordsPage(items=[RecordOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @record_routes.get(
@@ -125,11 +124,11 @@ async def list_records(
     summary="One of the caller's records, with the calculation",
     responses=responses(NotFound),
 )
-async def get_record(event_id: str, principal: Citizen, session: Session) -> dict[str, Any]:
+async def get_record(event_id: str, principal: Citizen, session: Session) -> RecordDetailOut:
     record = await session.get(Record, event_id)
     if record is None or record.user_id != principal.id:
         raise NotFound(f"No record {event_id}.")
-    return record_views.view(record, detail=True)
+    return RecordDetailOut.model_validate(record)
 
 
 leaderboard_routes = APIRouter(
@@ -165,15 +164,7 @@ async def get_board(
 async def rebuild(
     principal: Admin, session: Session, kv: KVDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    rows = await leaderboards.rebuild(session, kv, settings)
-    await audit.record(
-        session,
-        actor=principal,
-        action="leaderboards.rebuilt",
-        target_type="leaderboards",
-        target_id=None,
-        after={"rows": rows},
-    )
+    rows = await leaderboards.rebuild(session, kv, settings, actor=principal)
     return {"rebuilt_from_rows": rows}
 
 
@@ -198,7 +189,7 @@ async def list_review(
 ) -> ReviewPage:
     items, next_cursor = await decisions.list_pending(session, limit, cursor)
     return ReviewPage(
-        items=[AdminRecordOut.model_validate(decisions.view(r)) for r in items],
+        items=[AdminRecordOut.model_validate(r) for r in items],
         next_cursor=next_cursor,
     )
 
@@ -225,7 +216,7 @@ async def approve(
         note=body.note if body else None,
         kv=kv,
     )
-    return AdminRecordOut.model_validate(decisions.view(record))
+    return AdminRecordOut.model_validate(record)
 
 
 @review_routes.post(
@@ -240,7 +231,7 @@ async def reject(
     record = await decisions.reject(
         session, record_id=record_id, actor=principal, reason=body.reason
     )
-    return AdminRecordOut.model_validate(decisions.view(record))
+    return AdminRecordOut.model_validate(record)
 
 
 @review_routes.post(
@@ -258,7 +249,7 @@ async def reverse(
     record = await decisions.reverse(
         session, record_id=record_id, actor=principal, reason=body.reason
     )
-    return AdminRecordOut.model_validate(decisions.view(record))
+    return AdminRecordOut.model_validate(record)
 
 
 router = APIRouter()

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from app.models.identity import Role
 
@@ -16,6 +16,13 @@ def clean_display_name(v: str | None) -> str | None:
         return None
     v = re.sub(r"\s+", " ", v).strip()
     return v or None
+
+
+# A name shown to others, whitespace collapsed (blank is none), and a region, as accounts take them.
+DisplayName = Annotated[str | None, Field(max_length=100), AfterValidator(clean_display_name)]
+Region = Annotated[
+    str | None, Field(description="ISO 3166-2 code, e.g. CN-SX", pattern=REGION_PATTERN)
+]
 
 
 class RegisterIn(BaseModel):
@@ -35,15 +42,8 @@ class RegisterIn(BaseModel):
 
     email: EmailStr
     password: str = Field(min_length=1, max_length=256)
-    display_name: str | None = Field(default=None, max_length=100)
-    region: str | None = Field(
-        default=None, description="ISO 3166-2 code, e.g. CN-SX", pattern=REGION_PATTERN
-    )
-
-    @field_validator("display_name")
-    @classmethod
-    def _strip(cls, v: str | None) -> str | None:
-        return clean_display_name(v)
+    display_name: DisplayName = None
+    region: Region = None
 
 
 class UserOut(BaseModel):
@@ -105,15 +105,8 @@ class ProfilePatchIn(BaseModel):
         json_schema_extra={"examples": [{"display_name": "Li Wei", "region": "CN-SX"}]},
     )
 
-    display_name: str | None = Field(default=None, max_length=100)
-    region: str | None = Field(
-        default=None, description="ISO 3166-2 code, e.g. CN-SX", pattern=REGION_PATTERN
-    )
-
-    @field_validator("display_name")
-    @classmethod
-    def _strip(cls, v: str | None) -> str | None:
-        return clean_display_name(v)
+    display_name: DisplayName = None
+    region: Region = None
 
 
 class PasswordChangeIn(BaseModel):

@@ -76,8 +76,11 @@ class MethodologyRef(BaseModel):
     version: int
 
 
+# Built from the row (``Record.methodology`` gives the reference); the owner's view.
 class RecordOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [RESULT_EXAMPLE]})
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [RESULT_EXAMPLE]}
+    )
 
     id: str
     client_event_id: str
@@ -171,8 +174,10 @@ _RECORD = "7a1d3c5e-2b4f-4e6a-8c0d-9e1f2a3b4c5d"
 # --- records: review and reversal -----------------------------------------------------------
 
 
+# Built from the row, like ``RecordOut``; what administrators see.
 class AdminRecordOut(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -197,7 +202,7 @@ class AdminRecordOut(BaseModel):
                     "reversed_at": None,
                 }
             ]
-        }
+        },
     )
 
     id: str

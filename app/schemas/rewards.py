@@ -17,7 +17,7 @@ from pydantic import (
 from app.kit.bodies import refuse_nulls
 from app.kit.pagination import Page
 from app.models.rewards import RedemptionStatus
-from app.schemas.identity import UserOut
+from app.schemas.identity import DisplayName, UserOut
 
 _TIME = "2026-11-23T08:30:00+00:00"
 _INCENTIVE_ID = "9b2d7c1e-4f0a-4d3b-8e61-0c5f2a7d9e14"
@@ -92,7 +92,7 @@ class StaffIn(BaseModel):
 
     email: EmailStr
     password: str = Field(min_length=1, max_length=256)
-    display_name: str | None = Field(default=None, max_length=100)
+    display_name: DisplayName = None
 
 
 StaffOut = UserOut

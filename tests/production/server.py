@@ -56,16 +56,18 @@ def cli(env: dict[str, str], *args: str) -> str:
     return out.stdout
 
 
-def create_user(env: dict[str, str], email: str, role: str, **extra: str) -> str:
-    args = ["create-user", "--email", email, "--password", PASSWORD, "--role", role]
+def create_user(
+    env: dict[str, str], email: str, role: str, password: str = PASSWORD, **extra: str
+) -> str:
+    args = ["create-user", "--email", email, "--password", password, "--role", role]
     for key, value in extra.items():
         args += [f"--{key.replace('_', '-')}", value]
     line = cli(env, *args)
     return line.strip().rsplit("id=", 1)[1]
 
 
-def token(base_url: str, email: str) -> str:
-    r = httpx.post(f"{base_url}/v1/auth/token", data={"username": email, "password": PASSWORD})
+def token(base_url: str, email: str, password: str = PASSWORD) -> str:
+    r = httpx.post(f"{base_url}/v1/auth/token", data={"username": email, "password": password})
     r.raise_for_status()
     return str(r.json()["access_token"])
 

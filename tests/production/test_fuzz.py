@@ -2,6 +2,10 @@
 
 A real server on SQLite; every operation is called with generated requests as a citizen and
 as an administrator. Nothing may answer 5xx, and every response must match the document.
+
+Each operation is its own test item, so xdist spreads them over its workers; each worker
+starts one server for the items it gets. The document is read from the application at
+collection time, and the server must serve the very same one.
 """
 
 from __future__ import annotations
@@ -9,48 +13,69 @@ from __future__ import annotations
 import os
 import uuid
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from app.config import Settings
+from app.main import create_app
 from app.migrate import upgrade
+from tests.conftest import TEST_HASH_COST, TEST_SECRET
 from tests.production.server import base_env, create_user, serve, token
 
-# One server per module: keep the module on one xdist worker (make test uses --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("fuzz")
-
 MAX_EXAMPLES = int(os.environ.get("TANHUI_FUZZ_EXAMPLES", "12"))
+PASSWORD = f"Fuzz-{uuid.uuid4().hex}"
+
+# Building the application reads no database: only its routes make the document.
+DOCUMENT = create_app(
+    Settings(  # type: ignore[call-arg]
+        env="test",
+        database_url="sqlite+aiosqlite:///:memory:",
+        jwt_secret=TEST_SECRET,
+        **TEST_HASH_COST,
+    )
+).openapi()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory):
+    """One server per xdist worker, shared by the operations that worker runs: its base URL
+    and the emails of an administrator and a citizen.
+
+    Their password is none of the document's examples: an example body sent to
+    ``DELETE /v1/me`` or ``POST /v1/me/password`` would otherwise erase the citizen."""
     db = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
     url = f"sqlite+aiosqlite:///{db}"
     upgrade(url)
     env = base_env(url)
     suffix = uuid.uuid4().hex[:8]
-    create_user(env, f"fuzz-admin-{suffix}@example.cn", "admin")
-    create_user(env, f"fuzz-citizen-{suffix}@example.cn", "citizen", region="CN-SX")
+    create_user(env, f"fuzz-admin-{suffix}@example.cn", "admin", PASSWORD)
+    create_user(env, f"fuzz-citizen-{suffix}@example.cn", "citizen", PASSWORD, region="CN-SX")
     with serve(env) as (base_url, _):
+        served = httpx.get(f"{base_url}/openapi.json").json()
+        assert served == DOCUMENT, "the server's document differs from the one fuzzed"
         yield (
             base_url,
             {
-                "admin": token(base_url, f"fuzz-admin-{suffix}@example.cn"),
-                "citizen": token(base_url, f"fuzz-citizen-{suffix}@example.cn"),
+                "admin": f"fuzz-admin-{suffix}@example.cn",
+                "citizen": f"fuzz-citizen-{suffix}@example.cn",
             },
         )
 
 
-@pytest.fixture(scope="module")
-def api_schema(server):
-    base_url, _ = server
-    return schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+@pytest.fixture
+def tokens(server) -> dict[str, str]:
+    """Fresh tokens for each operation: ``POST /v1/auth/logout-all`` voids the ones issued
+    before it, and no operation should run signed out because another one ran first."""
+    base_url, emails = server
+    return {role: token(base_url, email, PASSWORD) for role, email in emails.items()}
 
 
 # Logging out would revoke the tokens that the rest of the run uses.
-schema = schemathesis.pytest.from_fixture("api_schema").exclude(path="/v1/auth/logout")
+schema = schemathesis.openapi.from_dict(DOCUMENT).exclude(path="/v1/auth/logout")
 
 
 @schema.parametrize()
@@ -60,8 +85,8 @@ schema = schemathesis.pytest.from_fixture("api_schema").exclude(path="/v1/auth/l
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_no_server_errors_and_responses_match_the_document(case, server):
-    base_url, tokens = server
+def test_no_server_errors_and_responses_match_the_document(case, server, tokens):
+    base_url, _ = server
     for role in ("citizen", "admin"):
         case.call_and_validate(
             base_url=base_url,

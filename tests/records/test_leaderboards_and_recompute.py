@@ -33,7 +33,12 @@ async def test_leaderboards_rank_by_reduction_per_region_and_rebuild(app, client
     admin = await user_with_role(app, client, "admin")
     await app.state.kv.delete_prefix("lb:")
     assert (await a.get("/v1/leaderboards/week")).json()["items"] == []
-    assert (await admin.post("/v1/admin/leaderboards/rebuild")).status_code == 200
+    rebuilt = await admin.post("/v1/admin/leaderboards/rebuild")
+    assert rebuilt.status_code == 200
+    audit = await admin.get("/v1/admin/audit", params={"action": "leaderboards.rebuilt"})
+    [entry] = audit.json()["items"]
+    assert entry["actor_id"] == admin.id
+    assert entry["after"] == {"rows": rebuilt.json()["rebuilt_from_rows"]}
     again = (await a.get("/v1/leaderboards/week")).json()
     assert [i["reduction_g"] for i in again["items"]] == [467, 120, 100]
     assert_problem(await a.get("/v1/leaderboards/year"), 422)

@@ -26,6 +26,7 @@ from app.models import (
     User,
     UserLink,
 )
+from app.schemas.records import RecordDetailOut
 from app.security import (
     TokenClaims,
     hash_password_async,
@@ -36,7 +37,6 @@ from app.services import ledger
 from app.services.admin import audit
 from app.services.identity import tokens
 from app.services.identity.errors import WeakPassword
-from app.services.records import views as record_views
 from app.services.rewards import redemption_views
 
 # Not an argon2 hash: no password verifies against it.
@@ -147,7 +147,7 @@ async def export(session: AsyncSession, settings: Settings, user: User) -> dict[
             }
             for link, name, key_id in links.tuples()
         ],
-        "records": [record_views.view(r, detail=True) for r in record_rows],
+        "records": [RecordDetailOut.model_validate(r).model_dump() for r in record_rows],
         "ledger_lines": [
             {
                 "id": txn.id,

@@ -5,6 +5,9 @@ round trip that authenticates the request (``app.services.identity.tokens.authen
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import attrgetter
 
 from redis.exceptions import RedisError
 
@@ -33,28 +36,24 @@ async def check(
         raise RateLimited(f"Too many {what}; try again in {seconds} s.", retry_after=seconds)
 
 
-async def check_auth(client_ip: str, kv: KV, settings: Settings) -> None:
-    await check(
-        kv,
-        f"rl:auth:{client_ip}",
-        settings.rate_limit_auth_per_minute,
-        "sign-in attempts from this address",
-    )
+@dataclass(frozen=True)
+class Limit:
+    """A per-minute budget set in ``Settings``, counted per subject (an address, a key)."""
+
+    name: str
+    per_minute: Callable[[Settings], int]
+    what: str
 
 
-async def check_refresh(client_ip: str, kv: KV, settings: Settings) -> None:
-    await check(
-        kv,
-        f"rl:refresh:{client_ip}",
-        settings.rate_limit_refresh_per_minute,
-        "token refreshes from this address",
-    )
+AUTH = Limit("auth", attrgetter("rate_limit_auth_per_minute"), "sign-in attempts from this address")
+REFRESH = Limit(
+    "refresh", attrgetter("rate_limit_refresh_per_minute"), "token refreshes from this address"
+)
+PARTNER = Limit(
+    "partner", attrgetter("rate_limit_partner_per_minute"), "requests for this partner key"
+)
 
 
-async def check_partner(kv: KV, settings: Settings, key_id: str) -> None:
-    await check(
-        kv,
-        f"rl:partner:{key_id}",
-        settings.rate_limit_partner_per_minute,
-        "requests for this partner key",
-    )
+async def enforce(kv: KV, settings: Settings, limit: Limit, subject: str) -> None:
+    """Count one request of ``subject`` against ``limit``."""
+    await check(kv, f"rl:{limit.name}:{subject}", limit.per_minute(settings), limit.what)

@@ -47,31 +47,6 @@ def snapshot(record: Record) -> dict[str, Any]:
     }
 
 
-def view(record: Record) -> dict[str, Any]:
-    """A record as administrators see it."""
-    return {
-        "id": record.id,
-        "user_id": record.user_id,
-        "client_event_id": record.client_event_id,
-        "type": record.type,
-        "status": record.status,
-        "source": record.source,
-        "region": record.region,
-        "data": record.data,
-        "reduction_g": record.reduction_g,
-        "points": record.points,
-        "reasons": list(record.reasons or []),
-        "methodology": {"code": record.type, "version": record.version},
-        "occurred_at": record.occurred_at,
-        "received_at": record.received_at,
-        "transaction_id": record.transaction_id,
-        "decided_by": record.decided_by,
-        "decided_at": record.decided_at,
-        "decision_note": record.decision_note,
-        "reversed_at": record.reversed_at,
-    }
-
-
 OLDEST = Keyset((Record.received_at, Record.id), descending=False)
 
 

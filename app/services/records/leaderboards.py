@@ -19,6 +19,8 @@ from app.kit.errors import ServiceUnavailable
 from app.kv import KV, Increment
 from app.models import Record, User
 from app.models.records import RecordStatus
+from app.security import Actor
+from app.services.admin import audit
 
 PERIODS = ("day", "week", "month", "all")
 PREFIX = "lb:"
@@ -76,8 +78,9 @@ def count_after_commit(session: AsyncSession, kv: KV, settings: Settings, record
     )
 
 
-async def rebuild(session: AsyncSession, kv: KV, settings: Settings) -> int:
-    """Recompute every board from the credited, non-reversed records. Returns rows read."""
+async def rebuild(session: AsyncSession, kv: KV, settings: Settings, *, actor: Actor) -> int:
+    """Recompute every board from the credited, non-reversed records, and audit it. Returns
+    rows read."""
     await kv.delete_prefix(PREFIX)
     rows = await session.execute(
         select(Record.user_id, Record.region, Record.local_day, func.sum(Record.reduction_g))
@@ -97,6 +100,14 @@ async def rebuild(session: AsyncSession, kv: KV, settings: Settings) -> int:
             await kv.zincrby_many(increments)
             increments = []
     await kv.zincrby_many(increments)
+    await audit.record(
+        session,
+        actor=actor,
+        action="leaderboards.rebuilt",
+        target_type="leaderboards",
+        target_id=None,
+        after={"rows": n},
+    )
     return n
 
 
