@@ -62,6 +62,20 @@ class InvalidState(Conflict):
 class ValidationFailed(DomainError):
     status, code, title = 422, "validation_error", "Validation failed"
 
+    @classmethod
+    def of(cls, detail: str, errors: list[Any], *, under: str) -> ValidationFailed:
+        """A model's validation errors (pydantic's ``exc.errors()``), each field named below
+        ``under`` (``data.distance_km``), without echoing the input."""
+        found = [
+            {
+                "field": ".".join([under, *map(str, e["loc"])]),
+                "message": e["msg"],
+                "type": e["type"],
+            }
+            for e in errors
+        ]
+        return cls(detail, errors=found)
+
 
 class RateLimited(DomainError):
     status, code, title = 429, "rate_limited", "Too many requests"

@@ -42,16 +42,10 @@ def validate_params(m: Methodology, raw: dict[str, Any]) -> BaseParams:
     try:
         return m.Params.model_validate(raw)
     except ValidationError as exc:
-        errors = [
-            {
-                "field": ".".join(["params", *map(str, e["loc"])]),
-                "message": e["msg"],
-                "type": e["type"],
-            }
-            for e in exc.errors()
-        ]
-        raise ValidationFailed(
-            "The parameters do not match the methodology's parameter schema.", errors=errors
+        raise ValidationFailed.of(
+            "The parameters do not match the methodology's parameter schema.",
+            exc.errors(),
+            under="params",
         ) from None
 
 

@@ -82,16 +82,8 @@ def parse(item: RecordIn) -> tuple[Methodology, Any]:
     try:
         data = m.Input.model_validate(item.data)
     except ValidationError as exc:
-        errors = [
-            {
-                "field": ".".join(["data", *map(str, e["loc"])]),
-                "message": e["msg"],
-                "type": e["type"],
-            }
-            for e in exc.errors()
-        ]
-        raise ValidationFailed(
-            "The record's data does not match its type's schema.", errors=errors
+        raise ValidationFailed.of(
+            "The record's data does not match its type's schema.", exc.errors(), under="data"
         ) from None
     return m, data
 
