@@ -83,6 +83,7 @@ audit_routes = APIRouter(
 @audit_routes.get(
     "/audit",
     response_model=AuditPage,
+    operation_id="listAuditLog",
     summary="Administrative acts, newest first, filtered",
     responses=responses(BadRequest),
 )
@@ -131,6 +132,7 @@ def _wants_csv(request: Request) -> bool:
 @report_routes.get(
     "/reports/reductions",
     response_model=ReportOut,
+    operation_id="getReductionsReport",
     summary="Verified reductions of credited records by methodology, region or day",
     description="Credited, non-reversed records with `from <= occurred_at < to`. "
     "`day` is the record's local day in the platform's time zone. Send `Accept: text/csv` "

@@ -26,6 +26,7 @@ async def get_account(principal: Citizen, engine: Engine) -> AccountOut:
 @account_routes.get(
     "/account/transactions",
     response_model=LinesPage,
+    operation_id="listTransactions",
     summary="The caller's ledger lines, newest first",
     responses=responses(BadRequest),
 )
@@ -47,6 +48,7 @@ admin_routes = APIRouter(
 @admin_routes.get(
     "/ledger/check",
     response_model=LedgerCheckOut,
+    operation_id="checkLedger",
     summary="Recompute every balance from the entries and report any difference",
 )
 async def ledger_check(principal: AdminOrAuditor, session: Session) -> LedgerCheckOut:

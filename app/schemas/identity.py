@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from app.kit.times import Instant
 from app.models.identity import Role
 
 REGION_PATTERN = r"^[A-Z]{2}-[A-Z0-9]{1,3}$"
@@ -164,7 +164,7 @@ class ExportOut(BaseModel):
         }
     )
 
-    exported_at: datetime
+    exported_at: Instant
     profile: dict[str, Any]
     links: list[dict[str, Any]]
     records: list[dict[str, Any]]

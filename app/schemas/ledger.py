@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.kit.pagination import Page
+from app.kit.times import Instant
 from app.models.ledger import TransactionKind
 
 
 class Expiring(BaseModel):
     points: int
-    expires_at: datetime
+    expires_at: Instant
 
 
 class AccountOut(BaseModel):
@@ -59,7 +58,7 @@ class LineOut(BaseModel):
     kind: TransactionKind
     points: int = Field(description="Signed change of the spendable balance")
     balance_after: int
-    created_at: datetime
+    created_at: Instant
     ref: str
     cause_type: str
     cause_id: str | None

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.kit.bodies import refuse_nulls
+from app.kit.times import Instant
 from app.models.partners import LinkConfirmation, LinkStatus
 
 
@@ -58,8 +57,8 @@ class PartnerOut(BaseModel):
     is_active: bool
     link_confirmation: LinkConfirmation
     refs_case_sensitive: bool
-    secret_rotated_at: datetime | None
-    created_at: datetime
+    secret_rotated_at: Instant | None
+    created_at: Instant
 
 
 class PartnerCreatedOut(PartnerOut):
@@ -131,8 +130,8 @@ class LinkOut(BaseModel):
         description="Shown once, when the link is made: the citizen gives it to the partner, "
         "which confirms the link within 10 minutes",
     )
-    confirmation_expires_at: datetime | None = None
-    created_at: datetime
+    confirmation_expires_at: Instant | None = None
+    created_at: Instant
 
 
 class LinkList(BaseModel):
