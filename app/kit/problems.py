@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import is_database_outage
+from app.i18n import translate
 from app.kit.errors import DomainError, ProblemReason
 
 logger = logging.getLogger("tanhui.errors")
@@ -88,9 +89,9 @@ def problem_body(
 ) -> dict:
     body: dict[str, Any] = {
         "type": TYPE_BASE + code,
-        "title": title or HTTPStatus(status).phrase,
+        "title": translate(title or HTTPStatus(status).phrase),
         "status": status,
-        "detail": detail,
+        "detail": translate(detail),
         "code": code,
     }
     body.update(extra)

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from app.i18n import translate
 from app.kit.times import Instant
 
 _METHODOLOGY_EXAMPLE: dict[str, Any] = {
     "code": "transit.metro",
     "name": "Metro ride",
+    "description": "A trip by metro instead of by car, counted per passenger-km.",
     "unit": "g CO2e per passenger-km",
     "version": 1,
     "effective_from": "1970-01-01T00:00:00.000000Z",
@@ -27,12 +29,17 @@ class MethodologyOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_METHODOLOGY_EXAMPLE]})
 
     code: str
-    name: str
+    name: str = Field(description="In the language of the request")
+    description: str = Field("", description="In the language of the request")
     unit: str = Field(description="Unit of the methodology's main factor")
     version: int | None = Field(description="The version in force now")
     effective_from: Instant | None = None
     params_hash: str | None = None
     input_schema: dict[str, Any] = Field(description="JSON Schema of a record's data")
+
+    @field_serializer("name", "description")
+    def _in_language(self, text: str) -> str:
+        return translate(text)
 
 
 class MethodologyDetailOut(MethodologyOut):

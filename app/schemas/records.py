@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
+from app.i18n import translate
 from app.kit.pagination import Page
 from app.kit.problems import Problem
 from app.kit.times import Instant
@@ -23,6 +24,7 @@ RESULT_EXAMPLE: Any = {
     "reduction_g": 579,
     "points": 579,
     "reasons": [],
+    "reason_descriptions": [],
     "methodology": {"code": "transit.metro", "version": 1},
     "occurred_at": "2026-11-23T00:30:00+00:00",
     "received_at": "2026-11-23T00:31:02+00:00",
@@ -72,6 +74,25 @@ class PartnerBatchIn(BaseModel):
     events: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
 
 
+REASON_DESCRIPTIONS: dict[Reason, str] = {
+    Reason.IMPLAUSIBLE_SPEED: "The speed is not plausible for this kind of trip.",
+    Reason.IMPLAUSIBLE_AMOUNT: "The amount is larger than is plausible.",
+    Reason.TOO_LATE: "The record arrived too long after it happened.",
+    Reason.IN_FUTURE: "The record's time is in the future.",
+    Reason.OVERLAPPING_ACTIVITY: "It overlaps another of your activities.",
+    Reason.NEEDS_REVIEW: "It waits for a reviewer before any points are credited.",
+    Reason.DAILY_CAP_REACHED: "Today's points limit for this activity was reached; "
+    "the reduction still counts.",
+    Reason.REJECTED_BY_REVIEW: "A reviewer rejected it.",
+    Reason.REVERSED_BY_ADMIN: "An administrator reversed it and took the points back.",
+}
+
+
+class ReasonDescription(BaseModel):
+    reason: Reason
+    description: str = Field(description="In the language of the request")
+
+
 class MethodologyRef(BaseModel):
     code: str
     version: int
@@ -92,6 +113,16 @@ class RecordOut(BaseModel):
     received_at: Instant
     source: RecordSource
     reversed_at: Instant | None = None
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Each reason explained, in the language of the request"
+    )
+    @property
+    def reason_descriptions(self) -> list[ReasonDescription]:
+        return [
+            ReasonDescription(reason=r, description=translate(REASON_DESCRIPTIONS[r]))
+            for r in self.reasons
+        ]
 
 
 class RecordDetailOut(RecordOut):
