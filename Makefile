@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools lint-openapi openapi run test test-serial test-sqlite test-floors lint format typecheck migrate bench chaos clean
+.PHONY: help install tools lint-openapi openapi client-ts run test test-serial test-sqlite test-floors lint format typecheck migrate bench chaos clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,10 @@ tools: $(NODE_TOOLS) ## Install the Node tools the suite runs on the OpenAPI doc
 
 openapi: $(STAMP) ## Write the OpenAPI document to openapi.json
 	$(BIN)/tanhui openapi --indent > openapi.json
+
+client-ts: openapi $(NODE_TOOLS) ## Regenerate the TypeScript client's types from the document
+	tools/node/node_modules/.bin/openapi-typescript openapi.json -o clients/typescript/src/schema.d.ts
+	tools/node/node_modules/.bin/tsc -p clients/typescript --noEmit
 
 lint-openapi: openapi $(NODE_TOOLS) ## Lint the OpenAPI document with Redocly and openapi-spec-validator
 	$(BIN)/openapi-spec-validator openapi.json

@@ -6,9 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+from app import docs_pages
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
+from app.i18n import LanguageMiddleware
 from app.kit import openapi
 from app.kit.inputs import refuse_unstorable_text
 from app.kit.problems import install_error_handlers
@@ -75,18 +78,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         # First on every route: text the database cannot store never reaches a query.
         dependencies=[Depends(refuse_unstorable_text)],
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        # Served by app.docs_pages, with their assets, when docs are enabled.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
         generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(LanguageMiddleware, default=settings.default_language)
     app.add_middleware(RequestContextMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language", "Idempotency-Key"],
+            expose_headers=["X-Request-ID", "Content-Language", "Retry-After"],
+            max_age=600,
+        )
     for module in ROUTERS:
         app.include_router(module.router)
     openapi.install(app)
+    if docs:
+        docs_pages.install(app)
     return app
 
 
