@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-serial test-sqlite test-floors lint format typecheck migrate bench chaos clean
+.PHONY: help install tools lint-openapi openapi client-ts run test test-serial test-sqlite test-floors lint format typecheck migrate bench chaos clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,11 +25,31 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the package with dev tools
 
+# Node tools that read the OpenAPI document (Redocly's linter, openapi-typescript, tsc), at
+# the versions pinned in tools/node/package-lock.json, into the git-ignored node_modules.
+NODE_TOOLS := tools/node/node_modules/.installed
+$(NODE_TOOLS): tools/node/package.json tools/node/package-lock.json
+	npm ci --prefix tools/node --no-audit --no-fund --loglevel=error
+	touch $(NODE_TOOLS)
+
+tools: $(NODE_TOOLS) ## Install the Node tools the suite runs on the OpenAPI document (npm)
+
+openapi: $(STAMP) ## Write the OpenAPI document to openapi.json
+	$(BIN)/tanhui openapi --indent > openapi.json
+
+client-ts: openapi $(NODE_TOOLS) ## Regenerate the TypeScript client's types from the document
+	tools/node/node_modules/.bin/openapi-typescript openapi.json -o clients/typescript/src/schema.d.ts
+	tools/node/node_modules/.bin/tsc -p clients/typescript --noEmit
+
+lint-openapi: openapi $(NODE_TOOLS) ## Lint the OpenAPI document with Redocly and openapi-spec-validator
+	$(BIN)/openapi-spec-validator openapi.json
+	tools/node/node_modules/.bin/redocly lint --config redocly.yaml openapi.json
+
 run: $(STAMP) ## Serve on SQLite (no Redis) at http://$(HOST):$(PORT)/docs
 	TANHUI_ENV=$${TANHUI_ENV:-development} $(BIN)/tanhui migrate
 	TANHUI_ENV=$${TANHUI_ENV:-development} $(BIN)/tanhui serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) ## Run the whole suite in parallel (SQLite, and PostgreSQL + Redis; required under CI=true)
+test: $(STAMP) $(NODE_TOOLS) ## Run the whole suite in parallel (SQLite, and PostgreSQL + Redis; required under CI=true)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-serial: $(STAMP) ## The whole suite in one process (to debug a test)

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     timezone: str = "Asia/Shanghai"
+    # The language of answers to requests whose Accept-Language names neither zh nor en.
+    default_language: Literal["en", "zh-CN"] = "en"
+    # Origins of H5 pages and web consoles that may call the API from a browser (a JSON list,
+    # e.g. ["https://h5.example.cn"]); none by default.
+    cors_origins: list[str] = Field(default_factory=list)
     late_window_days: int = Field(default=7, ge=0, le=366)
     future_tolerance_seconds: int = Field(default=300, ge=0, le=86400)
     points_ttl_days: int = Field(default=365, ge=1, le=3650)

@@ -80,7 +80,7 @@ async def get_principal(
     token: Annotated[str | None, Depends(oauth2)],
 ) -> Principal:
     if not token:
-        raise Unauthorized("Missing bearer token.")
+        raise Unauthorized("Missing bearer token.", reason="token_missing")
     claims = decode_checked(settings, token, "access")
     # The session is used only when the store cannot answer (Redis down or being reloaded).
     await authenticate(session, kv, settings, claims)
@@ -94,7 +94,7 @@ CurrentUser = Annotated[Principal, Depends(get_principal)]
 def require_roles(*roles: str) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     async def guard(principal: CurrentUser) -> Principal:
         if principal.role not in roles:
-            raise Forbidden(f"This needs the role {' or '.join(roles)}.")
+            raise Forbidden(f"This needs the role {' or '.join(roles)}.", reason="role_required")
         return principal
 
     return guard
@@ -110,7 +110,8 @@ def require_admin_read() -> Callable[[Request, Principal], Coroutine[Any, Any, P
             return principal
         raise Forbidden(
             "This needs the role admin"
-            + (" (auditors may only read)." if principal.role == Role.AUDITOR else ".")
+            + (" (auditors may only read)." if principal.role == Role.AUDITOR else "."),
+            reason="role_required",
         )
 
     return guard

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.openapi.utils import get_openapi
+from fastapi.middleware.cors import CORSMiddleware
 
+from app import docs_pages
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
+from app.i18n import LanguageMiddleware
+from app.kit import openapi
 from app.kit.inputs import refuse_unstorable_text
-from app.kit.problems import Problem, install_error_handlers
+from app.kit.problems import install_error_handlers
 from app.kv import make_kv
 from app.middleware import BodySizeLimitMiddleware
 from app.observability import RequestContextMiddleware, configure_logging
@@ -71,39 +73,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs = settings.docs_enabled
     app = FastAPI(
         title="Tanhui API",
-        version="1.0.0",
+        version="1.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
         # First on every route: text the database cannot store never reaches a query.
         dependencies=[Depends(refuse_unstorable_text)],
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        # Served by app.docs_pages, with their assets, when docs are enabled.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
+        generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(LanguageMiddleware, default=settings.default_language)
     app.add_middleware(RequestContextMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language", "Idempotency-Key"],
+            expose_headers=["X-Request-ID", "Content-Language", "Retry-After"],
+            max_age=600,
+        )
     for module in ROUTERS:
         app.include_router(module.router)
-    _install_openapi(app)
+    openapi.install(app)
+    if docs:
+        docs_pages.install(app)
     return app
-
-
-def _install_openapi(app: FastAPI) -> None:
-    def custom() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
-            Problem.model_json_schema()
-        )
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = custom  # type: ignore[method-assign]
 
 
 def __getattr__(name: str) -> FastAPI:

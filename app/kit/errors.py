@@ -6,7 +6,68 @@ database driver, so any layer may raise a domain error."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
+
+
+class ProblemReason(StrEnum):
+    """Every ``reason`` a problem may carry: the finer cause of its ``code``. An app acts on
+    these without reading English (``token_expired``: refresh; ``token_revoked``,
+    ``refresh_reused``, ``token_invalid``: sign in again). The document lists them as an enum
+    and a test holds every ``reason=`` in the code to this list."""
+
+    # unauthorized
+    TOKEN_MISSING = "token_missing"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    TOKEN_EXPIRED = "token_expired"
+    TOKEN_INVALID = "token_invalid"
+    TOKEN_REVOKED = "token_revoked"
+    REFRESH_REUSED = "refresh_reused"
+    SIGNATURE_INVALID = "signature_invalid"
+    TIMESTAMP_STALE = "timestamp_stale"
+    NONCE_REUSED = "nonce_reused"
+    # forbidden
+    ROLE_REQUIRED = "role_required"
+    PARTNER_INACTIVE = "partner_inactive"
+    MERCHANT_INACTIVE = "merchant_inactive"
+    # bad_request
+    INVALID_CURSOR = "invalid_cursor"
+    # conflict
+    REF_TAKEN = "ref_taken"
+    LINK_LIMIT = "link_limit"
+    CODE_INVALID = "code_invalid"
+    CODE_EXPIRED = "code_expired"
+    # incentive_inactive
+    PAUSED = "paused"
+    NOT_YET_VALID = "not_yet_valid"
+    PAST_VALIDITY = "past_validity"
+    # validation_error
+    REF_IS_USER_ID = "ref_is_user_id"
+
+
+REASON_DESCRIPTIONS: dict[ProblemReason, str] = {
+    ProblemReason.TOKEN_MISSING: "No bearer token was sent: sign in.",
+    ProblemReason.INVALID_CREDENTIALS: "The email or password is not correct.",
+    ProblemReason.TOKEN_EXPIRED: "The access token has expired: refresh it.",
+    ProblemReason.TOKEN_INVALID: "The token is not valid: sign in again.",
+    ProblemReason.TOKEN_REVOKED: "The session has ended: sign in again.",
+    ProblemReason.REFRESH_REUSED: "The refresh token was already used: sign in again.",
+    ProblemReason.SIGNATURE_INVALID: "The partner key or request signature is not valid.",
+    ProblemReason.TIMESTAMP_STALE: "The request timestamp is too far from the server's clock.",
+    ProblemReason.NONCE_REUSED: "The request nonce was already used.",
+    ProblemReason.ROLE_REQUIRED: "The caller's role may not do this.",
+    ProblemReason.PARTNER_INACTIVE: "The partner is deactivated.",
+    ProblemReason.MERCHANT_INACTIVE: "The merchant is deactivated.",
+    ProblemReason.INVALID_CURSOR: "The cursor is not valid: start the list again.",
+    ProblemReason.REF_TAKEN: "The reference is linked to another account.",
+    ProblemReason.LINK_LIMIT: "The account has as many links to this partner as allowed.",
+    ProblemReason.CODE_INVALID: "No pending link has this reference and code.",
+    ProblemReason.CODE_EXPIRED: "The confirmation code has expired.",
+    ProblemReason.PAUSED: "The incentive is paused.",
+    ProblemReason.NOT_YET_VALID: "The incentive is not valid yet.",
+    ProblemReason.PAST_VALIDITY: "The incentive is past its validity.",
+    ProblemReason.REF_IS_USER_ID: "The reference has the form of a user id.",
+}
 
 
 class DomainError(Exception):

@@ -13,11 +13,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import is_database_outage
-from app.kit.errors import DomainError
+from app.i18n import translate
+from app.kit.errors import DomainError, ProblemReason
 
 logger = logging.getLogger("tanhui.errors")
 
@@ -25,19 +26,46 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://tanhui.example/problems/"
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
+class FieldError(BaseModel):
+    """One offending field of a request."""
 
-    type: str
+    model_config = ConfigDict(extra="allow")
+
+    field: str = Field(description="Dotted location, e.g. body.occurred_at")
+    loc: list[str] | None = Field(default=None, description="The location as a path")
+    message: str
+    type: str | None = Field(default=None, description="Machine-readable kind of the failure")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details. ``code`` is stable; ``reason``, where present, refines it.
+    ``title`` and ``detail`` are for people and follow ``Accept-Language``; other members are
+    extensions named below, present only where they apply."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="A URI naming the problem type")
     title: str
-    status: int
+    status: int = Field(ge=400, le=599)
     detail: str
     code: str = Field(description="Stable machine-readable error code")
-    reason: str | None = Field(
+    reason: ProblemReason | None = Field(
         default=None, description="Stable machine-readable refinement of code, when there is one"
     )
-    errors: list[dict[str, Any]] | None = Field(default=None, description="Offending fields")
+    errors: list[FieldError] | None = Field(default=None, description="Offending fields")
+    request_id: str | None = Field(default=None, description="Quote it when reporting a 5xx")
+    retry_after: int | None = Field(
+        default=None, description="Seconds to wait before retrying (also the Retry-After header)"
+    )
+    limit: int | None = Field(default=None, description="The limit that was reached")
+    per_user_limit: int | None = Field(default=None, description="The incentive's per-user limit")
+    checks: dict[str, str] | None = Field(
+        default=None, description="Readiness: each dependency and whether it answered"
+    )
 
+
+# Codes of problems that no domain error class raises.
+OTHER_CODES = ("malformed_json", "http_error")
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -61,9 +89,9 @@ def problem_body(
 ) -> dict:
     body: dict[str, Any] = {
         "type": TYPE_BASE + code,
-        "title": title or HTTPStatus(status).phrase,
+        "title": translate(title or HTTPStatus(status).phrase),
         "status": status,
-        "detail": detail,
+        "detail": translate(detail),
         "code": code,
     }
     body.update(extra)
@@ -170,6 +198,18 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"X-Request-ID": request_id} if request_id else None,
             request_id=request_id,
         )
+
+
+def problem_codes() -> list[str]:
+    """Every ``code`` a problem can have: the domain errors' (of every module imported so far,
+    which is every module once the routers are), the HTTP statuses' and the others."""
+    codes: set[str] = set(_STATUS_CODES.values()) | set(OTHER_CODES)
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        cls = pending.pop()
+        codes.add(cls.code)
+        pending.extend(cls.__subclasses__())
+    return sorted(codes)
 
 
 def responses(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import AwareDatetime
 
 from app.deps import Admin, AdminOrAuditor, KVDep, Session, SettingsDep
 from app.kit.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.kit.pagination import CursorParam, LimitParam
 from app.kit.problems import responses
+from app.kit.times import DayOrInstant, range_end, range_start
 from app.schemas.admin import (
     AdminUserOut,
     AuditOut,
@@ -83,20 +83,22 @@ audit_routes = APIRouter(
 @audit_routes.get(
     "/audit",
     response_model=AuditPage,
+    operation_id="listAuditLog",
     summary="Administrative acts, newest first, filtered",
     responses=responses(BadRequest),
 )
 async def list_audit(
     principal: AdminOrAuditor,
     session: Session,
+    settings: SettingsDep,
     action: Annotated[str | None, Query(max_length=64)] = None,
     actor_id: Annotated[str | None, Query(max_length=36)] = None,
     target_type: Annotated[str | None, Query(max_length=32)] = None,
     target_id: Annotated[str | None, Query(max_length=80)] = None,
     start: Annotated[
-        AwareDatetime | None, Query(alias="from", description="created_at >= from")
+        DayOrInstant | None, Query(alias="from", description="created_at >= from")
     ] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to", description="created_at < to")] = None,
+    end: Annotated[DayOrInstant | None, Query(alias="to", description="created_at < to")] = None,
     limit: LimitParam = 50,
     cursor: CursorParam = None,
 ) -> AuditPage:
@@ -105,8 +107,8 @@ async def list_audit(
         actor_id=actor_id,
         target_type=target_type,
         target_id=target_id,
-        start=start,
-        end=end,
+        start=range_start(start, settings.tz) if start is not None else None,
+        end=range_end(end, settings.tz) if end is not None else None,
     )
     items, next_cursor = await list_entries(session, flt, limit, cursor)
     return AuditPage(items=[AuditOut.model_validate(e) for e in items], next_cursor=next_cursor)
@@ -131,6 +133,7 @@ def _wants_csv(request: Request) -> bool:
 @report_routes.get(
     "/reports/reductions",
     response_model=ReportOut,
+    operation_id="getReductionsReport",
     summary="Verified reductions of credited records by methodology, region or day",
     description="Credited, non-reversed records with `from <= occurred_at < to`. "
     "`day` is the record's local day in the platform's time zone. Send `Accept: text/csv` "
@@ -144,11 +147,17 @@ async def reductions(
     request: Request,
     principal: AdminOrAuditor,
     session: Session,
-    start: Annotated[AwareDatetime, Query(alias="from")],
-    end: Annotated[AwareDatetime, Query(alias="to")],
+    settings: SettingsDep,
+    start: Annotated[DayOrInstant, Query(alias="from")],
+    end: Annotated[DayOrInstant, Query(alias="to")],
     group_by: GroupBy = "methodology",
 ) -> ReportOut | Response:
-    report = await reports.reductions(session, start=start, end=end, group_by=group_by)
+    report = await reports.reductions(
+        session,
+        start=range_start(start, settings.tz),
+        end=range_end(end, settings.tz),
+        group_by=group_by,
+    )
     if _wants_csv(request):
         return Response(
             reports.to_csv(report),

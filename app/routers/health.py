@@ -10,20 +10,23 @@ from sqlalchemy import text
 
 from app.kit.problems import problem
 from app.observability import render_metrics
+from app.schemas.health import LiveOut, ReadyOut
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger("tanhui.health")
 
 
-@router.get("/healthz", summary="The process is up")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", operation_id="getLiveness", summary="The process is up")
+async def healthz() -> LiveOut:
+    return LiveOut(status="ok")
 
 
 @router.get(
     "/readyz",
+    response_model=ReadyOut,
+    operation_id="getReadiness",
     summary="Database (and Redis when configured) reachable",
-    responses={503: {"description": "A dependency is unreachable"}},
+    responses={503: {"description": "A dependency is unreachable: `checks` says which"}},
 )
 async def readyz(request: Request) -> Response:
     checks: dict[str, str] = {}
@@ -50,6 +53,7 @@ async def readyz(request: Request) -> Response:
 
 @router.get(
     "/metrics",
+    operation_id="getMetrics",
     summary="Prometheus metrics (a bearer token or a private deployment in production)",
     response_class=Response,
     responses={401: {"description": "A metrics token is configured and was not given"}},

@@ -52,6 +52,7 @@ async def register(
 @session_routes.post(
     "/auth/token",
     response_model=TokenOut,
+    operation_id="signIn",
     summary="Log in (OAuth2 password form)",
     responses=responses(Unauthorized),
 )
@@ -73,6 +74,7 @@ async def token(
 @session_routes.post(
     "/auth/refresh",
     response_model=TokenOut,
+    operation_id="refreshToken",
     summary="Exchange a refresh token for a new pair (each works once)",
     responses=responses(Unauthorized),
 )
@@ -120,7 +122,7 @@ async def _own_row(session: Session, user_id: str) -> User:
     return user
 
 
-@me_routes.get("/me", response_model=UserOut, summary="The signed-in user")
+@me_routes.get("/me", response_model=UserOut, operation_id="getMe", summary="The signed-in user")
 async def me(principal: CurrentUser, session: Session) -> UserOut:
     return UserOut.model_validate(await _own_row(session, principal.id))
 

@@ -3,15 +3,19 @@ ledger check."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from app.deps import AdminOrAuditor, Citizen, Engine, Session
-from app.kit.errors import BadRequest, Forbidden, Unauthorized
+from fastapi import APIRouter, Query
+
+from app.deps import AdminOrAuditor, Citizen, Engine, Session, SettingsDep
+from app.kit.errors import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from app.kit.pagination import CursorParam, LimitParam
 from app.kit.problems import responses
-from app.schemas.ledger import AccountOut, LedgerCheckOut, LinesPage
+from app.kit.times import DayOrInstant, range_end, range_start
+from app.schemas.ledger import AccountOut, LedgerCheckOut, LinesPage, StatsOut
 from app.services.ledger import statement
 from app.services.ledger.check import check
+from app.services.records import stats
 
 account_routes = APIRouter(
     prefix="/v1", tags=["account"], responses=responses(Unauthorized, Forbidden)
@@ -26,6 +30,7 @@ async def get_account(principal: Citizen, engine: Engine) -> AccountOut:
 @account_routes.get(
     "/account/transactions",
     response_model=LinesPage,
+    operation_id="listTransactions",
     summary="The caller's ledger lines, newest first",
     responses=responses(BadRequest),
 )
@@ -39,6 +44,37 @@ async def get_lines(
     return LinesPage.model_validate({"items": items, "next_cursor": next_cursor})
 
 
+@account_routes.get(
+    "/account/stats",
+    response_model=StatsOut,
+    operation_id="getAccountStats",
+    summary="The caller's credited reductions and points per day or month and methodology",
+    description="Credited, unreversed records with `from <= occurred_at < to`. A date in "
+    "`from` or `to` is that whole local day in the platform's time zone; periods are local "
+    "days or months there too.",
+    responses=responses(ValidationFailed),
+)
+async def get_stats(
+    principal: Citizen,
+    session: Session,
+    settings: SettingsDep,
+    start: Annotated[DayOrInstant | None, Query(alias="from")] = None,
+    end: Annotated[DayOrInstant | None, Query(alias="to")] = None,
+    group_by: stats.GroupBy = "day",
+) -> StatsOut:
+    lower = range_start(start, settings.tz) if start is not None else None
+    upper = range_end(end, settings.tz) if end is not None else None
+    if lower is not None and upper is not None and lower >= upper:
+        raise ValidationFailed(
+            "'from' must be before 'to'.",
+            errors=[{"field": "from", "message": "must be before 'to'", "type": "range"}],
+        )
+    items = await stats.citizen_stats(
+        session, principal.id, start=lower, end=upper, group_by=group_by
+    )
+    return StatsOut.model_validate({"items": items})
+
+
 admin_routes = APIRouter(
     prefix="/v1/admin", tags=["admin"], responses=responses(Unauthorized, Forbidden)
 )
@@ -47,6 +83,7 @@ admin_routes = APIRouter(
 @admin_routes.get(
     "/ledger/check",
     response_model=LedgerCheckOut,
+    operation_id="checkLedger",
     summary="Recompute every balance from the entries and report any difference",
 )
 async def ledger_check(principal: AdminOrAuditor, session: Session) -> LedgerCheckOut:

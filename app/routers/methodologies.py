@@ -68,6 +68,7 @@ Code = Annotated[str, Path(max_length=64, description="Methodology code, e.g. tr
 @admin_routes.get(
     "/methodologies/{code}/versions",
     response_model=VersionsOut,
+    operation_id="listMethodologyVersions",
     summary="Every parameter version of a methodology, oldest first",
     responses=responses(NotFound),
 )
@@ -81,6 +82,7 @@ async def versions(code: Code, principal: AdminOrAuditor, session: Session) -> d
     "/methodologies/{code}/versions",
     status_code=201,
     response_model=VersionOut,
+    operation_id="createMethodologyVersion",
     summary="Publish a new parameter version, effective now or later",
     responses=responses(NotFound, ValidationFailed),
 )
@@ -101,6 +103,7 @@ async def create_version(
 @admin_routes.post(
     "/methodologies/{code}/simulate",
     response_model=SimulateOut,
+    operation_id="simulateMethodology",
     summary="Re-run stored records with proposed parameters; changes nothing",
     responses=responses(NotFound, ValidationFailed),
 )

@@ -73,6 +73,7 @@ async def signed_partner(
 @partner_routes.post(
     "/partner/events",
     response_model=BatchOut,
+    operation_id="postPartnerEvents",
     summary="A data partner's signed batch of up to 1000 records",
     openapi_extra={ITEMS_CHECKED_ALONE: "events"},
     responses=responses(Unauthorized, Forbidden, ValidationFailed, RateLimited),
@@ -165,6 +166,7 @@ async def delete_link(
 @partner_routes.post(
     "/partner/links/confirm",
     response_model=LinkOut,
+    operation_id="confirmPartnerLink",
     summary="The partner confirms a citizen's pending link with the code the citizen gave it",
     responses=responses(Unauthorized, Forbidden, Conflict, ValidationFailed, RateLimited),
 )

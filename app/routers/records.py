@@ -41,7 +41,9 @@ from app.schemas.records import (
     ApproveIn,
     BatchIn,
     BatchOut,
+    LeaderboardOut,
     ReasonIn,
+    RebuildOut,
     RecordDetailOut,
     RecordIn,
     RecordOut,
@@ -62,6 +64,7 @@ record_routes = APIRouter(
     "/events",
     status_code=201,
     response_model=RecordOut,
+    operation_id="postEvent",
     summary="Post one behaviour record (idempotent per client_event_id)",
     responses={
         200: {"description": "A replay: the stored result, unchanged", "model": RecordOut},
@@ -86,6 +89,7 @@ async def post_record(
 @record_routes.post(
     "/events/batch",
     response_model=BatchOut,
+    operation_id="postEventBatch",
     summary="Post 1–500 records; each item answered as POST /v1/events would",
     responses=responses(ValidationFailed),
     openapi_extra={ITEMS_CHECKED_ALONE: "events"},
@@ -101,6 +105,7 @@ async def post_batch(
 @record_routes.get(
     "/events",
     response_model=RecordsPage,
+    operation_id="listEvents",
     summary="The caller's records, newest first",
     responses=responses(BadRequest),
 )
@@ -121,6 +126,7 @@ async def list_records(
 @record_routes.get(
     "/events/{event_id}",
     response_model=RecordDetailOut,
+    operation_id="getEvent",
     summary="One of the caller's records, with the calculation",
     responses=responses(NotFound),
 )
@@ -138,6 +144,8 @@ leaderboard_routes = APIRouter(
 
 @leaderboard_routes.get(
     "/leaderboards/{period}",
+    response_model=LeaderboardOut,
+    operation_id="getLeaderboard",
     summary="Top citizens by verified reduction, and your rank",
     responses=responses(ServiceUnavailable),
 )
@@ -157,7 +165,9 @@ async def get_board(
 
 @leaderboard_routes.post(
     "/admin/leaderboards/rebuild",
+    response_model=RebuildOut,
     tags=["admin"],
+    operation_id="rebuildLeaderboards",
     summary="Recompute every leaderboard from the credited records",
     responses=responses(Forbidden),
 )
@@ -178,6 +188,7 @@ RecordId = Annotated[str, Path(max_length=36)]
 @review_routes.get(
     "/review",
     response_model=ReviewPage,
+    operation_id="listReviewQueue",
     summary="Records waiting for review, oldest received first",
     responses=responses(BadRequest),
 )
@@ -197,6 +208,7 @@ async def list_review(
 @review_routes.post(
     "/events/{record_id}/approve",
     response_model=AdminRecordOut,
+    operation_id="approveEvent",
     summary="Approve a pending record: credit it as of now (daily cap applies)",
     responses=responses(NotFound, InvalidState),
 )
@@ -222,6 +234,7 @@ async def approve(
 @review_routes.post(
     "/events/{record_id}/reject",
     response_model=AdminRecordOut,
+    operation_id="rejectEvent",
     summary="Reject a pending record, with the reason",
     responses=responses(NotFound, InvalidState),
 )
@@ -237,6 +250,7 @@ async def reject(
 @review_routes.post(
     "/events/{record_id}/reverse",
     response_model=AdminRecordOut,
+    operation_id="reverseEvent",
     summary="Claw back a credited record with reversing ledger entries",
     description="Points still available are taken back; points already spent become the "
     "citizen's debt, repaid first from later credits. The record keeps status `credited`, "

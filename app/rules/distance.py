@@ -146,6 +146,7 @@ class CyclingParams(TripParams):
 class Metro(_Trip):
     code = "transit.metro"
     name = "Metro ride"
+    description = "A trip by metro instead of by car, counted per passenger-km."
     unit = "g CO2e per passenger-km"
     factor_name = "reduction_g_per_pkm"
     Params = MetroParams
@@ -154,6 +155,7 @@ class Metro(_Trip):
 class Bus(_Trip):
     code = "transit.bus"
     name = "Bus ride"
+    description = "A trip by bus instead of by car, counted per passenger-km."
     unit = "g CO2e per passenger-km"
     factor_name = "reduction_g_per_pkm"
     Params = BusParams
@@ -162,6 +164,7 @@ class Bus(_Trip):
 class Cycling(_Trip):
     code = "cycling"
     name = "Cycling (own or shared bicycle)"
+    description = "A trip by bicycle instead of by car, counted per km."
     unit = "g CO2e per km"
     factor_name = "reduction_g_per_km"
     Params = CyclingParams

@@ -69,6 +69,7 @@ class ElectricityParams(BaseParams):
 class ElectricitySaving:
     code = "energy.electricity_saving"
     name = "Household electricity saving"
+    description = "Household electricity used below the same period's baseline, per kWh saved."
     unit = "g CO2e per kWh saved"
     Input = ElectricityInput
     Params = ElectricityParams

@@ -65,6 +65,7 @@ class WalkingParams(BaseParams):
 class Walking:
     code = "walking"
     name = "Walking"
+    description = "Steps walked instead of short trips by car, counted per step."
     unit = "g CO2e per step"
     Input = WalkingInput
     Params = WalkingParams

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from app.kit.pagination import Page
+from app.kit.times import Instant
 from app.models.identity import Role
 
 _TIME = "2026-11-23T08:30:00+00:00"
@@ -52,8 +52,8 @@ class ReportOut(BaseModel):
         },
     )
 
-    start: datetime = Field(alias="from", serialization_alias="from")
-    end: datetime = Field(alias="to", serialization_alias="to")
+    start: Instant = Field(alias="from", serialization_alias="from")
+    end: Instant = Field(alias="to", serialization_alias="to")
     group_by: GroupBy
     rows: list[ReportRow]
     totals: ReportTotals
@@ -83,7 +83,7 @@ class AuditOut(BaseModel):
     )
 
     seq: int
-    created_at: datetime
+    created_at: Instant
     actor_id: str | None
     actor_role: Role | None
     action: str
@@ -126,7 +126,7 @@ class AdminUserOut(BaseModel):
     region: str | None
     merchant_id: str | None
     is_active: bool
-    created_at: datetime
+    created_at: Instant
 
 
 class UsersPage(Page[AdminUserOut]):
@@ -146,7 +146,7 @@ class UserPatchIn(BaseModel):
     )
 
     role: Role | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
     merchant_id: str | None = Field(
         default=None, max_length=36, description="Required when the role becomes merchant"
     )

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
+from app.kit.times import Instant
 from app.models.identity import Role
 
 REGION_PATTERN = r"^[A-Z]{2}-[A-Z0-9]{1,3}$"
@@ -157,7 +157,7 @@ class ExportOut(BaseModel):
         }
     )
 
-    exported_at: datetime
+    exported_at: Instant
     profile: dict[str, Any]
     links: list[dict[str, Any]]
     records: list[dict[str, Any]]

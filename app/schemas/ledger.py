@@ -1,16 +1,29 @@
 from __future__ import annotations
 
-from datetime import datetime
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from app.i18n import translate
 from app.kit.pagination import Page
+from app.kit.times import Instant
 from app.models.ledger import TransactionKind
+
+# A reversal and a debt repayment name the record whose credit they follow.
+_FROM_RECORD = ("record", "reversal")
+
+LINE_DESCRIPTIONS: dict[str, str] = {
+    TransactionKind.CREDIT: "Points for a verified low-carbon record",
+    TransactionKind.DEBT_REPAYMENT: "Points that repaid what was owed after a clawback",
+    TransactionKind.HOLD: "Points held for a redemption code",
+    TransactionKind.SETTLE: "Redemption code used at the merchant",
+    TransactionKind.RELEASE: "Points returned from a redemption code",
+    TransactionKind.REVERSAL: "Points taken back: a record was reversed",
+    TransactionKind.EXPIRY: "Points expired",
+}
 
 
 class Expiring(BaseModel):
     points: int
-    expires_at: datetime
+    expires_at: Instant
 
 
 class AccountOut(BaseModel):
@@ -50,6 +63,9 @@ class LineOut(BaseModel):
                     "ref": "record:0b6e…:credit",
                     "cause_type": "record",
                     "cause_id": "0b6e…",
+                    "description": "Points for a verified low-carbon record",
+                    "record_id": "0b6e…",
+                    "redemption_id": None,
                 }
             ]
         }
@@ -59,14 +75,59 @@ class LineOut(BaseModel):
     kind: TransactionKind
     points: int = Field(description="Signed change of the spendable balance")
     balance_after: int
-    created_at: datetime
+    created_at: Instant
     ref: str
     cause_type: str
     cause_id: str | None
 
+    @computed_field(description="What happened, in the language of the request")  # type: ignore[prop-decorator]
+    @property
+    def description(self) -> str:
+        return translate(LINE_DESCRIPTIONS.get(self.kind, "Points moved"))
+
+    @computed_field(description="The record it comes from, if one")  # type: ignore[prop-decorator]
+    @property
+    def record_id(self) -> str | None:
+        return self.cause_id if self.cause_type in _FROM_RECORD else None
+
+    @computed_field(description="The redemption it comes from, if one")  # type: ignore[prop-decorator]
+    @property
+    def redemption_id(self) -> str | None:
+        return self.cause_id if self.cause_type == "redemption" else None
+
 
 class LinesPage(Page[LineOut]):
     """The caller's ledger lines, newest first."""
+
+
+class StatsItem(BaseModel):
+    period: str = Field(description="YYYY-MM-DD or YYYY-MM, in the platform time zone")
+    methodology: str
+    reduction_g: int
+    points: int
+    records: int
+
+
+class StatsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "period": "2026-11",
+                            "methodology": "cycling",
+                            "reduction_g": 1240,
+                            "points": 1240,
+                            "records": 9,
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    items: list[StatsItem] = Field(description="By period, then methodology")
 
 
 class LedgerCheckOut(BaseModel):

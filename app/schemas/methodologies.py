@@ -1,44 +1,63 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from app.i18n import translate
+from app.kit.times import Instant
+
+_METHODOLOGY_EXAMPLE: dict[str, Any] = {
+    "code": "transit.metro",
+    "name": "Metro ride",
+    "description": "A trip by metro instead of by car, counted per passenger-km.",
+    "unit": "g CO2e per passenger-km",
+    "version": 1,
+    "effective_from": "1970-01-01T00:00:00.000000Z",
+    "params_hash": "9f2c…",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "distance_km": {"type": "number"},
+            "duration_min": {"type": "number"},
+        },
+    },
+}
 
 
 class MethodologyOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_METHODOLOGY_EXAMPLE]})
+
+    code: str
+    name: str = Field(description="In the language of the request")
+    description: str = Field("", description="In the language of the request")
+    unit: str = Field(description="Unit of the methodology's main factor")
+    version: int | None = Field(description="The version in force now")
+    effective_from: Instant | None = None
+    params_hash: str | None = None
+    input_schema: dict[str, Any] = Field(description="JSON Schema of a record's data")
+
+    @field_serializer("name", "description")
+    def _in_language(self, text: str) -> str:
+        return translate(text)
+
+
+class MethodologyDetailOut(MethodologyOut):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {
-                    "code": "transit.metro",
-                    "name": "Metro ride",
-                    "unit": "g CO2e per passenger-km",
-                    "version": 1,
-                    "effective_from": "1970-01-01T00:00:00+00:00",
-                    "params_hash": "9f2c…",
-                    "input_schema": {
+                    **_METHODOLOGY_EXAMPLE,
+                    "params": {"reduction_g_per_pkm": "46.7", "max_speed_kmh": "120"},
+                    "params_schema": {
                         "type": "object",
-                        "properties": {
-                            "distance_km": {"type": "number"},
-                            "duration_min": {"type": "number"},
-                        },
+                        "properties": {"reduction_g_per_pkm": {"type": "string"}},
                     },
                 }
             ]
         }
     )
 
-    code: str
-    name: str
-    unit: str = Field(description="Unit of the methodology's main factor")
-    version: int | None = Field(description="The version in force now")
-    effective_from: datetime | None = None
-    params_hash: str | None = None
-    input_schema: dict[str, Any] = Field(description="JSON Schema of a record's data")
-
-
-class MethodologyDetailOut(MethodologyOut):
     params: dict[str, Any] = Field(description="Current parameter values (Decimals as strings)")
     params_schema: dict[str, Any]
 
@@ -74,7 +93,7 @@ class VersionIn(BaseModel):
     params: dict[str, Any] = Field(
         description="Every parameter of the methodology, in the shape of its parameter schema"
     )
-    effective_from: AwareDatetime = Field(description="Now or later; never in the past")
+    effective_from: Instant = Field(description="Now or later; never in the past")
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -100,10 +119,10 @@ class VersionOut(BaseModel):
     version: int
     params: dict[str, Any]
     params_hash: str
-    effective_from: datetime
+    effective_from: Instant
     note: str | None
     created_by: str | None
-    created_at: datetime
+    created_at: Instant
 
 
 class VersionsOut(BaseModel):
@@ -129,8 +148,8 @@ class SimulateIn(BaseModel):
     )
 
     params: dict[str, Any]
-    start: AwareDatetime = Field(alias="from", description="Records with occurred_at >= from")
-    end: AwareDatetime = Field(alias="to", description="… and occurred_at < to")
+    start: Instant = Field(alias="from", description="Records with occurred_at >= from")
+    end: Instant = Field(alias="to", description="… and occurred_at < to")
 
 
 class SimTotals(BaseModel):
@@ -167,7 +186,7 @@ class SimRegion(BaseModel):
 class SimChange(BaseModel):
     record_id: str
     user_id: str
-    occurred_at: datetime
+    occurred_at: Instant
     current_reduction_g: int
     proposed_reduction_g: int
     current_points: int
@@ -233,8 +252,8 @@ class SimulateOut(BaseModel):
     )
 
     code: str
-    start: datetime = Field(alias="from", serialization_alias="from")
-    end: datetime = Field(alias="to", serialization_alias="to")
+    start: Instant = Field(alias="from", serialization_alias="from")
+    end: Instant = Field(alias="to", serialization_alias="to")
     records: int
     current: SimTotals
     proposed: SimTotals

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from app.kit.bodies import refuse_nulls
+from app.kit.times import Instant
 from app.models.partners import LinkConfirmation, LinkStatus
 
 
@@ -25,7 +24,7 @@ class PartnerIn(BaseModel):
         description='"partner": a citizen\'s link is pending until the partner confirms its '
         'one-time code; "none": links are active at once (only for references nobody can guess)',
     )
-    refs_case_sensitive: bool = Field(
+    refs_case_sensitive: StrictBool = Field(
         default=True,
         description="Whether the partner's references differ by case; if not, they are "
         "stored and looked up in lower case. Fixed at registration.",
@@ -38,7 +37,9 @@ class PartnerPatch(BaseModel):
         json_schema_extra={"examples": [{"active": False}, {"link_confirmation": "partner"}]},
     )
 
-    active: bool | None = Field(default=None, description="false: its signed requests get 403")
+    active: StrictBool | None = Field(
+        default=None, description="false: its signed requests get 403"
+    )
     allowed_types: list[str] | None = Field(default=None, min_length=1, max_length=50)
     link_confirmation: LinkConfirmation | None = None
 
@@ -58,8 +59,8 @@ class PartnerOut(BaseModel):
     is_active: bool
     link_confirmation: LinkConfirmation
     refs_case_sensitive: bool
-    secret_rotated_at: datetime | None
-    created_at: datetime
+    secret_rotated_at: Instant | None
+    created_at: Instant
 
 
 class PartnerCreatedOut(PartnerOut):
@@ -131,8 +132,8 @@ class LinkOut(BaseModel):
         description="Shown once, when the link is made: the citizen gives it to the partner, "
         "which confirms the link within 10 minutes",
     )
-    confirmation_expires_at: datetime | None = None
-    created_at: datetime
+    confirmation_expires_at: Instant | None = None
+    created_at: Instant
 
 
 class LinkList(BaseModel):

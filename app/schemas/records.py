@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
+from app.i18n import translate
 from app.kit.pagination import Page
+from app.kit.problems import Problem
+from app.kit.times import Instant
 from app.models.records import Reason, RecordSource, RecordStatus
 
 RECORD_EXAMPLE: Any = {
@@ -22,6 +24,7 @@ RESULT_EXAMPLE: Any = {
     "reduction_g": 579,
     "points": 579,
     "reasons": [],
+    "reason_descriptions": [],
     "methodology": {"code": "transit.metro", "version": 1},
     "occurred_at": "2026-11-23T00:30:00+00:00",
     "received_at": "2026-11-23T00:31:02+00:00",
@@ -40,7 +43,7 @@ class RecordIn(BaseModel):
         description="Chosen by the client; the same id is the same record",
     )
     type: str = Field(min_length=1, max_length=64, description="Methodology code")
-    occurred_at: AwareDatetime = Field(description="When it happened (RFC 3339 with offset)")
+    occurred_at: Instant = Field(description="When it happened (RFC 3339 with offset)")
     data: dict[str, Any] = Field(description="Validated by the methodology's input_schema")
 
 
@@ -71,6 +74,25 @@ class PartnerBatchIn(BaseModel):
     events: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
 
 
+REASON_DESCRIPTIONS: dict[Reason, str] = {
+    Reason.IMPLAUSIBLE_SPEED: "The speed is not plausible for this kind of trip.",
+    Reason.IMPLAUSIBLE_AMOUNT: "The amount is larger than is plausible.",
+    Reason.TOO_LATE: "The record arrived too long after it happened.",
+    Reason.IN_FUTURE: "The record's time is in the future.",
+    Reason.OVERLAPPING_ACTIVITY: "It overlaps another of your activities.",
+    Reason.NEEDS_REVIEW: "It waits for a reviewer before any points are credited.",
+    Reason.DAILY_CAP_REACHED: "Today's points limit for this activity was reached; "
+    "the reduction still counts.",
+    Reason.REJECTED_BY_REVIEW: "A reviewer rejected it.",
+    Reason.REVERSED_BY_ADMIN: "An administrator reversed it and took the points back.",
+}
+
+
+class ReasonDescription(BaseModel):
+    reason: Reason
+    description: str = Field(description="In the language of the request")
+
+
 class MethodologyRef(BaseModel):
     code: str
     version: int
@@ -90,10 +112,20 @@ class RecordOut(BaseModel):
     points: int
     reasons: list[Reason] = Field(description="Machine-readable codes, e.g. daily_cap_reached")
     methodology: MethodologyRef
-    occurred_at: datetime
-    received_at: datetime
+    occurred_at: Instant
+    received_at: Instant
     source: RecordSource
-    reversed_at: datetime | None = None
+    reversed_at: Instant | None = None
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Each reason explained, in the language of the request"
+    )
+    @property
+    def reason_descriptions(self) -> list[ReasonDescription]:
+        return [
+            ReasonDescription(reason=r, description=translate(REASON_DESCRIPTIONS[r]))
+            for r in self.reasons
+        ]
 
 
 class RecordDetailOut(RecordOut):
@@ -126,7 +158,7 @@ class RecordDetailOut(RecordOut):
     local_day: str
     params_hash: str
     breakdown: dict[str, Any] = Field(description="Every factor read and every intermediate")
-    decided_at: datetime | None = None
+    decided_at: Instant | None = None
     decision_note: str | None = None
 
 
@@ -152,9 +184,9 @@ class ItemResult(BaseModel):
         },
     )
 
-    status: str
+    status: RecordStatus | Literal["invalid"]
     replayed: bool | None = Field(default=None, description="True when it was a replay")
-    error: dict[str, Any] | None = None
+    error: Problem | None = Field(default=None, description="Why an invalid item was refused")
 
 
 class BatchOut(BaseModel):
@@ -163,6 +195,50 @@ class BatchOut(BaseModel):
 
 class RecordsPage(Page[RecordOut]):
     """Newest received first."""
+
+
+# --- leaderboards ---------------------------------------------------------------------------
+
+
+class LeaderboardEntry(BaseModel):
+    rank: int = Field(ge=1, description="Equal scores share a rank (1, 2, 2, 4)")
+    display_name: str | None
+    reduction_g: int
+    is_me: bool
+
+
+class LeaderboardMe(BaseModel):
+    rank: int = Field(ge=1)
+    reduction_g: int
+
+
+class LeaderboardOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "period": "week",
+                    "bucket": "2026-W48",
+                    "region": None,
+                    "items": [
+                        {"rank": 1, "display_name": "Li Wei", "reduction_g": 5210, "is_me": False},
+                        {"rank": 2, "display_name": None, "reduction_g": 4870, "is_me": True},
+                    ],
+                    "me": {"rank": 2, "reduction_g": 4870},
+                }
+            ]
+        }
+    )
+
+    period: Literal["day", "week", "month", "all"]
+    bucket: str = Field(description="The day, ISO week, month or all, in the platform time zone")
+    region: str | None
+    items: list[LeaderboardEntry]
+    me: LeaderboardMe | None = Field(description="The caller's place; null without a score")
+
+
+class RebuildOut(BaseModel):
+    rebuilt_from_rows: int = Field(description="Credited records read")
 
 
 _TIME = "2026-11-23T08:30:00+00:00"
@@ -217,13 +293,13 @@ class AdminRecordOut(BaseModel):
     points: int
     reasons: list[Reason]
     methodology: MethodologyRef
-    occurred_at: datetime
-    received_at: datetime
+    occurred_at: Instant
+    received_at: Instant
     transaction_id: str | None
     decided_by: str | None
-    decided_at: datetime | None
+    decided_at: Instant | None
     decision_note: str | None
-    reversed_at: datetime | None
+    reversed_at: Instant | None
 
 
 class ReviewPage(Page[AdminRecordOut]):

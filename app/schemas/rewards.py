@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import (
     AliasChoices,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
+    StrictBool,
     model_validator,
 )
 
 from app.kit.bodies import refuse_nulls
 from app.kit.pagination import Page
+from app.kit.times import Instant
 from app.models.rewards import RedemptionStatus
 from app.schemas.identity import DisplayName, UserOut
 
@@ -50,11 +49,11 @@ class MerchantOut(BaseModel):
 
     id: str
     name: str
-    active: bool = Field(
+    active: StrictBool = Field(
         validation_alias=AliasChoices("is_active", "active"),
         description="false: its incentives are not offered and its staff cannot verify codes",
     )
-    created_at: datetime
+    created_at: Instant
 
 
 class MerchantsPage(Page[MerchantOut]):
@@ -68,7 +67,7 @@ class MerchantPatch(BaseModel):
     )
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    active: bool | None = None
+    active: StrictBool | None = None
 
     @model_validator(mode="after")
     def _not_null(self) -> MerchantPatch:
@@ -125,8 +124,8 @@ class IncentiveIn(BaseModel):
     points_cost: int = Field(gt=0, le=100_000_000)
     stock: int | None = Field(default=None, ge=0, le=100_000_000, description="null = unlimited")
     per_user_limit: int | None = Field(default=None, ge=1, le=100_000)
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: Instant | None = None
+    valid_until: Instant | None = None
     code_ttl_days: int = Field(default=30, ge=1, le=365, description="Lifetime of issued codes")
 
     @model_validator(mode="after")
@@ -148,9 +147,9 @@ class IncentivePatch(BaseModel):
     description: str | None = Field(default=None, max_length=4000)
     stock: int | None = Field(default=None, ge=0, le=100_000_000)
     per_user_limit: int | None = Field(default=None, ge=1, le=100_000)
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
-    paused: bool | None = None
+    valid_from: Instant | None = None
+    valid_until: Instant | None = None
+    paused: StrictBool | None = None
 
     @model_validator(mode="after")
     def _not_null(self) -> IncentivePatch:
@@ -194,13 +193,13 @@ class IncentiveOut(BaseModel):
     stock: int | None = Field(description="Units left; null = unlimited")
     issued: int = Field(description="Units taken by codes now issued or fulfilled")
     per_user_limit: int | None
-    valid_from: datetime | None
-    valid_until: datetime | None
+    valid_from: Instant | None
+    valid_until: Instant | None
     code_ttl_days: int
     paused: bool
     active: bool = Field(description="Redeemable now: not paused, in its window, in stock")
-    created_at: datetime
-    updated_at: datetime | None
+    created_at: Instant
+    updated_at: Instant | None
 
 
 class IncentivesPage(Page[IncentiveOut]):
@@ -238,8 +237,8 @@ class PublicIncentiveOut(BaseModel):
     points_cost: int
     stock: int | None = Field(description="Units left; null = unlimited")
     per_user_limit: int | None
-    valid_from: datetime | None
-    valid_until: datetime | None
+    valid_from: Instant | None
+    valid_until: Instant | None
     code_ttl_days: int
 
 
@@ -288,9 +287,9 @@ class RedemptionOut(BaseModel):
     incentive_title: str
     merchant_id: str
     merchant_name: str
-    expires_at: datetime
-    created_at: datetime
-    resolved_at: datetime | None
+    expires_at: Instant
+    created_at: Instant
+    resolved_at: Instant | None
 
 
 class RedemptionsPage(Page[RedemptionOut]):
@@ -337,9 +336,9 @@ class MerchantRedemptionOut(BaseModel):
     points: int
     incentive_id: str
     incentive_title: str
-    expires_at: datetime
-    created_at: datetime
-    resolved_at: datetime | None
+    expires_at: Instant
+    created_at: Instant
+    resolved_at: Instant | None
     resolved_by: str | None = Field(description="Staff member who verified it (or the citizen)")
 
 

@@ -1,7 +1,9 @@
 """Property-based fuzzing of the whole API from its own OpenAPI document.
 
-A real server on SQLite; every operation is called with generated requests as a citizen and
-as an administrator. Nothing may answer 5xx, and every response must match the document.
+A real server on SQLite; every operation is called with generated requests, valid and
+invalid ones (schemathesis generates both), as a citizen and as an administrator. Nothing may
+answer 5xx, every response must match the document (status, content type and body), and a
+request that breaks the document must be refused with a 4xx.
 
 Each operation is its own test item, so xdist spreads them over its workers; each worker
 starts one server for the items it gets. The document is read from the application at
@@ -18,7 +20,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+)
 
 from app.config import Settings
 from app.main import create_app
@@ -91,5 +97,10 @@ def test_no_server_errors_and_responses_match_the_document(case, server, tokens)
         case.call_and_validate(
             base_url=base_url,
             headers={"Authorization": f"Bearer {tokens[role]}"},
-            checks=[not_a_server_error, response_schema_conformance],
+            checks=[
+                not_a_server_error,
+                response_schema_conformance,
+                content_type_conformance,
+                negative_data_rejection,
+            ],
         )

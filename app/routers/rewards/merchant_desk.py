@@ -73,6 +73,7 @@ async def update_incentive(
 @router.get(
     "/incentives",
     response_model=IncentivesPage,
+    operation_id="listMerchantIncentives",
     summary="The merchant's incentives, paused and past ones included, newest first",
     responses=responses(BadRequest),
 )
@@ -98,6 +99,7 @@ async def list_incentives(
 @router.post(
     "/redemptions/verify",
     response_model=MerchantRedemptionOut,
+    operation_id="verifyRedemptionCode",
     summary="Verify a code at the till: the points settle to the merchant, once",
     responses=responses(
         NotFound,
@@ -128,6 +130,7 @@ async def verify_code(
 @router.post(
     "/redemptions/lookup",
     response_model=MerchantRedemptionLookupOut,
+    operation_id="lookupRedemptionCode",
     summary="Check a code at the till without settling it: the redemption and its incentive",
     responses=responses(NotFound, ValidationFailed),
 )
@@ -153,6 +156,7 @@ async def lookup_code(
 @router.get(
     "/redemptions",
     response_model=MerchantRedemptionsPage,
+    operation_id="listMerchantRedemptions",
     summary="The merchant's redemptions, newest first, with totals for settlement",
     responses=responses(BadRequest),
 )

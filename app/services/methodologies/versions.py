@@ -163,6 +163,7 @@ def describe(m: Methodology, current: InForce | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "code": m.code,
         "name": m.name,
+        "description": getattr(m, "description", ""),
         "unit": m.unit,
         "version": current.version.version if current else None,
         "input_schema": m.Input.model_json_schema(),

@@ -116,6 +116,7 @@ async def reject(session: AsyncSession, *, record_id: str, actor: Actor, reason:
     _require_pending(record)
     before = snapshot(record)
     record.status = RecordStatus.REJECTED
+    record.reduction_g = 0  # what was computed stays in the breakdown
     record.points = 0
     record.reasons = [*(record.reasons or []), Reason.REJECTED_BY_REVIEW]
     record.decided_by = actor.id

@@ -344,7 +344,8 @@ async def _decide(
         span_end=span[1],
         status=RecordStatus.REJECTED,
         reasons=reasons,
-        reduction_g=result.reduction_g,
+        # A rejected record reduced nothing; what was computed stays in the breakdown.
+        reduction_g=0 if reasons else result.reduction_g,
         points=0,
         version_id=in_force.version.id,
         version=in_force.version.version,

@@ -168,7 +168,7 @@ def _decide(
         raise NotFound(f"Incentive {incentive_id} does not exist.")
     if state.per_user_limit is not None and int(state.taken or 0) >= state.per_user_limit:
         raise LimitReached(
-            f"You have already redeemed this {state.per_user_limit} time(s).",
+            f"You have reached this incentive's limit per person: {state.per_user_limit}.",
             per_user_limit=state.per_user_limit,
         )
     if not state.merchant_active:
