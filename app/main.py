@@ -10,13 +10,24 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app.config import Settings, get_settings
+from app.console.headers import ConsoleHeadersMiddleware
 from app.db import make_engine, make_sessionmaker
 from app.kit.inputs import refuse_unstorable_text
 from app.kit.problems import Problem, install_error_handlers
 from app.kv import make_kv
 from app.middleware import BodySizeLimitMiddleware
 from app.observability import RequestContextMiddleware, configure_logging
-from app.routers import admin, health, identity, ledger, methodologies, partners, records, rewards
+from app.routers import (
+    admin,
+    console,
+    health,
+    identity,
+    ledger,
+    methodologies,
+    partners,
+    records,
+    rewards,
+)
 from app.security import configure_password_hashing
 from app.services.records.group_commit import RecordCommitter
 from app.startup import on_startup
@@ -39,6 +50,7 @@ ROUTERS = (
     ledger,
     rewards,
     admin,
+    console,
 )
 
 
@@ -83,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ConsoleHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     for module in ROUTERS:
         app.include_router(module.router)

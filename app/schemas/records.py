@@ -221,6 +221,14 @@ class AdminRecordOut(BaseModel):
     reversed_at: datetime | None
 
 
+class AdminRecordDetailOut(AdminRecordOut):
+    local_day: str = Field(description="The record's day in the platform's time zone")
+    params_hash: str | None = Field(description="Hash of the parameter version applied")
+    breakdown: dict[str, Any] | None = Field(
+        description="The calculation: every factor read and every intermediate"
+    )
+
+
 class ReviewPage(Page[AdminRecordOut]):
     """Oldest received first."""
 

@@ -83,6 +83,22 @@ async def list_pending(
     return OLDEST.page((await session.scalars(OLDEST.apply(query, cursor, limit))).all(), limit)
 
 
+async def get(session: AsyncSession, record_id: str) -> Record:
+    record = await session.get(Record, record_id)
+    if record is None:
+        raise NotFound(f"Record {record_id} does not exist.")
+    return record
+
+
+def detail_view(record: Record) -> dict[str, Any]:
+    """A record as administrators see it, with its calculation."""
+    return view(record) | {
+        "local_day": record.local_day,
+        "params_hash": record.params_hash,
+        "breakdown": record.breakdown,
+    }
+
+
 async def _locked_record(session: AsyncSession, record_id: str) -> Record:
     found = await session.scalar(select(Record.user_id).where(Record.id == record_id))
     if found is None:
