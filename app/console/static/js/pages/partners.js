@@ -67,7 +67,7 @@ function createPartner(secretSlot, methodologies) {
   const boxes = methodologies.map((m) => h("label", { class: "check" }, h("input", { type: "checkbox", value: m.code }), ` ${m.name} (${m.code})`));
   const confirmation = h("select", { id: "partner-link" }, ["partner", "none"].map((v) => h("option", { value: v }, t(`partners.link.${v}`))));
   const slot = h("div", { class: "slot" });
-  const button = h("button", { type: "submit", class: "primary" }, t("partners.create"));
+  const button = h("button", { type: "submit", class: "primary", id: "partner-create" }, t("partners.create"));
   return h(
     "form",
     {
