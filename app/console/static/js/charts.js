@@ -12,7 +12,8 @@ function s(tag, attrs = {}, text) {
   return el;
 }
 
-function niceMax(value) {
+function niceMax(value, integer) {
+  if (integer) return Math.max(4, Math.ceil(niceMax(value, false) / 4) * 4);
   if (value <= 0) return 1;
   const exp = 10 ** Math.floor(Math.log10(value));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * exp >= value) return m * exp;
@@ -33,8 +34,11 @@ function frame(title, max, format) {
 
 function xLabels(svg, labels, xOf) {
   const every = Math.max(1, Math.ceil(labels.length / 8));
+  const last = labels.length - 1;
   labels.forEach((label, i) => {
-    if (i % every !== 0 && i !== labels.length - 1) return;
+    // Every nth label and the last one, never two on top of each other.
+    const shown = i === last || (i % every === 0 && last - i >= Math.ceil(every / 2));
+    if (!shown) return;
     svg.appendChild(s("text", { x: xOf(i), y: H - PAD.bottom + 18, class: "tick", "text-anchor": "middle" }, label));
   });
 }
@@ -60,9 +64,9 @@ function wrap(svg, series, kind) {
   return figure;
 }
 
-/** labels: x categories; series: [{name, values, colour?}] */
-export function lineChart({ title, labels, series, format = String }) {
-  const max = niceMax(Math.max(0, ...series.flatMap((x) => x.values)));
+/** labels: x categories; series: [{name, values, colour?}]; integer: counts, whole ticks */
+export function lineChart({ title, labels, series, format = String, integer = false }) {
+  const max = niceMax(Math.max(0, ...series.flatMap((x) => x.values)), integer);
   const svg = frame(title, max, format);
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
@@ -83,8 +87,8 @@ export function lineChart({ title, labels, series, format = String }) {
 }
 
 /** Grouped bars: one group per label, one bar per series. */
-export function barChart({ title, labels, series, format = String }) {
-  const max = niceMax(Math.max(0, ...series.flatMap((x) => x.values)));
+export function barChart({ title, labels, series, format = String, integer = false }) {
+  const max = niceMax(Math.max(0, ...series.flatMap((x) => x.values)), integer);
   const svg = frame(title, max, format);
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;

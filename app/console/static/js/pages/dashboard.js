@@ -30,6 +30,7 @@ export async function dashboardPage({ main }) {
       labels: d.series.map((x) => x.day.slice(5)),
       series: [{ name: t("chart.records"), values: d.series.map((x) => x.records), colour: 2 }],
       format: fmtInt,
+      integer: true,
     }),
   );
   // The full check recomputes every balance: show the rest of the page first.
