@@ -27,6 +27,12 @@ function append(el, children) {
   }
 }
 
+/** Element.append, but null, undefined and false add nothing (and arrays are flattened). */
+export function put(el, ...children) {
+  append(el, children);
+  return el;
+}
+
 export function clear(el) {
   while (el.firstChild) el.removeChild(el.firstChild);
   return el;

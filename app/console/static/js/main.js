@@ -151,7 +151,7 @@ export async function render() {
     args = [];
     history.replaceState(null, "", `#/${page[0]}`);
   }
-  const main = h("main", { id: "main", class: `page page-${page[0]}` });
+  const main = h("main", { id: "main", class: `page page-${page[0]}`, "data-route": [page[0], ...args].join("/") });
   replace(root, header(pages, page[0]), main);
   const note = flash ? success(flash) : null;
   flash = null;
@@ -161,6 +161,8 @@ export async function render() {
     if (note && mine === rendering) main.prepend(note);
   } catch (err) {
     if (mine === rendering) main.replaceChildren(problemView(err));
+  } finally {
+    main.dataset.ready = "true"; // the page has loaded what it shows (tests wait for this)
   }
 }
 

@@ -1,9 +1,9 @@
-import { fmtTime, h, field, jsonBlock, table, toRfc3339 } from "../dom.js";
+import { fmtTime, h, field, jsonBlock, table, toRfc3339, put } from "../dom.js";
 import { act, get } from "../api.js";
 import { t } from "../i18n.js";
 
 export async function auditPage({ main }) {
-  main.append(h("h1", {}, t("nav.audit")));
+  put(main, h("h1", {}, t("nav.audit")));
   const action = h("input", { type: "text", id: "audit-action", maxlength: 64, placeholder: "partner.rotated" });
   const target = h("input", { type: "text", id: "audit-target", maxlength: 80 });
   const from = h("input", { type: "date", id: "audit-from" });
@@ -48,7 +48,7 @@ export async function auditPage({ main }) {
       if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 6, class: "empty" }, t("audit.empty"))));
     });
   more.addEventListener("click", () => load(more, false));
-  main.append(
+  put(main, 
     h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); load(show, true); } }, field(t("audit.action"), action), field(t("audit.target"), target), field(t("range.from"), from), field(t("range.to"), to), show),
     slot,
     h("div", { class: "table-wrap" }, h("table", { id: "audit-table" }, h("thead", {}, h("tr", {}, [t("audit.seq"), t("audit.when"), t("audit.actor"), t("audit.act"), t("audit.target"), ""].map((x) => h("th", { scope: "col" }, x)))), body)),

@@ -1,13 +1,13 @@
-import { card, fmtGrams, fmtInt, h } from "../dom.js";
+import { card, fmtGrams, fmtInt, h, put } from "../dom.js";
 import { get, problemView } from "../api.js";
 import { lineChart } from "../charts.js";
 import { t } from "../i18n.js";
 
 export async function dashboardPage({ main }) {
-  main.append(h("h1", {}, t("nav.dashboard")));
+  put(main, h("h1", {}, t("nav.dashboard")));
   const d = await get("/v1/console/dashboard");
   const ledger = h("span", { class: "muted" }, t("dashboard.ledger.checking"));
-  main.append(
+  put(main, 
     h(
       "section",
       { class: "cards" },

@@ -1,4 +1,4 @@
-import { fmtInt, fmtTime, h, field, table, toRfc3339 } from "../dom.js";
+import { fmtInt, fmtTime, h, field, table, toRfc3339, put } from "../dom.js";
 import { act, get, patch, post } from "../api.js";
 import { t } from "../i18n.js";
 
@@ -13,11 +13,11 @@ const localInput = (iso) => {
 
 export async function incentivesPage(ctx) {
   const { main } = ctx;
-  main.append(h("h1", {}, t("nav.incentives")));
+  put(main, h("h1", {}, t("nav.incentives")));
   const page = await get("/v1/merchant/incentives?limit=200");
   const editor = h("section", { id: "incentive-editor" });
   if (ctx.canChange) editor.append(incentiveForm(ctx, null));
-  main.append(
+  put(main, 
     table(
       [t("inc.title"), t("inc.cost"), t("inc.stock"), t("inc.issued"), t("inc.valid"), t("merchants.state"), ""],
       page.items.map((i) => row(ctx, editor, i)),

@@ -1,25 +1,25 @@
-import { fmtTime, h, field, table } from "../dom.js";
+import { fmtTime, h, field, table, put } from "../dom.js";
 import { act, get, patch, post } from "../api.js";
 import { t } from "../i18n.js";
 
 export async function merchantsPage(ctx) {
   const { main } = ctx;
-  main.append(h("h1", {}, t("nav.merchants")));
+  put(main, h("h1", {}, t("nav.merchants")));
   const [merchants, staff] = await Promise.all([get("/v1/admin/merchants?limit=200"), get("/v1/admin/users?role=merchant&limit=200")]);
   const byMerchant = new Map();
   for (const u of staff.items) {
     if (!byMerchant.has(u.merchant_id)) byMerchant.set(u.merchant_id, []);
     byMerchant.get(u.merchant_id).push(u);
   }
-  if (ctx.canChange) main.append(createMerchant(ctx));
-  main.append(
+  if (ctx.canChange) put(main, createMerchant(ctx));
+  put(main, 
     table(
       [t("merchants.name"), t("merchants.state"), t("merchants.created"), t("merchants.staff"), ""],
       merchants.items.map((m) => merchantRow(ctx, m, byMerchant.get(m.id) || [])),
       { id: "merchants-table" },
     ),
   );
-  if (ctx.canChange && merchants.items.length) main.append(createStaff(ctx, merchants.items));
+  if (ctx.canChange && merchants.items.length) put(main, createStaff(ctx, merchants.items));
 }
 
 function merchantRow(ctx, m, staff) {

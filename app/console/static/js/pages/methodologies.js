@@ -1,4 +1,4 @@
-import { fmtGrams, fmtInt, fmtTime, h, field, isoDay, table, toRfc3339 } from "../dom.js";
+import { fmtGrams, fmtInt, fmtTime, h, field, isoDay, table, toRfc3339, put } from "../dom.js";
 import { act, get, post } from "../api.js";
 import { barChart, lineChart } from "../charts.js";
 import { t } from "../i18n.js";
@@ -6,9 +6,9 @@ import { t } from "../i18n.js";
 export async function methodologiesPage(ctx) {
   if (ctx.args[0]) return methodologyPage(ctx, ctx.args[0]);
   const { main } = ctx;
-  main.append(h("h1", {}, t("nav.methodologies")));
+  put(main, h("h1", {}, t("nav.methodologies")));
   const list = await get("/v1/methodologies");
-  main.append(
+  put(main, 
     table(
       [t("meth.code"), t("meth.name"), t("meth.unit"), t("meth.version"), t("meth.effective")],
       list.items.map((m) =>
@@ -92,7 +92,7 @@ async function methodologyPage(ctx, code) {
     get(`/v1/methodologies/${encodeURIComponent(code)}`),
     get(`/v1/admin/methodologies/${encodeURIComponent(code)}/versions`),
   ]);
-  main.append(
+  put(main, 
     h("p", {}, h("a", { href: "#/methodologies" }, `← ${t("nav.methodologies")}`)),
     h("h1", {}, `${m.name} `, h("code", {}, m.code)),
     h("p", { class: "muted" }, t("meth.inforce", { v: m.version, when: fmtTime(m.effective_from) }), " · ", h("code", { class: "hash" }, m.params_hash)),
@@ -113,7 +113,7 @@ async function methodologyPage(ctx, code) {
     ),
   );
   if (!ctx.canChange) return;
-  main.append(draftSection(ctx, m));
+  put(main, draftSection(ctx, m));
 }
 
 function draftSection(ctx, m) {

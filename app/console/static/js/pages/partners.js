@@ -1,15 +1,15 @@
-import { fmtTime, h, field, table } from "../dom.js";
+import { fmtTime, h, field, table, put } from "../dom.js";
 import { act, get, patch, post } from "../api.js";
 import { t } from "../i18n.js";
 
 export async function partnersPage(ctx) {
   const { main } = ctx;
-  main.append(h("h1", {}, t("nav.partners")));
+  put(main, h("h1", {}, t("nav.partners")));
   const secretSlot = h("div", { id: "secret-slot" });
   const [partners, methodologies] = await Promise.all([get("/v1/admin/partners"), get("/v1/methodologies")]);
-  main.append(secretSlot);
-  if (ctx.canChange) main.append(createPartner(secretSlot, methodologies.items));
-  main.append(
+  put(main, secretSlot);
+  if (ctx.canChange) put(main, createPartner(secretSlot, methodologies.items));
+  put(main, 
     table(
       [t("partners.name"), t("partners.key"), t("partners.types"), t("merchants.state"), t("partners.rotated"), ""],
       partners.items.map((p) => partnerRow(ctx, secretSlot, p)),

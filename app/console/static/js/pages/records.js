@@ -1,4 +1,4 @@
-import { h, field } from "../dom.js";
+import { h, field, put } from "../dom.js";
 import { act, get, post } from "../api.js";
 import { t } from "../i18n.js";
 import { recordDetail } from "./record-view.js";
@@ -9,7 +9,7 @@ export async function recordsPage(ctx) {
   const slot = h("div", { class: "slot" });
   const found = h("div", {});
   const lookup = h("button", { type: "submit", class: "primary", id: "lookup-record" }, t("records.lookup"));
-  main.append(
+  put(main, 
     h("h1", {}, t("nav.records")),
     h(
       "form",

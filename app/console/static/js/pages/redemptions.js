@@ -1,9 +1,9 @@
-import { card, fmtInt, fmtTime, h, table } from "../dom.js";
+import { card, fmtInt, fmtTime, h, table, put } from "../dom.js";
 import { act, get } from "../api.js";
 import { t } from "../i18n.js";
 
 export async function redemptionsPage({ main }) {
-  main.append(h("h1", {}, t("nav.redemptions")));
+  put(main, h("h1", {}, t("nav.redemptions")));
   const first = await get("/v1/merchant/redemptions?limit=50");
   const totals = first.totals || {};
   const body = h("tbody", {});
@@ -25,7 +25,7 @@ export async function redemptionsPage({ main }) {
       more.hidden = !cursor;
     }),
   );
-  main.append(
+  put(main, 
     h(
       "section",
       { class: "cards" },

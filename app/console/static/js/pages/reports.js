@@ -1,10 +1,10 @@
-import { fmtGrams, fmtInt, h, field, isoDay, table, toRfc3339 } from "../dom.js";
+import { fmtGrams, fmtInt, h, field, isoDay, table, toRfc3339, put } from "../dom.js";
 import { act, download, get } from "../api.js";
 import { barChart, lineChart } from "../charts.js";
 import { t } from "../i18n.js";
 
 export async function reportsPage({ main }) {
-  main.append(h("h1", {}, t("nav.reports")));
+  put(main, h("h1", {}, t("nav.reports")));
   const from = h("input", { type: "date", id: "report-from", value: isoDay(-30) });
   const to = h("input", { type: "date", id: "report-to", value: isoDay(1) });
   const group = h("select", { id: "report-group" }, ["day", "methodology", "region"].map((g) => h("option", { value: g }, t(`reports.by.${g}`))));
@@ -31,7 +31,7 @@ export async function reportsPage({ main }) {
       );
     });
   csv.addEventListener("click", () => act(csv, slot, () => download(`/v1/admin/reports/reductions?${query()}`, "text/csv", `reductions-by-${group.value}.csv`)));
-  main.append(
+  put(main, 
     h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); run(); } }, field(t("range.from"), from), field(t("range.to"), to), field(t("reports.group"), group), show, csv),
     slot,
     out,

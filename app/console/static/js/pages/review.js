@@ -1,18 +1,18 @@
-import { fmtGrams, fmtTime, h, field, table } from "../dom.js";
+import { fmtGrams, fmtTime, h, field, replace, table, put } from "../dom.js";
 import { act, get, post } from "../api.js";
 import { t } from "../i18n.js";
 import { reasonsText, recordDetail } from "./record-view.js";
 
 export async function reviewPage(ctx) {
   const { main } = ctx;
-  main.append(h("h1", {}, t("nav.review")));
+  put(main, h("h1", {}, t("nav.review")));
   const page = await get("/v1/admin/review?limit=200");
   const panel = h("section", { class: "panel", id: "review-panel" });
   if (!page.items.length) {
-    main.append(h("p", { class: "empty", id: "review-empty" }, t("review.empty")));
+    put(main, h("p", { class: "empty", id: "review-empty" }, t("review.empty")));
     return;
   }
-  main.append(
+  put(main, 
     h("p", { class: "muted" }, t("review.intro", { n: page.items.length })),
     table(
       [t("rec.received"), t("rec.type"), t("rec.region"), t("chart.reduction"), t("rec.reasons"), ""],
@@ -25,7 +25,7 @@ export async function reviewPage(ctx) {
           h("td", {}, r.region || "—"),
           h("td", { class: "num" }, fmtGrams(r.reduction_g)),
           h("td", {}, reasonsText(r.reasons)),
-          h("td", {}, h("button", { type: "button", class: "open", onclick: () => open(ctx, panel, r.id) }, t("review.open"))),
+          h("td", {}, h("button", { type: "button", class: "open", onclick: () => open(ctx, panel, r.id) }, ctx.canChange ? t("review.open") : t("review.view"))),
         ),
       ),
       { id: "review-table" },
@@ -53,7 +53,7 @@ async function open(ctx, panel, id) {
       ctx.navigate("review", t("review.rejected"));
     }),
   );
-  panel.replaceChildren(
+  replace(panel,
     h("h2", {}, t("review.record")),
     recordDetail(r),
     ctx.canChange && r.status === "pending_review"

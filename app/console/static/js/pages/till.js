@@ -1,5 +1,5 @@
 // The till, made for a phone: type or paste the code, check what it is for, settle it.
-import { fmtInt, fmtTime, h } from "../dom.js";
+import { fmtInt, fmtTime, h, put } from "../dom.js";
 import { act, post } from "../api.js";
 import { t } from "../i18n.js";
 
@@ -14,7 +14,7 @@ export async function tillPage(ctx) {
   const lookup = h("button", { type: "submit", class: "primary big", id: "till-lookup" }, t("till.lookup"));
   const slot = h("div", { class: "slot", id: "till-message" });
   const result = h("div", { id: "till-result" });
-  main.append(
+  put(main, 
     h("h1", {}, t("nav.till")),
     h(
       "form",
