@@ -15,7 +15,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, RedirectResponse
 
 from app.db import utcnow
-from app.deps import AdminOrAuditor, CurrentUser, KVDep, Session, SettingsDep, client_ip
+from app.deps import AdminOrAuditor, KVDep, Session, SettingsDep, client_ip
 from app.kit.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.kit.problems import responses
 from app.schemas.console import ConsoleSessionOut, DashboardOut, SignInIn
@@ -196,11 +196,24 @@ async def refresh(
     "/session",
     status_code=204,
     summary="Sign out of the console: revoke the session's tokens and clear its cookies",
+    description="Acts on the console's cookie session only (a bearer token signs out with "
+    "`POST /v1/auth/logout`).",
+    responses=responses(CsrfFailed),
 )
 async def sign_out(
-    principal: CurrentUser, response: Response, session: Session, kv: KVDep, settings: SettingsDep
+    request: Request, response: Response, session: Session, kv: KVDep, settings: SettingsDep
 ) -> None:
-    await tokens.logout(session, kv, settings, principal.claims)
+    token = request.cookies.get(console.ACCESS_COOKIE)
+    if not token:
+        raise Unauthorized("Not signed in to the console.")
+    claims = decode_checked(settings, token, "access")
+    console.check_csrf(
+        settings,
+        claims.sub,
+        request.headers.get(console.CSRF_HEADER),
+        request.cookies.get(console.CSRF_COOKIE),
+    )
+    await tokens.logout(session, kv, settings, claims)
     _end_session(response)
 
 

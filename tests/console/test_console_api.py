@@ -238,3 +238,13 @@ async def test_simulation_gives_current_and_proposed_by_day(client, app, factor)
     assert len(days) == 1
     assert days[0]["current"] == {"reduction_g": 467, "points": 467}
     assert days[0]["proposed"] == {"reduction_g": 600, "points": 600}
+
+
+async def test_sign_out_acts_on_the_cookie_session_only(client, app):
+    admin = await user_with_role(app, client, "admin")
+    r = await client.delete("/v1/console/session", headers=admin.headers)
+    assert r.status_code == 401
+    assert (await admin.get("/v1/me")).status_code == 200  # the bearer token still works
+    _, csrf = await signed_in(client, app, "admin")
+    assert (await client.delete("/v1/console/session")).status_code == 403  # no CSRF header
+    assert (await client.get("/v1/me", headers={"X-CSRF-Token": csrf})).status_code == 200

@@ -326,8 +326,16 @@ def test_admin_tours_merchants_partners_and_reports(context, server):
     page.check("input[value='transit.metro']")
     page.click("#partner-create")
     page.wait_for_selector("#partner-secret")
-    assert len(page.inner_text("#partner-secret")) >= 32  # the secret, shown once
+    first = page.inner_text("#partner-secret")
+    assert len(first) >= 32  # the secret, shown once, above the list that now holds it
+    row = page.locator("#partners-table tr", has_text="太原地铁")
+    assert row.count() == 1
     shot(page, backend, "admin-partners")
+    row.locator("button", has_text="更换密钥").click()
+    page.wait_for_function(
+        "s => document.querySelector('#partner-secret')?.textContent !== s", arg=first
+    )
+    assert len(page.inner_text("#partner-secret")) >= 32
     page.click("text=报表")
     page.wait_for_selector("#report-table")
     assert page.locator("#report svg.chart").count() == 1
@@ -387,4 +395,14 @@ def test_till_looks_up_settles_and_refuses_a_second_settle(phone, server):
     shot(till, backend, "merchant-redemptions")
     till.click("text=权益管理")
     till.wait_for_selector("#incentives-table")
+    till.fill("#inc-title", "环保购物袋")
+    till.fill("#inc-cost", "150")
+    till.fill("#inc-stock", "40")
+    till.click("#inc-save")
+    till.wait_for_selector(".notice.ok")
+    row = till.locator("#incentives-table tr", has_text="环保购物袋")
+    assert "40" in row.inner_text()
+    row.locator("button", has_text="暂停").click()
+    till.wait_for_selector(".notice.ok >> text=已暂停")
+    assert "已暂停" in till.locator("#incentives-table tr", has_text="环保购物袋").inner_text()
     shot(till, backend, "merchant-incentives")

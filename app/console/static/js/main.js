@@ -50,7 +50,7 @@ function route() {
 
 let flash = null;
 
-/** Go to a page; the optional message is shown at the top of it once. */
+/** Go to a page; the optional message (text, or an element) is shown at the top of it once. */
 export function navigate(path, message = null) {
   flash = message;
   if (location.hash === `#/${path}`) render();
@@ -153,7 +153,7 @@ export async function render() {
   }
   const main = h("main", { id: "main", class: `page page-${page[0]}`, "data-route": [page[0], ...args].join("/") });
   replace(root, header(pages, page[0]), main);
-  const note = flash ? success(flash) : null;
+  const note = flash instanceof Node ? flash : flash ? success(flash) : null;
   flash = null;
   const ctx = { user: state.user, canChange: canChange(state.user), args, main, navigate, current: () => mine === rendering };
   try {

@@ -5,33 +5,29 @@ import { t } from "../i18n.js";
 export async function partnersPage(ctx) {
   const { main } = ctx;
   put(main, h("h1", {}, t("nav.partners")));
-  const secretSlot = h("div", { id: "secret-slot" });
   const [partners, methodologies] = await Promise.all([get("/v1/admin/partners"), get("/v1/methodologies")]);
-  put(main, secretSlot);
-  if (ctx.canChange) put(main, createPartner(secretSlot, methodologies.items));
+  if (ctx.canChange) put(main, createPartner(ctx, methodologies.items));
   put(main, 
     table(
       [t("partners.name"), t("partners.key"), t("partners.types"), t("merchants.state"), t("partners.rotated"), ""],
-      partners.items.map((p) => partnerRow(ctx, secretSlot, p)),
+      partners.items.map((p) => partnerRow(ctx, p)),
       { id: "partners-table" },
     ),
   );
 }
 
-function showSecret(slot, p) {
-  slot.replaceChildren(
-    h(
+/** The secret, shown once at the top of the refreshed list. */
+function secretNotice(p) {
+  return h(
       "div",
       { class: "notice secret", role: "alert" },
       h("strong", {}, t("partners.secret.title", { name: p.name })),
       h("p", {}, t("partners.secret.once")),
       h("dl", { class: "kv" }, h("dt", {}, t("partners.key")), h("dd", {}, h("code", {}, p.key_id)), h("dt", {}, t("partners.secret")), h("dd", {}, h("code", { id: "partner-secret", class: "secret-value" }, p.secret))),
-    ),
   );
-  slot.scrollIntoView({ block: "start" });
 }
 
-function partnerRow(ctx, secretSlot, p) {
+function partnerRow(ctx, p) {
   const slot = h("div", { class: "slot" });
   let buttons = null;
   if (ctx.canChange) {
@@ -45,7 +41,7 @@ function partnerRow(ctx, secretSlot, p) {
     );
     rotate.addEventListener("click", () =>
       act(rotate, slot, async () => {
-        showSecret(secretSlot, await post(`/v1/admin/partners/${encodeURIComponent(p.id)}/rotate`));
+        ctx.navigate("partners", secretNotice(await post(`/v1/admin/partners/${encodeURIComponent(p.id)}/rotate`)));
       }),
     );
     buttons = h("div", { class: "row" }, toggle, rotate);
@@ -62,7 +58,7 @@ function partnerRow(ctx, secretSlot, p) {
   );
 }
 
-function createPartner(secretSlot, methodologies) {
+function createPartner(ctx, methodologies) {
   const name = h("input", { type: "text", id: "partner-name", maxlength: 200, required: true });
   const boxes = methodologies.map((m) => h("label", { class: "check" }, h("input", { type: "checkbox", value: m.code }), ` ${m.name} (${m.code})`));
   const confirmation = h("select", { id: "partner-link" }, ["partner", "none"].map((v) => h("option", { value: v }, t(`partners.link.${v}`))));
@@ -77,7 +73,7 @@ function createPartner(secretSlot, methodologies) {
         act(button, slot, async () => {
           const types = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
           const p = await post("/v1/admin/partners", { name: name.value.trim(), allowed_types: types, link_confirmation: confirmation.value });
-          showSecret(secretSlot, p);
+          ctx.navigate("partners", secretNotice(p));
         });
       },
     },
