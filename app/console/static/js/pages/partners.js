@@ -17,12 +17,12 @@ export async function partnersPage(ctx) {
 }
 
 /** The secret, shown once at the top of the refreshed list. */
-function secretNotice(p) {
+function secretNotice(p, rotated) {
   return h(
       "div",
       { class: "notice secret", role: "alert" },
       h("strong", {}, t("partners.secret.title", { name: p.name })),
-      h("p", {}, t("partners.secret.once")),
+      h("p", {}, t("partners.secret.once"), rotated ? ` ${t("partners.secret.old")}` : null),
       h("dl", { class: "kv" }, h("dt", {}, t("partners.key")), h("dd", {}, h("code", {}, p.key_id)), h("dt", {}, t("partners.secret")), h("dd", {}, h("code", { id: "partner-secret", class: "secret-value" }, p.secret))),
   );
 }
@@ -41,7 +41,7 @@ function partnerRow(ctx, p) {
     );
     rotate.addEventListener("click", () =>
       act(rotate, slot, async () => {
-        ctx.navigate("partners", secretNotice(await post(`/v1/admin/partners/${encodeURIComponent(p.id)}/rotate`)));
+        ctx.navigate("partners", secretNotice(await post(`/v1/admin/partners/${encodeURIComponent(p.id)}/rotate`), true));
       }),
     );
     buttons = h("div", { class: "row" }, toggle, rotate);
@@ -73,7 +73,7 @@ function createPartner(ctx, methodologies) {
         act(button, slot, async () => {
           const types = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
           const p = await post("/v1/admin/partners", { name: name.value.trim(), allowed_types: types, link_confirmation: confirmation.value });
-          ctx.navigate("partners", secretNotice(p));
+          ctx.navigate("partners", secretNotice(p, false));
         });
       },
     },
