@@ -356,6 +356,7 @@ def test_till_looks_up_settles_and_refuses_a_second_settle(phone, server):
     base_url, data, backend = server
     till = phone.new_page()
     other_till = phone.new_page()
+    errors = no_console_errors(till)
     sign_in(till, base_url, data.staff)
     assert till.url.endswith("#/till")
     shot(till, backend, "merchant-till")
@@ -406,3 +407,9 @@ def test_till_looks_up_settles_and_refuses_a_second_settle(phone, server):
     till.wait_for_selector(".notice.ok >> text=已暂停")
     assert "已暂停" in till.locator("#incentives-table tr", has_text="环保购物袋").inner_text()
     shot(till, backend, "merchant-incentives")
+    # Signing out ends the session: a reload finds the sign-in form.
+    till.click("#sign-out")
+    till.wait_for_selector("form.signin")
+    till.reload()
+    till.wait_for_selector("form.signin")
+    assert not errors, errors

@@ -2,7 +2,7 @@
 // router over the location hash (#/page/arg…). Pages live in ./pages/.
 import { h, field, replace } from "./dom.js";
 import { LANGS, lang, setLang, t } from "./i18n.js";
-import { act, api, get, problemView, setCsrf, success, whenSignedOut } from "./api.js";
+import { act, api, get, problemView, refreshSession, setCsrf, success, whenSignedOut } from "./api.js";
 import { dashboardPage } from "./pages/dashboard.js";
 import { methodologiesPage } from "./pages/methodologies.js";
 import { reviewPage } from "./pages/review.js";
@@ -91,8 +91,11 @@ function header(pages, current) {
 async function signOut() {
   try {
     await api("DELETE", "/v1/console/session");
-  } catch {
-    /* the session may be gone already; forget it here either way */
+  } catch (err) {
+    // An expired access cookie: renew it, so that the refresh cookie is revoked too.
+    if (err.status === 401 && (await refreshSession())) {
+      await api("DELETE", "/v1/console/session").catch(() => {});
+    }
   }
   state.user = null;
   setCsrf(null);
