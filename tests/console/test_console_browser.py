@@ -336,8 +336,11 @@ def test_admin_tours_merchants_partners_and_reports(context, server):
         "s => document.querySelector('#partner-secret')?.textContent !== s", arg=first
     )
     assert len(page.inner_text("#partner-secret")) >= 32
+    # The access cookie is gone (expired): the next call renews the session by itself.
+    context.clear_cookies(name="tanhui_console")
     page.click("text=报表")
     page.wait_for_selector("#report-table")
+    assert [c for c in context.cookies() if c["name"] == "tanhui_console"]
     assert page.locator("#report svg.chart").count() == 1
     with page.expect_download() as download:
         page.click("#report-csv")
