@@ -39,9 +39,24 @@ function merchantRow(ctx, m, staff) {
     h("td", {}, m.name, h("br"), h("code", { class: "muted" }, m.id)),
     h("td", {}, h("span", { class: m.active ? "badge ok" : "badge bad" }, m.active ? t("state.active") : t("state.inactive"))),
     h("td", {}, fmtTime(m.created_at)),
-    h("td", {}, staff.length ? h("ul", { class: "plain" }, staff.map((u) => h("li", {}, u.email, u.is_active ? null : ` (${t("state.inactive")})`))) : "—"),
+    h("td", {}, staff.length ? h("ul", { class: "plain" }, staff.map((u) => staffItem(ctx, u, slot))) : "—"),
     h("td", {}, toggle, slot),
   );
+}
+
+/** A staff account; administrators can disable it (its sessions end) or enable it again. */
+function staffItem(ctx, u, slot) {
+  let toggle = null;
+  if (ctx.canChange) {
+    toggle = h("button", { type: "button", class: "link" }, u.is_active ? t("staff.disable") : t("staff.enable"));
+    toggle.addEventListener("click", () =>
+      act(toggle, slot, async () => {
+        await patch(`/v1/admin/users/${encodeURIComponent(u.id)}`, { is_active: !u.is_active });
+        ctx.navigate("merchants", u.is_active ? t("staff.disabled", { email: u.email }) : t("staff.enabled", { email: u.email }));
+      }),
+    );
+  }
+  return h("li", {}, u.email, u.is_active ? null : ` (${t("state.inactive")})`, " ", toggle);
 }
 
 function createMerchant(ctx) {
