@@ -30,8 +30,11 @@ from tests.console.seed import Seed, seed
 from tests.helpers import PASSWORD
 from tests.production.server import base_env, serve
 
-# One browser and one server per backend: keep the module on one xdist worker.
-pytestmark = pytest.mark.xdist_group("console-browser")
+# One browser and one server per backend, on one xdist worker: the worker that runs the
+# multi-worker server tests too. Starting those servers beside Chromium and this module's
+# servers on a 2-core machine starved their start-up past its deadline; one after the other
+# they fit.
+pytestmark = pytest.mark.xdist_group("workers")
 
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM = os.environ.get("TANHUI_TEST_CHROMIUM") or shutil.which("chromium") or ""
