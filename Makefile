@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools lint-openapi openapi client-ts run test test-serial test-sqlite test-floors lint format typecheck migrate bench chaos clean
+.PHONY: help install tools browser lint-openapi openapi client-ts run test test-serial test-sqlite test-floors lint format typecheck migrate bench chaos clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,12 +44,23 @@ client-ts: openapi $(NODE_TOOLS) ## Regenerate the TypeScript client's types fro
 lint-openapi: openapi $(NODE_TOOLS) ## Lint the OpenAPI document with Redocly and openapi-spec-validator
 	$(BIN)/openapi-spec-validator openapi.json
 	tools/node/node_modules/.bin/redocly lint --config redocly.yaml openapi.json
+# The console's browser tests drive Debian's Chromium; Chinese text needs a CJK font.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
+browser: ## Install Chromium and CJK fonts for the console's browser tests (apt-get, when missing)
+	@if command -v chromium >/dev/null && dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then \
+	  echo "chromium and fonts-wqy-microhei are installed"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES); \
+	else \
+	  echo "run 'sudo apt-get update && sudo apt-get install -y $(BROWSER_PACKAGES)'"; exit 1; \
+	fi
 
 run: $(STAMP) ## Serve on SQLite (no Redis) at http://$(HOST):$(PORT)/docs
 	TANHUI_ENV=$${TANHUI_ENV:-development} $(BIN)/tanhui migrate
 	TANHUI_ENV=$${TANHUI_ENV:-development} $(BIN)/tanhui serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(NODE_TOOLS) ## Run the whole suite in parallel (SQLite, and PostgreSQL + Redis; required under CI=true)
+# Under CI=true the browser tests must run, so Chromium is installed first.
+test: $(STAMP) $(NODE_TOOLS) $(if $(filter true 1 yes,$(CI)),browser) ## Run the whole suite in parallel (SQLite, and PostgreSQL + Redis; required under CI=true)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-serial: $(STAMP) ## The whole suite in one process (to debug a test)

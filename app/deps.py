@@ -17,6 +17,7 @@ from app.kv import KV
 from app.models import User
 from app.models.identity import Role
 from app.security import TokenClaims, decode_checked
+from app.services.identity import console
 from app.services.identity.tokens import authenticate
 from app.services.records.group_commit import RecordCommitter
 
@@ -79,9 +80,19 @@ async def get_principal(
     settings: SettingsDep,
     token: Annotated[str | None, Depends(oauth2)],
 ) -> Principal:
+    from_cookie = False
+    if not token and (token := request.cookies.get(console.ACCESS_COOKIE)):
+        from_cookie = True
     if not token:
         raise Unauthorized("Missing bearer token.", reason="token_missing")
     claims = decode_checked(settings, token, "access")
+    if from_cookie:  # the browser sends cookies by itself: prove the console made the request
+        console.check_csrf(
+            settings,
+            claims.sub,
+            request.headers.get(console.CSRF_HEADER),
+            request.cookies.get(console.CSRF_COOKIE),
+        )
     # The session is used only when the store cannot answer (Redis down or being reloaded).
     await authenticate(session, kv, settings, claims)
     request.state.user_id = claims.sub

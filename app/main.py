@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app import docs_pages
 from app.config import Settings, get_settings
+from app.console.headers import ConsoleHeadersMiddleware
 from app.db import make_engine, make_sessionmaker
 from app.i18n import LanguageMiddleware
 from app.kit import openapi
@@ -18,7 +19,17 @@ from app.kit.problems import install_error_handlers
 from app.kv import make_kv
 from app.middleware import BodySizeLimitMiddleware
 from app.observability import RequestContextMiddleware, configure_logging
-from app.routers import admin, health, identity, ledger, methodologies, partners, records, rewards
+from app.routers import (
+    admin,
+    console,
+    health,
+    identity,
+    ledger,
+    methodologies,
+    partners,
+    records,
+    rewards,
+)
 from app.security import configure_password_hashing
 from app.services.records.group_commit import RecordCommitter
 from app.startup import on_startup
@@ -41,6 +52,7 @@ ROUTERS = (
     ledger,
     rewards,
     admin,
+    console,
 )
 
 
@@ -88,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(LanguageMiddleware, default=settings.default_language)
+    app.add_middleware(ConsoleHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     if settings.cors_origins:
         app.add_middleware(

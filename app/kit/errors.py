@@ -30,6 +30,8 @@ class ProblemReason(StrEnum):
     ROLE_REQUIRED = "role_required"
     PARTNER_INACTIVE = "partner_inactive"
     MERCHANT_INACTIVE = "merchant_inactive"
+    CONSOLE_ROLE_REFUSED = "console_role_refused"
+    CSRF_FAILED = "csrf_failed"
     # bad_request
     INVALID_CURSOR = "invalid_cursor"
     # conflict
@@ -58,6 +60,10 @@ REASON_DESCRIPTIONS: dict[ProblemReason, str] = {
     ProblemReason.ROLE_REQUIRED: "The caller's role may not do this.",
     ProblemReason.PARTNER_INACTIVE: "The partner is deactivated.",
     ProblemReason.MERCHANT_INACTIVE: "The merchant is deactivated.",
+    ProblemReason.CONSOLE_ROLE_REFUSED: "The console is for administrators, auditors and "
+    "merchant staff.",
+    ProblemReason.CSRF_FAILED: "The console session's security token is missing or wrong: "
+    "reload the page.",
     ProblemReason.INVALID_CURSOR: "The cursor is not valid: start the list again.",
     ProblemReason.REF_TAKEN: "The reference is linked to another account.",
     ProblemReason.LINK_LIMIT: "The account has as many links to this partner as allowed.",

@@ -77,6 +77,11 @@ TAGS: list[dict[str, str]] = [
         "description": "Administrators (and auditors, read-only): users, "
         "review, clawback, methodologies, partners, merchants, reports, the ledger check.",
     },
+    {
+        "name": "console",
+        "description": "The operators' console: its cookie session (with a CSRF token) "
+        "and its dashboard.",
+    },
     {"name": "health", "description": "Liveness, readiness and Prometheus metrics."},
 ]
 

@@ -37,6 +37,7 @@ from app.models import Record
 from app.models.records import RecordStatus
 from app.schemas.identity import REGION_PATTERN
 from app.schemas.records import (
+    AdminRecordDetailOut,
     AdminRecordOut,
     ApproveIn,
     BatchIn,
@@ -203,6 +204,19 @@ async def list_review(
         items=[AdminRecordOut.model_validate(r) for r in items],
         next_cursor=next_cursor,
     )
+
+
+@review_routes.get(
+    "/events/{record_id}",
+    response_model=AdminRecordDetailOut,
+    summary="Any record by id, with its full calculation",
+    responses=responses(NotFound),
+)
+async def get_any_record(
+    record_id: RecordId, principal: AdminOrAuditor, session: Session
+) -> AdminRecordDetailOut:
+    record = await decisions.get(session, record_id)
+    return AdminRecordDetailOut.model_validate(record)
 
 
 @review_routes.post(

@@ -183,6 +183,12 @@ class SimRegion(BaseModel):
     proposed: SimAmounts
 
 
+class SimDay(BaseModel):
+    day: str = Field(description="Local day of occurrence in the platform's time zone")
+    current: SimAmounts
+    proposed: SimAmounts
+
+
 class SimChange(BaseModel):
     record_id: str
     user_id: str
@@ -235,6 +241,13 @@ class SimulateOut(BaseModel):
                             "proposed": {"reduction_g": 1500, "points": 1500},
                         }
                     ],
+                    "by_day": [
+                        {
+                            "day": "2026-11-23",
+                            "current": {"reduction_g": 1401, "points": 1401},
+                            "proposed": {"reduction_g": 1500, "points": 1500},
+                        }
+                    ],
                     "top_changes": [
                         {
                             "record_id": _RECORD,
@@ -260,4 +273,5 @@ class SimulateOut(BaseModel):
     delta: SimAmounts
     by_status: SimByStatus
     by_region: list[SimRegion]
+    by_day: list[SimDay] = Field(description="Days with records, in order")
     top_changes: list[SimChange] = Field(description="The 20 records whose points change most")

@@ -250,35 +250,34 @@ _RECORD = "7a1d3c5e-2b4f-4e6a-8c0d-9e1f2a3b4c5d"
 # --- records: review and reversal -----------------------------------------------------------
 
 
+_ADMIN_RECORD: dict[str, Any] = {
+    "id": _RECORD,
+    "user_id": _USER,
+    "client_event_id": "c0a8-2026-11-23-0830",
+    "type": "energy.electricity_saving",
+    "status": "pending_review",
+    "source": "app",
+    "region": "CN-SX",
+    "data": {"baseline_kwh": 12, "actual_kwh": 10, "period_days": 7},
+    "reduction_g": 1272,
+    "points": 0,
+    "reasons": ["needs_review"],
+    "methodology": {"code": "energy.electricity_saving", "version": 1},
+    "occurred_at": _TIME,
+    "received_at": _TIME,
+    "transaction_id": None,
+    "decided_by": None,
+    "decided_at": None,
+    "decision_note": None,
+    "reversed_at": None,
+}
+
+
 # Built from the row, like ``RecordOut``; what administrators see.
 class AdminRecordOut(BaseModel):
     model_config = ConfigDict(
         from_attributes=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": _RECORD,
-                    "user_id": _USER,
-                    "client_event_id": "c0a8-2026-11-23-0830",
-                    "type": "energy.electricity_saving",
-                    "status": "pending_review",
-                    "source": "app",
-                    "region": "CN-SX",
-                    "data": {"baseline_kwh": 12, "actual_kwh": 10, "period_days": 7},
-                    "reduction_g": 1272,
-                    "points": 0,
-                    "reasons": ["needs_review"],
-                    "methodology": {"code": "energy.electricity_saving", "version": 1},
-                    "occurred_at": _TIME,
-                    "received_at": _TIME,
-                    "transaction_id": None,
-                    "decided_by": None,
-                    "decided_at": None,
-                    "decision_note": None,
-                    "reversed_at": None,
-                }
-            ]
-        },
+        json_schema_extra={"examples": [_ADMIN_RECORD]},
     )
 
     id: str
@@ -300,6 +299,26 @@ class AdminRecordOut(BaseModel):
     decided_at: Instant | None
     decision_note: str | None
     reversed_at: Instant | None
+
+
+class AdminRecordDetailOut(AdminRecordOut):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                _ADMIN_RECORD
+                | {
+                    "local_day": "2026-11-23",
+                    "params_hash": "9f2c…",
+                    "breakdown": {"baseline_kwh": "12", "actual_kwh": "10", "grams": 1272},
+                }
+            ]
+        }
+    )
+    local_day: str = Field(description="The record's day in the platform's time zone")
+    params_hash: str | None = Field(description="Hash of the parameter version applied")
+    breakdown: dict[str, Any] | None = Field(
+        description="The calculation: every factor read and every intermediate"
+    )
 
 
 class ReviewPage(Page[AdminRecordOut]):

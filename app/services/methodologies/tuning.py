@@ -168,6 +168,7 @@ async def simulate(
     by_region_params: dict[str | None, BaseParams] = {}
     current, proposed = _Totals(), _Totals()
     regions: dict[str | None, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    days: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     used: dict[tuple[str, str], int] = defaultdict(int)
     top: list[tuple[int, int, str, dict[str, Any]]] = []
     count = 0
@@ -224,11 +225,11 @@ async def simulate(
             cap_hit = points < wanted
             used[key] += points
         proposed.add(status, grams, points, cap_hit)
-        reg = regions[row.region]
-        reg[0] += row.reduction_g if row.status == RecordStatus.CREDITED else 0
-        reg[1] += row.points
-        reg[2] += grams if status == RecordStatus.CREDITED else 0
-        reg[3] += points
+        for bucket in (regions[row.region], days[row.local_day]):
+            bucket[0] += row.reduction_g if row.status == RecordStatus.CREDITED else 0
+            bucket[1] += row.points
+            bucket[2] += grams if status == RecordStatus.CREDITED else 0
+            bucket[3] += points
         delta = abs(points - row.points)
         change = (
             delta,
@@ -269,6 +270,14 @@ async def simulate(
                 "proposed": {"reduction_g": v[2], "points": v[3]},
             }
             for region, v in sorted(regions.items(), key=lambda kv: kv[0] or "")
+        ],
+        "by_day": [
+            {
+                "day": day,
+                "current": {"reduction_g": v[0], "points": v[1]},
+                "proposed": {"reduction_g": v[2], "points": v[3]},
+            }
+            for day, v in sorted(days.items())
         ],
         "top_changes": [c[3] for c in sorted(top, key=lambda c: (-c[0], -c[1], c[2]))],
     }

@@ -58,6 +58,13 @@ async def list_pending(
     return OLDEST.page((await session.scalars(OLDEST.apply(query, cursor, limit))).all(), limit)
 
 
+async def get(session: AsyncSession, record_id: str) -> Record:
+    record = await session.get(Record, record_id)
+    if record is None:
+        raise NotFound(f"Record {record_id} does not exist.")
+    return record
+
+
 async def _locked_record(session: AsyncSession, record_id: str) -> Record:
     found = await session.scalar(select(Record.user_id).where(Record.id == record_id))
     if found is None:

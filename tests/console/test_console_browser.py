@@ -1,0 +1,429 @@
+"""The console in a real browser: headless Chromium (Debian's) driven by Playwright, against a
+real ``tanhui serve`` on SQLite and on PostgreSQL + Redis.
+
+A person who has never seen the API signs in and, in Chinese, changes a methodology's factor
+after seeing its effect, clears the review queue, reverses a record and settles a code at the
+till; an auditor finds nothing to change. Screenshots of every page land in
+``tests/console/screenshots/`` (ignored by git) for people to look at.
+
+Locally these tests skip when Chromium or Playwright is missing (``make browser`` installs
+Chromium and the CJK fonts); under ``CI=true`` they must run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from app.migrate import upgrade
+from tests.conftest import IN_CI, PG_ADMIN_URL, REDIS_URL, RUN_ID, _pg_base, _services_up
+from tests.console.seed import Seed, seed
+from tests.helpers import PASSWORD
+from tests.production.server import base_env, serve
+
+# One browser and one server per backend, on one xdist worker: the worker that runs the
+# multi-worker server tests too. Starting those servers beside Chromium and this module's
+# servers on a 2-core machine starved their start-up past its deadline; one after the other
+# they fit.
+pytestmark = pytest.mark.xdist_group("workers")
+
+SHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = os.environ.get("TANHUI_TEST_CHROMIUM") or shutil.which("chromium") or ""
+
+
+def _missing() -> str | None:
+    if not CHROMIUM:
+        return "Chromium is not installed (make browser)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (make install)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    why = _missing()
+    if why:
+        if IN_CI:
+            pytest.fail(f"CI=true but the console's browser tests cannot run: {why}")
+        pytest.skip(why)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def off_loop(fn, *args):
+    """Run fn in another thread: Playwright's sync API keeps an event loop running in this
+    one, and migrations and database set-up use asyncio.run."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def _pg_database() -> Iterator[str]:
+    why = off_loop(_services_up)
+    if why:
+        if IN_CI:
+            pytest.fail(f"CI=true but the console's PostgreSQL tests cannot run: {why}")
+        pytest.skip(why)
+    name = f"tanhui_t_{RUN_ID}_console_{uuid.uuid4().hex[:8]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    off_loop(asyncio.run, run(f'CREATE DATABASE "{name}"'))
+    try:
+        url = f"postgresql+asyncpg://{_pg_base().split('://', 1)[1]}/{name}"
+        off_loop(upgrade, url)
+        yield url
+    finally:
+        off_loop(asyncio.run, run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(request, tmp_path_factory, browser) -> Iterator[tuple[str, Seed, str]]:
+    """A served, seeded platform: (base url, seed, backend name)."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('console') / 'tanhui.db'}"
+        off_loop(upgrade, url)
+        databases: Iterator[str] = iter([url])
+        env = base_env(url)
+    else:
+        databases = _pg_database()
+        url = next(databases)
+        env = base_env(
+            url,
+            TANHUI_REDIS_URL=REDIS_URL,
+            TANHUI_REDIS_PREFIX=f"tanhui-test:{uuid.uuid4().hex[:12]}:",
+        )
+    try:
+        with serve(env) as (base_url, _proc):
+            yield base_url, seed(base_url, env), request.param
+    finally:
+        for _ in databases:  # runs the PostgreSQL database's clean-up
+            pass
+
+
+@pytest.fixture
+def context(browser):
+    ctx = browser.new_context(
+        locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900}
+    )
+    ctx.set_default_timeout(15_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def phone(browser):
+    ctx = browser.new_context(
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=1,
+        is_mobile=True,
+        has_touch=True,
+    )
+    ctx.set_default_timeout(15_000)
+    yield ctx
+    ctx.close()
+
+
+def shot(page, backend: str, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{backend}-{name}.png"), full_page=True)
+
+
+def sign_in(page, base_url: str, email: str) -> None:
+    page.goto(f"{base_url}/console/")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.signin button[type=submit]")
+    page.wait_for_selector("header.top nav")
+
+
+def visit(page, base_url: str, route: str) -> None:
+    """Open a console page and wait until it has shown what it loaded."""
+    page.goto(f"{base_url}/console/#/{route}")
+    page.wait_for_selector(f'main[data-route="{route}"][data-ready]')
+
+
+def no_console_errors(page) -> list[str]:
+    """Script errors of the page. A refused request is logged by the browser too ("Failed to
+    load resource"): the console shows those itself, so they are not counted."""
+    errors: list[str] = []
+
+    def on_console(message) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+def test_a_citizen_is_refused_with_the_reason_shown(context, server):
+    base_url, data, backend = server
+    page = context.new_page()
+    page.goto(f"{base_url}/console/")
+    shot(page, backend, "sign-in")
+    page.fill("input[name=email]", data.citizen)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.signin button[type=submit]")
+    page.wait_for_selector(".notice.error")
+    assert re.search("citizen|市民", page.inner_text(".notice.error"))
+    assert page.locator("header.top").count() == 0
+    assert not [c for c in page.context.cookies() if c["name"].startswith("tanhui_console")]
+    shot(page, backend, "sign-in-refused")
+
+
+def test_auditor_sees_everything_and_no_button_that_changes_anything(context, server):
+    """Runs before the administrators' tests: the queue still holds a record, and the credited
+    record could still be reversed by an administrator."""
+    base_url, data, backend = server
+    page = context.new_page()
+    errors = no_console_errors(page)
+    sign_in(page, base_url, data.auditor)
+    read_only = {"退出", "查询", "生成报表", "下载 CSV", "筛选", "加载更多", "查看"}
+    pages = [
+        "dashboard",
+        "methodologies",
+        "methodologies/transit.metro",
+        "review",
+        f"records/{data.credited_id}",
+        "merchants",
+        "partners",
+        "reports",
+        "audit",
+    ]
+    for name in pages:
+        visit(page, base_url, name)
+        if name == "review":  # the record the administrators approve later
+            page.locator("button.open").first.click()
+            page.wait_for_selector("#record-detail")
+        labels = {b.strip() for b in page.locator("button:visible").all_inner_texts()}
+        assert labels <= read_only, (name, labels - read_only)
+        assert (
+            page.locator(
+                "form input[type=password], #simulate, #schedule, #approve, #reject, #reverse"
+            ).count()
+            == 0
+        )
+        assert page.locator(".notice.error").count() == 0, (name, page.inner_text("main"))
+        shot(page, backend, f"auditor-{name.split('/')[0]}")
+    assert not errors, errors
+
+
+def test_admin_simulates_a_factor_then_schedules_it(context, server):
+    base_url, data, backend = server
+    page = context.new_page()
+    errors = no_console_errors(page)
+    sign_in(page, base_url, data.admin)
+    # The dashboard, in Chinese: today's figures, the queue, and the ledger proven balanced.
+    page.wait_for_selector("#ledger-status")
+    assert page.inner_text("header.top nav").startswith("概览")
+    assert "平衡无误" in page.inner_text("#ledger-status")
+    assert page.locator("main svg.chart").count() == 2
+    shot(page, backend, "admin-dashboard")
+    # A reload keeps the session: the cookie and the CSRF token come back from the service.
+    page.reload()
+    page.wait_for_selector("#ledger-status")
+
+    page.click("text=方法学")
+    page.click("a[href='#/methodologies/transit.metro']")
+    page.wait_for_selector("#params-form")
+    assert "湖北日报" in page.inner_text("main")  # the source of a parameter is shown
+    page.fill("#param-reduction_g_per_pkm", "60")
+    page.click("#simulate")
+    page.wait_for_selector("#sim-totals")
+    sim = page.locator("#simulation")
+    # Current and proposed as lines by day and bars by region.
+    assert sim.locator("svg.chart path.line").count() == 2
+    assert sim.locator("svg.chart rect.bar").count() == 4  # two regions × current, proposed
+    totals = page.inner_text("#sim-totals")
+    assert "现行" in totals and "拟议" in totals
+    assert page.locator("#simulation table").nth(1).locator("tbody tr").count() >= 1
+    shot(page, backend, "admin-methodology-simulation")
+
+    page.fill("#version-note", "2026 年地铁排放因子更新")
+    page.click("#schedule")
+    page.wait_for_selector(".notice.ok")
+    assert "v2" in page.inner_text(".notice.ok")
+    row = page.locator("#versions tbody tr").last
+    assert "2026 年地铁排放因子更新" in row.inner_text() and "已排期" in row.inner_text()
+    shot(page, backend, "admin-methodology-scheduled")
+
+    # The act is in the audit log.
+    page.click("text=审计日志")
+    page.wait_for_selector("#audit-table tbody tr")
+    assert "methodology" in page.inner_text("#audit-table")
+    shot(page, backend, "admin-audit")
+    assert not errors, errors
+
+
+def test_admin_clears_the_review_queue(context, server):
+    base_url, data, backend = server
+    page = context.new_page()
+    sign_in(page, base_url, data.admin)
+    visit(page, base_url, "review")
+    assert page.locator(f"tr[data-record='{data.pending_id}']").count() == 1
+    shot(page, backend, "admin-review")
+    page.click(f"tr[data-record='{data.pending_id}'] button.open")
+    page.wait_for_selector("#record-detail")
+    assert "计算过程" in page.inner_text("#review-panel")  # the record's full calculation
+    page.fill("#decision-note", "电费单照片与读数一致")
+    page.click("#approve")
+    page.wait_for_selector("#review-empty")
+    assert "已批准" in page.inner_text(".notice.ok")
+    shot(page, backend, "admin-review-cleared")
+
+
+def test_admin_reverses_a_record_with_a_reason(context, server):
+    base_url, data, backend = server
+    page = context.new_page()
+    sign_in(page, base_url, data.admin)
+    visit(page, base_url, f"records/{data.credited_id}")
+    assert page.locator("#reverse").count() == 1
+    # A reason is required: the API's problem is shown, and nothing changes.
+    page.click("#reverse")
+    page.click("#reverse-confirm")
+    page.wait_for_selector(".danger-zone .notice.error")
+    assert page.inner_text(".danger-zone .problem-title")
+    page.fill("#reverse-reason", "同一行程经两个渠道重复上报")
+    page.click("#reverse-confirm")
+    page.wait_for_selector(".notice.ok")
+    assert "已冲正" in page.inner_text("#record-detail")
+    assert page.locator("#reverse").count() == 0
+    shot(page, backend, "admin-record-reversed")
+
+
+def test_admin_tours_merchants_partners_and_reports(context, server):
+    base_url, data, backend = server
+    page = context.new_page()
+    errors = no_console_errors(page)
+    sign_in(page, base_url, data.admin)
+    page.click("text=商户与员工")
+    page.wait_for_selector("#merchants-table")
+    assert "绿色咖啡" in page.inner_text("#merchants-table")
+    cashier = f"cashier-{uuid.uuid4().hex[:6]}@example.cn"
+    page.fill("#staff-email", cashier)
+    page.fill("#staff-password", PASSWORD)
+    page.locator("button[type=submit]", has_text="创建员工账号").click()
+    page.wait_for_selector(".notice.ok")
+    page.locator("#merchants-table li", has_text=cashier).locator("button").click()
+    page.wait_for_selector(".notice.ok >> text=已停用")
+    assert "停用" in page.locator("#merchants-table li", has_text=cashier).inner_text()
+    shot(page, backend, "admin-merchants")
+    page.click("text=数据伙伴")
+    page.fill("#partner-name", "太原地铁")
+    page.check("input[value='transit.metro']")
+    page.click("#partner-create")
+    page.wait_for_selector("#partner-secret")
+    first = page.inner_text("#partner-secret")
+    assert len(first) >= 32  # the secret, shown once, above the list that now holds it
+    row = page.locator("#partners-table tr", has_text="太原地铁")
+    assert row.count() == 1
+    shot(page, backend, "admin-partners")
+    row.locator("button", has_text="更换密钥").click()
+    page.wait_for_function(
+        "s => document.querySelector('#partner-secret')?.textContent !== s", arg=first
+    )
+    assert len(page.inner_text("#partner-secret")) >= 32
+    # The access cookie is gone (expired): the next call renews the session by itself.
+    context.clear_cookies(name="tanhui_console")
+    page.click("text=报表")
+    page.wait_for_selector("#report-table")
+    assert [c for c in context.cookies() if c["name"] == "tanhui_console"]
+    assert page.locator("#report svg.chart").count() == 1
+    with page.expect_download() as download:
+        page.click("#report-csv")
+    assert download.value.suggested_filename == "reductions-by-day.csv"
+    shot(page, backend, "admin-reports")
+    # Language switch: the same page in English.
+    page.select_option("select.lang", "en")
+    page.wait_for_selector("text=Reports")
+    assert page.inner_text("header.top nav").startswith("Dashboard")
+    shot(page, backend, "admin-reports-en")
+    page.select_option("select.lang", "zh-CN")
+    assert not errors, errors
+
+
+def test_till_looks_up_settles_and_refuses_a_second_settle(phone, server):
+    base_url, data, backend = server
+    till = phone.new_page()
+    other_till = phone.new_page()
+    errors = no_console_errors(till)
+    sign_in(till, base_url, data.staff)
+    assert till.url.endswith("#/till")
+    shot(till, backend, "merchant-till")
+    other_till.goto(f"{base_url}/console/#/till")
+    for page in (till, other_till):
+        page.fill("#till-code", data.code.lower())
+        page.click("#till-lookup")
+        page.wait_for_selector("#till-settle")
+    assert "美式咖啡一杯" in till.inner_text("#till-result")
+    assert "待核销" in till.inner_text("#till-result")
+    shot(till, backend, "merchant-till-lookup")
+    till.click("#till-settle")
+    till.wait_for_selector("#till-settled")
+    assert "核销成功" in till.inner_text("#till-settled")
+    shot(till, backend, "merchant-till-settled")
+    # The second till still shows the button; the API refuses and its message is shown.
+    with other_till.expect_response("**/v1/merchant/redemptions/verify") as answer:
+        other_till.click("#till-settle")
+    assert answer.value.status == 409
+    problem = answer.value.json()
+    other_till.wait_for_selector("#till-message .notice.error")
+    shown = other_till.inner_text("#till-message")
+    assert problem["title"] in shown and problem["detail"] in shown
+    shot(other_till, backend, "merchant-till-refused")
+    # Looked up again, the code is settled and offers no button.
+    till.fill("#till-code", data.code)
+    till.click("#till-lookup")
+    till.wait_for_selector(".till-card.unusable")
+    assert "已核销" in till.inner_text("#till-result")
+    assert till.locator("#till-settle").count() == 0
+    # The page fits the phone: nothing wider than the screen.
+    assert till.evaluate("document.documentElement.scrollWidth") <= 390
+
+    till.click("text=兑换记录")
+    till.wait_for_selector("#redemptions-table")
+    assert "已核销" in till.inner_text("#redemptions-table")
+    shot(till, backend, "merchant-redemptions")
+    till.click("text=权益管理")
+    till.wait_for_selector("#incentives-table")
+    till.fill("#inc-title", "环保购物袋")
+    till.fill("#inc-cost", "150")
+    till.fill("#inc-stock", "40")
+    till.click("#inc-save")
+    till.wait_for_selector(".notice.ok")
+    row = till.locator("#incentives-table tr", has_text="环保购物袋")
+    assert "40" in row.inner_text()
+    row.locator("button", has_text="暂停").click()
+    till.wait_for_selector(".notice.ok >> text=已暂停")
+    assert "已暂停" in till.locator("#incentives-table tr", has_text="环保购物袋").inner_text()
+    shot(till, backend, "merchant-incentives")
+    # Signing out ends the session: a reload finds the sign-in form.
+    till.click("#sign-out")
+    till.wait_for_selector("form.signin")
+    till.reload()
+    till.wait_for_selector("form.signin")
+    assert not errors, errors
