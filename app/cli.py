@@ -15,12 +15,23 @@ from pydantic import ValidationError
 from app.config import Settings, get_settings
 from app.models.identity import Role
 
+# Read by the container's command, the test suite and the benchmarks, not by the service.
+OTHER_VARIABLES = {
+    "TANHUI_WORKERS",
+    "TANHUI_FORWARDED_ALLOW_IPS",
+    "TANHUI_TEST_POSTGRES_URL",
+    "TANHUI_TEST_REDIS_URL",
+    "TANHUI_FUZZ_EXAMPLES",
+    "TANHUI_BENCH_POSTGRES_URL",
+    "TANHUI_BENCH_REDIS_URL",
+}
+
 
 def warn_unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
     """``TANHUI_`` variables that no setting reads: usually a misspelt name, whose intended
     setting silently keeps its default."""
     environ = dict(os.environ) if environ is None else environ
-    known = {f"TANHUI_{name.upper()}" for name in Settings.model_fields}
+    known = {f"TANHUI_{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
     unknown = sorted(
         k for k in environ if k.upper().startswith("TANHUI_") and k.upper() not in known
     )

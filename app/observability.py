@@ -61,6 +61,31 @@ RECORD_GROUPS = Counter(
 LEDGER_CHECK_OK = Gauge(
     "tanhui_ledger_check_ok", "1 when the last ledger check was clean", multiprocess_mode="liveall"
 )
+LEDGER_CHECK_LAST_RUN = Gauge(
+    "tanhui_ledger_check_last_run_timestamp_seconds",
+    "When this worker last ran the ledger check (unix time)",
+    multiprocess_mode="max",
+)
+RATE_LIMITED = Counter("tanhui_rate_limited_total", "Requests refused by a rate limit", ["bucket"])
+REDIS_FALLBACKS = Counter(
+    "tanhui_redis_fallbacks_total",
+    "Times Redis could not answer and the service went on without it",
+    ["what"],
+)
+REVIEW_QUEUE = Gauge(
+    "tanhui_review_queue_depth", "Records waiting for review", multiprocess_mode="max"
+)
+OUTSTANDING_POINTS = Gauge(
+    "tanhui_outstanding_points",
+    "Points citizens hold (available and held), owed by the platform",
+    ["state"],
+    multiprocess_mode="max",
+)
+DB_POOL_IN_USE = Gauge(
+    "tanhui_db_pool_connections_in_use",
+    "Database connections checked out of this worker's pool",
+    multiprocess_mode="livesum",
+)
 
 
 # What a log line must never carry, even inside an exception from a library: password
