@@ -15,10 +15,35 @@ from pydantic import ValidationError
 from app.config import Settings, get_settings
 from app.models.identity import Role
 
+# Read by the container's command, the test suite and the benchmarks, not by the service.
+OTHER_VARIABLES = {
+    "TANHUI_WORKERS",
+    "TANHUI_FORWARDED_ALLOW_IPS",
+    "TANHUI_TEST_POSTGRES_URL",
+    "TANHUI_TEST_REDIS_URL",
+    "TANHUI_FUZZ_EXAMPLES",
+    "TANHUI_BENCH_POSTGRES_URL",
+    "TANHUI_BENCH_REDIS_URL",
+}
+
+
+def warn_unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
+    """``TANHUI_`` variables that no setting reads: usually a misspelt name, whose intended
+    setting silently keeps its default."""
+    environ = dict(os.environ) if environ is None else environ
+    known = {f"TANHUI_{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
+    unknown = sorted(
+        k for k in environ if k.upper().startswith("TANHUI_") and k.upper() not in known
+    )
+    for name in unknown:
+        print(f"warning: {name} is not a Tanhui setting and is ignored", file=sys.stderr)
+    return unknown
+
 
 def _settings_or_exit() -> Settings:
     from app.security import configure_password_hashing
 
+    warn_unknown_variables()
     try:
         settings = get_settings()
     except ValidationError as exc:
@@ -52,12 +77,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
         os.environ.setdefault(
             "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="tanhui-metrics-")
         )
+    from app.observability import configure_logging, log_config
+
+    configure_logging(settings.log_level, settings.log_json)
     uvicorn.run(
         "app.main:app",
         host=args.host,
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level.lower(),
+        log_config=log_config(settings.log_level, settings.log_json),
         access_log=False,
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
@@ -88,15 +117,35 @@ def _run_db(fn: Callable[..., Awaitable[Any]], *fargs: Any) -> Any:
     return asyncio.run(main())
 
 
+def _password(args: argparse.Namespace) -> str:
+    """--password, else a prompt on a terminal (typed twice), else the first line of stdin:
+    a password on the command line is visible to every user of the machine."""
+    if args.password:
+        return str(args.password)
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Password again: "):
+            sys.exit("error: the passwords differ")
+        return first
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        sys.exit("error: no password given (--password, a prompt, or a line on stdin)")
+    return line
+
+
 def cmd_create_user(args: argparse.Namespace) -> None:
     from app.kit.errors import DomainError
     from app.services.identity.users import create_user
+
+    password = _password(args)
 
     async def go(session: Any, settings: Settings) -> Any:
         return await create_user(
             session,
             email=args.email,
-            password=args.password,
+            password=password,
             role=args.role,
             merchant_id=args.merchant_id,
             display_name=args.display_name,
@@ -124,7 +173,14 @@ def cmd_expire_points(args: argparse.Namespace) -> None:
     from app.services.ledger.expiry import run_expiry
 
     settings = _settings_or_exit()
-    print(asyncio.run(run_expiry(settings, batch_size=args.batch_size, progress=not args.quiet)))
+    quiet = args.quiet or args.json
+    result = asyncio.run(run_expiry(settings, batch_size=args.batch_size, progress=not quiet))
+    if args.json:
+        import json
+
+        print(json.dumps(result, default=str, sort_keys=True))
+    else:
+        print(result)
 
 
 def cmd_openapi(args: argparse.Namespace) -> None:
@@ -150,9 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the API with uvicorn")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (more than one needs PostgreSQL and Redis)",
+    )
     serve.add_argument("--migrate", action="store_true", help="upgrade the schema first")
     serve.add_argument(
         "--forwarded-allow-ips",
@@ -165,12 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=cmd_migrate)
 
     create = sub.add_parser("create-user", help="create a user of any role")
-    create.add_argument("--email", required=True)
-    create.add_argument("--password", required=True)
-    create.add_argument("--role", default=Role.CITIZEN, choices=[r.value for r in Role])
-    create.add_argument("--merchant-id")
-    create.add_argument("--display-name")
-    create.add_argument("--region")
+    create.add_argument("--email", required=True, help="the sign-in email")
+    create.add_argument(
+        "--password",
+        help="the password; without it, a prompt on a terminal or the first line of stdin",
+    )
+    create.add_argument(
+        "--role", default=Role.CITIZEN, choices=[r.value for r in Role], help="the user's role"
+    )
+    create.add_argument("--merchant-id", help="the merchant a merchant-staff user acts for")
+    create.add_argument("--display-name", help="the name shown on leaderboards")
+    create.add_argument("--region", help="ISO 3166-2 code, e.g. CN-SX")
     create.set_defaults(func=cmd_create_user)
 
     seed = sub.add_parser("seed-demo", help="a demo merchant with incentives and demo users")
@@ -181,8 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="expire points past their lifetime and release redemption codes past theirs "
         "(idempotent; safe while serving)",
     )
-    expire.add_argument("--batch-size", type=int, default=500)
+    expire.add_argument(
+        "--batch-size", type=int, default=500, help="lots read per query (default 500)"
+    )
     expire.add_argument("--quiet", action="store_true", help="no progress bar")
+    expire.add_argument(
+        "--json", action="store_true", help="print the result as one JSON object (no progress bar)"
+    )
     expire.set_defaults(func=cmd_expire_points)
 
     openapi = sub.add_parser("openapi", help="print the OpenAPI document (JSON) to stdout")
@@ -193,7 +264,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except Exception as exc:
+        from app.db import is_database_outage
+
+        if not is_database_outage(exc):
+            raise
+        # One line an operator can act on, not a driver's traceback.
+        sys.exit(
+            f"error: the database is unreachable ({type(exc).__name__}); check TANHUI_DATABASE_URL"
+        )
 
 
 if __name__ == "__main__":

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     # Origins of H5 pages and web consoles that may call the API from a browser (a JSON list,
     # e.g. ["https://h5.example.cn"]); none by default.
     cors_origins: list[str] = Field(default_factory=list)
+    # Gauges no request sets (review queue, outstanding points, pool use) are refreshed this
+    # often by each worker (0 = never); the full ledger check runs every so many minutes.
+    metrics_refresh_seconds: float = Field(default=60, ge=0, le=86400)
+    ledger_check_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
     late_window_days: int = Field(default=7, ge=0, le=366)
     future_tolerance_seconds: int = Field(default=300, ge=0, le=86400)
     points_ttl_days: int = Field(default=365, ge=1, le=3650)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app import docs_pages
+from app import docs_pages, monitoring
 from app.config import Settings, get_settings
 from app.console.headers import ConsoleHeadersMiddleware
 from app.db import make_engine, make_sessionmaker
@@ -74,9 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             committer = RecordCommitter(app.state.sessionmaker, settings, app.state.kv)
             committer.start()
         app.state.record_committer = committer
+        monitor = monitoring.start(app, settings)
         try:
             yield
         finally:
+            await monitoring.stop(monitor)
             if committer is not None:
                 await committer.stop()
             await app.state.kv.close()

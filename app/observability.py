@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import logging.config
 import os
 import re
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import (
@@ -59,6 +61,31 @@ RECORD_GROUPS = Counter(
 LEDGER_CHECK_OK = Gauge(
     "tanhui_ledger_check_ok", "1 when the last ledger check was clean", multiprocess_mode="liveall"
 )
+LEDGER_CHECK_LAST_RUN = Gauge(
+    "tanhui_ledger_check_last_run_timestamp_seconds",
+    "When this worker last ran the ledger check (unix time)",
+    multiprocess_mode="max",
+)
+RATE_LIMITED = Counter("tanhui_rate_limited_total", "Requests refused by a rate limit", ["bucket"])
+REDIS_FALLBACKS = Counter(
+    "tanhui_redis_fallbacks_total",
+    "Times Redis could not answer and the service went on without it",
+    ["what"],
+)
+REVIEW_QUEUE = Gauge(
+    "tanhui_review_queue_depth", "Records waiting for review", multiprocess_mode="max"
+)
+OUTSTANDING_POINTS = Gauge(
+    "tanhui_outstanding_points",
+    "Points citizens hold (available and held), owed by the platform",
+    ["state"],
+    multiprocess_mode="max",
+)
+DB_POOL_IN_USE = Gauge(
+    "tanhui_db_pool_connections_in_use",
+    "Database connections checked out of this worker's pool",
+    multiprocess_mode="livesum",
+)
 
 
 # What a log line must never carry, even inside an exception from a library: password
@@ -83,10 +110,16 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+def utc_millis(record: logging.LogRecord) -> str:
+    """``2026-11-25T08:30:00.123Z``: UTC, milliseconds."""
+    moment = datetime.fromtimestamp(record.created, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "ts": utc_millis(record),
             "level": record.levelname,
             "logger": record.name,
             "msg": redact(record.getMessage()),
@@ -101,16 +134,44 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+_PLAIN = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
 def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if json_logs:
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("uvicorn.access").disabled = True
+    logging.config.dictConfig(log_config(level, json_logs))
+    # A traceback that nothing caught (at start-up, in a thread) is a log line too.
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+    logging.getLogger("tanhui").critical("uncaught exception", exc_info=(kind, value, tb))
+
+
+def log_config(level: str = "INFO", json_logs: bool = True) -> dict[str, Any]:
+    """One logging set-up for the service and uvicorn (given to ``uvicorn.run`` so that each
+    worker uses it): every line goes through our formatter, uvicorn's own included; uvicorn's
+    access lines are off (RequestContextMiddleware writes one line per request)."""
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter} if json_logs else {"()": RedactingFormatter, "fmt": _PLAIN}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"tanhui": formatter},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "tanhui",
+            }
+        },
+        "loggers": {
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            "uvicorn.access": {"handlers": [], "propagate": False, "level": "CRITICAL"},
+        },
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+    }
 
 
 access_log = logging.getLogger("tanhui.access")

@@ -168,6 +168,8 @@ def make_settings(backend: Backend, database_url: str, **overrides: object) -> S
         "rate_limit_citizen_per_minute": 0,
         "rate_limit_auth_per_minute": 0,
         "rate_limit_partner_per_minute": 0,
+        # A test that wants the scheduled gauges turns them on; others count their statements.
+        "metrics_refresh_seconds": 0,
         **TEST_HASH_COST,
     }
     values.update(overrides)

@@ -3,6 +3,8 @@ while every total, report and the ledger still reconcile."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from app.db import session_scope
@@ -51,6 +53,10 @@ async def test_export_holds_profile_records_ledger_lines_and_redemptions(app, cl
     assert sum(line["points"] for line in doc["ledger_lines"] if line["account"] == "held") == 100
     [redemption] = doc["redemptions"]
     assert redemption["points"] == 100 and redemption["status"] == "issued"
+    # Every time in it is UTC with Z, as everywhere else.
+    times = [doc["exported_at"], doc["profile"]["created_at"], doc["records"][0]["occurred_at"]]
+    times += [line["created_at"] for line in doc["ledger_lines"]]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", t) for t in times), times
     # Only the caller's own data.
     bob = await citizen(client)
     other = (await bob.get("/v1/me/export")).json()

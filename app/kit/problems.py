@@ -95,6 +95,14 @@ def problem_body(
         "code": code,
     }
     body.update(extra)
+    if isinstance(body.get("errors"), list):
+        # The field messages are for people too; their field names and types are not.
+        body["errors"] = [
+            {**e, "message": translate(e["message"])}
+            if isinstance(e, dict) and isinstance(e.get("message"), str)
+            else e
+            for e in body["errors"]
+        ]
     return body
 
 

@@ -44,6 +44,18 @@ def utc_text(value: datetime) -> str:
     return aware.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+def instants_as_text(value: Any) -> Any:
+    """A JSON-like value with every datetime in it as ``utc_text`` (free-form documents such
+    as the personal-data export, whose rows are dicts)."""
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, dict):
+        return {k: instants_as_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [instants_as_text(v) for v in value]
+    return value
+
+
 _DATE_TIME_SCHEMA = {"type": "string", "format": "date-time"}
 
 Instant = Annotated[

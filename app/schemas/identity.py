@@ -3,9 +3,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, field_serializer
 
-from app.kit.times import Instant
+from app.kit.times import Instant, instants_as_text
 from app.models.identity import Role
 
 REGION_PATTERN = r"^[A-Z]{2}-[A-Z0-9]{1,3}$"
@@ -163,3 +163,11 @@ class ExportOut(BaseModel):
     records: list[dict[str, Any]]
     ledger_lines: list[dict[str, Any]]
     redemptions: list[dict[str, Any]]
+
+    @field_serializer("profile", when_used="json")
+    def _profile_instants(self, value: dict[str, Any]) -> dict[str, Any]:
+        return instants_as_text(value)  # type: ignore[no-any-return]
+
+    @field_serializer("links", "records", "ledger_lines", "redemptions", when_used="json")
+    def _rows_instants(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return instants_as_text(value)  # type: ignore[no-any-return]

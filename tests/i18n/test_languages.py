@@ -32,6 +32,8 @@ async def test_a_record_a_redemption_and_errors_in_chinese(app, client):
     bad = await post(me, "cycling", {"distance_km": -1, "duration_min": 10})
     problem = assert_problem(bad, 422, "validation_error")
     assert chinese(problem["title"]) and chinese(problem["detail"])
+    assert all(chinese(e["message"]) for e in problem["errors"]), problem["errors"]
+    assert {e["field"] for e in problem["errors"]} == {"data.distance_km"}
 
     shop = await open_shop(app, client)
     incentive = await publish(shop.staff, points_cost=500)

@@ -37,6 +37,7 @@ def base_env(database_url: str, **extra: str) -> dict[str, str]:
             "TANHUI_RATE_LIMIT_AUTH_PER_MINUTE": "0",
             "TANHUI_RATE_LIMIT_CITIZEN_PER_MINUTE": "0",
             "TANHUI_RATE_LIMIT_PARTNER_PER_MINUTE": "0",
+            "TANHUI_METRICS_REFRESH_SECONDS": "0",
             **{f"TANHUI_{k.upper()}": str(v) for k, v in TEST_HASH_COST.items()},
         }
     )

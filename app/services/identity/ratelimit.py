@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from app.config import Settings
 from app.kit.errors import RateLimited
 from app.kv import KV, retry_after_seconds
+from app.observability import RATE_LIMITED, REDIS_FALLBACKS
 
 WINDOW_SECONDS = 60.0
 logger = logging.getLogger("tanhui.ratelimit")
@@ -30,9 +31,11 @@ async def check(
     except RedisError:
         # Without Redis the limits cannot be shared; serving beats refusing everyone.
         logger.warning("redis unreachable: rate limit %s not enforced", key.split(":")[1])
+        REDIS_FALLBACKS.labels("rate_limit").inc()
         return
     if not allowed:
         seconds = retry_after_seconds(retry)
+        RATE_LIMITED.labels(key.split(":")[1]).inc()
         raise RateLimited(f"Too many {what}; try again in {seconds} s.", retry_after=seconds)
 
 

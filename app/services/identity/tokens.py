@@ -37,6 +37,7 @@ from app.kit.errors import RateLimited, Unauthorized
 from app.kv import AUTH_RATE_LIMITED, AUTH_REVOKED, AUTH_UNLOADED, KV, AuthKeys, retry_after_seconds
 from app.models import RefreshToken, RevokedToken, User
 from app.models.identity import Role
+from app.observability import RATE_LIMITED, REDIS_FALLBACKS
 from app.security import (
     TokenClaims,
     decode_checked,
@@ -149,6 +150,7 @@ async def login(
         await kv.delete(failures_key)
     except RedisError:
         logger.warning("redis unreachable: sign-in failures of an account not reset")
+        REDIS_FALLBACKS.labels("login_failures").inc()
     return await issue_pair(session, settings, user)
 
 
@@ -222,6 +224,7 @@ async def _store(kv: KV, key: str, value: str, ttl: int) -> None:
     except RedisError:
         _standing(kv).dirty = True
         logger.warning("redis unreachable: a revocation is kept in the database only for now")
+        REDIS_FALLBACKS.labels("revocation").inc()
 
 
 async def logout(session: AsyncSession, kv: KV, settings: Settings, claims: TokenClaims) -> None:
@@ -304,6 +307,7 @@ async def authenticate(
             )
     except RedisError:
         logger.warning("redis unreachable: checking revocation in the database")
+        REDIS_FALLBACKS.labels("authentication").inc()
         code = AUTH_UNLOADED
     if code == AUTH_UNLOADED and await _revoked_in_database(session, claims):
         code = AUTH_REVOKED
@@ -311,6 +315,7 @@ async def authenticate(
         raise Unauthorized("Token has been revoked.", reason="token_revoked")
     if code == AUTH_RATE_LIMITED:
         seconds = retry_after_seconds(retry)
+        RATE_LIMITED.labels("citizen").inc()
         raise RateLimited(
             f"Too many requests for this account; try again in {seconds} s.",
             retry_after=seconds,
@@ -363,4 +368,5 @@ async def is_revoked(session: AsyncSession, kv: KV, jti: str) -> bool:
             return True
     except RedisError:
         logger.warning("redis unreachable: checking revocation in the database")
+        REDIS_FALLBACKS.labels("authentication").inc()
     return await session.get(RevokedToken, jti) is not None

@@ -29,6 +29,7 @@ from app.kit.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.kv import KV, RedisKV
 from app.models import Partner, PartnerNonce
 from app.models.partners import LinkConfirmation
+from app.observability import REDIS_FALLBACKS
 from app.rules import registry
 from app.security import Actor
 from app.services.admin import audit
@@ -211,6 +212,7 @@ async def _first_use(
             return await kv.set_once(f"nonce:{partner_id}:{nonce}", 2 * window)
         except RedisError:
             logger.warning("redis unreachable: partner nonce checked in the database")
+            REDIS_FALLBACKS.labels("partner_nonce").inc()
     now = utcnow()
     await session.execute(
         delete(PartnerNonce).where(PartnerNonce.seen_at < now - timedelta(seconds=2 * window))

@@ -19,6 +19,7 @@ from app.kit.errors import ServiceUnavailable
 from app.kv import KV, Increment
 from app.models import Record, User
 from app.models.records import RecordStatus
+from app.observability import REDIS_FALLBACKS
 from app.security import Actor
 from app.services.admin import audit
 
@@ -67,6 +68,7 @@ def count_after_commit(session: AsyncSession, kv: KV, settings: Settings, record
             try:
                 await kv.zincrby_many(increments)
             except RedisError:
+                REDIS_FALLBACKS.labels("leaderboards").inc()
                 logger.warning(
                     "redis unreachable: leaderboards missed %d increments; rebuild them",
                     len(increments),

@@ -365,6 +365,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/events/{record_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Any record by id, with its full calculation */
+        get: operations["getAnyRecord"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/events/{record_id}/approve": {
         parameters: {
             query?: never;
@@ -876,6 +893,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/console/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The console's signed-in user and CSRF token, from the cookies
+         * @description For a page that was reloaded: the CSRF token lives in an HttpOnly cookie and is handed back only to the console's own origin (no CORS). Answers from the refresh cookie when the access cookie has expired; the page then renews the session.
+         */
+        get: operations["getConsoleSession"];
+        put?: never;
+        /**
+         * Sign in to the console: session and CSRF cookies (administrators, auditors, staff)
+         * @description Sets HttpOnly, SameSite=Strict cookies (Secure over https). Every later request signed in by the cookie must send `X-CSRF-Token` with the returned `csrf_token`. A citizen's account is refused with 403 `console_role_refused`.
+         */
+        post: operations["startConsoleSession"];
+        /**
+         * Sign out of the console: revoke the session's tokens and clear its cookies
+         * @description Acts on the console's cookie session only (a bearer token signs out with `POST /v1/auth/logout`).
+         */
+        delete: operations["endConsoleSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/session/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Renew the console's session cookies (each refresh cookie works once) */
+        post: operations["refreshConsoleSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/console/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The console's dashboard: today, this month, review queue, points outstanding */
+        get: operations["getDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -925,6 +1004,108 @@ export interface components {
              * @description The next amounts to expire, soonest first
              */
             expiring: components["schemas"]["Expiring"][];
+        };
+        /**
+         * AdminRecordDetailOut
+         * @example {
+         *       "id": "7a1d3c5e-2b4f-4e6a-8c0d-9e1f2a3b4c5d",
+         *       "user_id": "3f0c6a0e-8a53-4c47-9a51-2b7b0b8f1c11",
+         *       "client_event_id": "c0a8-2026-11-23-0830",
+         *       "type": "energy.electricity_saving",
+         *       "status": "pending_review",
+         *       "source": "app",
+         *       "region": "CN-SX",
+         *       "data": {
+         *         "baseline_kwh": 12,
+         *         "actual_kwh": 10,
+         *         "period_days": 7
+         *       },
+         *       "reduction_g": 1272,
+         *       "points": 0,
+         *       "reasons": [
+         *         "needs_review"
+         *       ],
+         *       "methodology": {
+         *         "code": "energy.electricity_saving",
+         *         "version": 1
+         *       },
+         *       "occurred_at": "2026-11-23T08:30:00+00:00",
+         *       "received_at": "2026-11-23T08:30:00+00:00",
+         *       "transaction_id": null,
+         *       "decided_by": null,
+         *       "decided_at": null,
+         *       "decision_note": null,
+         *       "reversed_at": null,
+         *       "local_day": "2026-11-23",
+         *       "params_hash": "9f2c…",
+         *       "breakdown": {
+         *         "baseline_kwh": "12",
+         *         "actual_kwh": "10",
+         *         "grams": 1272
+         *       }
+         *     }
+         */
+        AdminRecordDetailOut: {
+            /** Id */
+            id: string;
+            /** User Id */
+            user_id: string;
+            /** Client Event Id */
+            client_event_id: string;
+            /** Type */
+            type: string;
+            status: components["schemas"]["RecordStatus"];
+            source: components["schemas"]["RecordSource"];
+            /** Region */
+            region: string | null;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            };
+            /** Reduction G */
+            reduction_g: number;
+            /** Points */
+            points: number;
+            /** Reasons */
+            reasons: components["schemas"]["Reason"][];
+            methodology: components["schemas"]["MethodologyRef"];
+            /**
+             * Occurred At
+             * Format: date-time
+             */
+            occurred_at: string;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Transaction Id */
+            transaction_id: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decision Note */
+            decision_note: string | null;
+            /** Reversed At */
+            reversed_at: string | null;
+            /**
+             * Local Day
+             * @description The record's day in the platform's time zone
+             */
+            local_day: string;
+            /**
+             * Params Hash
+             * @description Hash of the parameter version applied
+             */
+            params_hash: string | null;
+            /**
+             * Breakdown
+             * @description The calculation: every factor read and every intermediate
+             */
+            breakdown: {
+                [key: string]: unknown;
+            } | null;
         };
         /**
          * AdminRecordOut
@@ -1144,6 +1325,113 @@ export interface components {
             username: string;
             /** Password */
             password: string;
+        };
+        /**
+         * ConsoleSessionOut
+         * @example {
+         *       "user": {
+         *         "id": "0b6c2e4a-7d1f-4f3e-9c8a-1e2d3c4b5a69",
+         *         "email": "officer@example.cn",
+         *         "role": "admin",
+         *         "display_name": null,
+         *         "region": null,
+         *         "merchant_id": null
+         *       },
+         *       "csrf_token": "q4Xr….Zb7k…",
+         *       "expires_in": 900
+         *     }
+         */
+        ConsoleSessionOut: {
+            user: components["schemas"]["UserOut"];
+            /**
+             * Csrf Token
+             * @description Send it as the X-CSRF-Token header with every request the cookie signs in
+             */
+            csrf_token: string;
+            /**
+             * Expires In
+             * @description Seconds the access cookie's token lives, when just issued
+             */
+            expires_in?: number | null;
+        };
+        /**
+         * DashboardOut
+         * @example {
+         *       "today": "2026-11-25",
+         *       "day": {
+         *         "records": 12,
+         *         "reduction_g": 9400,
+         *         "points": 9400
+         *       },
+         *       "month": {
+         *         "records": 310,
+         *         "reduction_g": 250100,
+         *         "points": 249000
+         *       },
+         *       "received_today": 14,
+         *       "review_queue": 3,
+         *       "points_outstanding": 120400,
+         *       "points_held": 3000,
+         *       "debt": 0,
+         *       "series": [
+         *         {
+         *           "day": "2026-11-25",
+         *           "records": 12,
+         *           "reduction_g": 9400,
+         *           "points": 9400
+         *         }
+         *       ]
+         *     }
+         */
+        DashboardOut: {
+            /** Today */
+            today: string;
+            day: components["schemas"]["PeriodAmounts"];
+            month: components["schemas"]["PeriodAmounts"];
+            /**
+             * Received Today
+             * @description Records received today, whatever their status
+             */
+            received_today: number;
+            /**
+             * Review Queue
+             * @description Records waiting for review
+             */
+            review_queue: number;
+            /**
+             * Points Outstanding
+             * @description Citizens' available and held points
+             */
+            points_outstanding: number;
+            /**
+             * Points Held
+             * @description Of which held by issued redemption codes
+             */
+            points_held: number;
+            /**
+             * Debt
+             * @description Points citizens owe after clawbacks
+             */
+            debt: number;
+            /**
+             * Series
+             * @description The last 30 local days, oldest first
+             */
+            series: components["schemas"]["DayAmounts"][];
+        };
+        /** DayAmounts */
+        DayAmounts: {
+            /**
+             * Day
+             * @description Local day in the platform's time zone, YYYY-MM-DD
+             */
+            day: string;
+            /** Records */
+            records: number;
+            /** Reduction G */
+            reduction_g: number;
+            /** Points */
+            points: number;
         };
         /**
          * ErasureIn
@@ -2166,6 +2454,18 @@ export interface components {
             /** New Password */
             new_password: string;
         };
+        /** PeriodAmounts */
+        PeriodAmounts: {
+            /**
+             * Records
+             * @description Credited, non-reversed records
+             */
+            records: number;
+            /** Reduction G */
+            reduction_g: number;
+            /** Points */
+            points: number;
+        };
         /**
          * Problem
          * @description RFC 9457 problem details. ``code`` is stable; ``reason``, where present, refines it.
@@ -2252,6 +2552,8 @@ export interface components {
          *     - `role_required`: The caller's role may not do this.
          *     - `partner_inactive`: The partner is deactivated.
          *     - `merchant_inactive`: The merchant is deactivated.
+         *     - `console_role_refused`: The console is for administrators, auditors and merchant staff.
+         *     - `csrf_failed`: The console session's security token is missing or wrong: reload the page.
          *     - `invalid_cursor`: The cursor is not valid: start the list again.
          *     - `ref_taken`: The reference is linked to another account.
          *     - `link_limit`: The account has as many links to this partner as allowed.
@@ -2263,7 +2565,7 @@ export interface components {
          *     - `ref_is_user_id`: The reference has the form of a user id.
          * @enum {string}
          */
-        ProblemReason: "token_missing" | "invalid_credentials" | "token_expired" | "token_invalid" | "token_revoked" | "refresh_reused" | "signature_invalid" | "timestamp_stale" | "nonce_reused" | "role_required" | "partner_inactive" | "merchant_inactive" | "invalid_cursor" | "ref_taken" | "link_limit" | "code_invalid" | "code_expired" | "paused" | "not_yet_valid" | "past_validity" | "ref_is_user_id";
+        ProblemReason: "token_missing" | "invalid_credentials" | "token_expired" | "token_invalid" | "token_revoked" | "refresh_reused" | "signature_invalid" | "timestamp_stale" | "nonce_reused" | "role_required" | "partner_inactive" | "merchant_inactive" | "console_role_refused" | "csrf_failed" | "invalid_cursor" | "ref_taken" | "link_limit" | "code_invalid" | "code_expired" | "paused" | "not_yet_valid" | "past_validity" | "ref_is_user_id";
         /**
          * ProfilePatchIn
          * @description Only the fields sent change; ``null`` clears one.
@@ -2847,6 +3149,19 @@ export interface components {
          * @enum {string}
          */
         Role: "citizen" | "merchant" | "admin" | "auditor";
+        /**
+         * SignInIn
+         * @example {
+         *       "email": "officer@example.cn",
+         *       "password": "Green-Commute-2026"
+         *     }
+         */
+        SignInIn: {
+            /** Email */
+            email: string;
+            /** Password */
+            password: string;
+        };
         /** SimAmounts */
         SimAmounts: {
             /** Reduction G */
@@ -2884,6 +3199,16 @@ export interface components {
             current_points: number;
             /** Proposed Points */
             proposed_points: number;
+        };
+        /** SimDay */
+        SimDay: {
+            /**
+             * Day
+             * @description Local day of occurrence in the platform's time zone
+             */
+            day: string;
+            current: components["schemas"]["SimAmounts"];
+            proposed: components["schemas"]["SimAmounts"];
         };
         /** SimRegion */
         SimRegion: {
@@ -3002,6 +3327,19 @@ export interface components {
          *           }
          *         }
          *       ],
+         *       "by_day": [
+         *         {
+         *           "day": "2026-11-23",
+         *           "current": {
+         *             "reduction_g": 1401,
+         *             "points": 1401
+         *           },
+         *           "proposed": {
+         *             "reduction_g": 1500,
+         *             "points": 1500
+         *           }
+         *         }
+         *       ],
          *       "top_changes": [
          *         {
          *           "record_id": "7a1d3c5e-2b4f-4e6a-8c0d-9e1f2a3b4c5d",
@@ -3036,6 +3374,11 @@ export interface components {
             by_status: components["schemas"]["SimByStatus"];
             /** By Region */
             by_region: components["schemas"]["SimRegion"][];
+            /**
+             * By Day
+             * @description Days with records, in order
+             */
+            by_day: components["schemas"]["SimDay"][];
             /**
              * Top Changes
              * @description The 20 records whose points change most
@@ -5125,6 +5468,91 @@ export interface operations {
             };
             /** @description Not allowed */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAnyRecord: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminRecordDetailOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8494,6 +8922,324 @@ export interface operations {
             };
             /** @description Validation failed */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getConsoleSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleSessionOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startConsoleSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleSessionOut"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This account cannot use the console */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    endConsoleSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    refreshConsoleSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsoleSessionOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or wrong CSRF token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getDashboard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DashboardOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
