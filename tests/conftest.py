@@ -18,8 +18,8 @@ import contextlib
 import os
 import shutil
 import uuid
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
