@@ -46,7 +46,7 @@ async def issue_batch(
 ) -> BatchOut:
     batch = await batches.issue(
         session,
-        batches.IssueRequest(body.start, body.end, body.methodology, body.region, body.note),
+        batches.BatchTerms(body.start, body.end, body.methodology, body.region, body.note),
         actor=principal,
         tz=settings.tz,
     )

@@ -176,7 +176,7 @@ def downgrade() -> None:
     op.drop_index("ix_ledger_transactions_seq", table_name="ledger_transactions")
     if not postgres:
         op.execute("DROP TRIGGER IF EXISTS ledger_transactions_seq")
-    with op.batch_alter_table("ledger_transactions", schema=None) as batch_op:
-        batch_op.drop_column("decision_hash")
-        batch_op.drop_column("hash")
-        batch_op.drop_column("seq")
+    # Plain ALTER TABLE on both backends: rebuilding the table (batch mode) would trip the
+    # foreign keys of SQLite's entries, lots and records that point at it.
+    for column in ("decision_hash", "hash", "seq"):
+        op.execute(f"ALTER TABLE ledger_transactions DROP COLUMN {column}")

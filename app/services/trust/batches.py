@@ -57,7 +57,7 @@ def _prefix(region: str | None, vintage: int) -> str:
 
 
 @dataclass(frozen=True)
-class IssueRequest:
+class BatchTerms:
     start: datetime
     end: datetime
     methodology: str | None
@@ -65,7 +65,7 @@ class IssueRequest:
     note: str | None
 
 
-def _vintage(req: IssueRequest, tz: tzinfo) -> int:
+def _vintage(req: BatchTerms, tz: tzinfo) -> int:
     if req.start >= req.end:
         raise ValidationFailed(
             "from must be before to.", errors=[{"field": "to", "message": "not after from"}]
@@ -97,7 +97,7 @@ async def _lock_series(session: AsyncSession, prefix: str) -> BatchSeries:
 
 
 async def issue(
-    session: AsyncSession, req: IssueRequest, *, actor: Actor, tz: tzinfo
+    session: AsyncSession, req: BatchTerms, *, actor: Actor, tz: tzinfo
 ) -> ReductionBatch:
     vintage = _vintage(req, tz)
     prefix = _prefix(req.region, vintage)
