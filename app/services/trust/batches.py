@@ -25,7 +25,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import and_, exists, func, literal, select, update
@@ -70,8 +70,15 @@ def _vintage(req: BatchTerms, tz: tzinfo) -> int:
         raise ValidationFailed(
             "from must be before to.", errors=[{"field": "to", "message": "not after from"}]
         )
-    first = req.start.astimezone(tz).year
-    last = (req.end.astimezone(tz) - timedelta(microseconds=1)).year
+    try:
+        first = req.start.astimezone(tz).year
+        last = (req.end.astimezone(tz) - timedelta(microseconds=1)).year
+        req.start.astimezone(UTC), req.end.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed(
+            "from and to must be times the calendar can hold.",
+            errors=[{"field": "from", "message": "out of range"}],
+        ) from None
     if first != last:
         raise ValidationFailed(
             "A batch holds reductions of one vintage: from and to must fall in one year.",

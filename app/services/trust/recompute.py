@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -56,6 +56,15 @@ class Scope:
     methodology: str | None
 
     def check(self) -> None:
+        try:
+            for at in (self.start, self.end):
+                if at is not None:
+                    at.astimezone(UTC)
+        except OverflowError:
+            raise ValidationFailed(
+                "from and to must be times the calendar can hold.",
+                errors=[{"field": "from", "message": "out of range"}],
+            ) from None
         if self.start and self.end and self.start >= self.end:
             raise ValidationFailed(
                 "from must be before to.", errors=[{"field": "to", "message": "not after from"}]
