@@ -148,6 +148,9 @@ async def issue(
         candidates = candidates.where(r.type == req.methodology)
     if req.region:
         candidates = candidates.where(r.region == req.region)
+    # Inserted in record id order: two batches racing for the same records wait for each
+    # other in the same order, never in a cycle (no deadlock).
+    candidates = candidates.order_by(r.id)
     dialect = session.get_bind().dialect.name
     members = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(BatchRecord)
     await session.execute(
