@@ -125,7 +125,10 @@ def cmd_expire_points(args: argparse.Namespace) -> None:
 
     settings = _settings_or_exit()
     print(asyncio.run(run_expiry(settings, batch_size=args.batch_size, progress=not args.quiet)))
-    _checkpoint(max_rows=None, timeout=None)
+    try:
+        _checkpoint(max_rows=None, timeout=None)
+    except TimeoutError as exc:
+        sys.exit(f"points expired; no checkpoint cut: {exc}")
 
 
 def _checkpoint(max_rows: int | None, timeout: float | None) -> list[Any]:

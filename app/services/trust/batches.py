@@ -73,7 +73,8 @@ def _vintage(req: BatchTerms, tz: tzinfo) -> int:
     try:
         first = req.start.astimezone(tz).year
         last = (req.end.astimezone(tz) - timedelta(microseconds=1)).year
-        req.start.astimezone(UTC), req.end.astimezone(UTC)
+        for at in (req.start, req.end):
+            at.astimezone(UTC)  # what the database will be given
     except OverflowError:
         raise ValidationFailed(
             "from and to must be times the calendar can hold.",
@@ -290,7 +291,6 @@ async def finalise(
         .values(**values)
         .returning(ReductionBatch.id)
     )
-    batch = None
     if done.first() is None:
         batch = await _get(session, batch_id)
         raise BatchFinal(f"The batch is already {batch.status}; it cannot be {to} again.")
