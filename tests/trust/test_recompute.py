@@ -71,8 +71,8 @@ async def test_a_record_changed_behind_the_back_is_reported(app, client, databas
         changed = (
             await conn.execute(
                 text(
-                    "UPDATE records SET reduction_g = reduction_g + 1000 WHERE type = 'transit.metro' "
-                    "RETURNING id, reduction_g"
+                    "UPDATE records SET reduction_g = reduction_g + 1000 "
+                    "WHERE type = 'transit.metro' RETURNING id, reduction_g"
                 )
             )
         ).one()
