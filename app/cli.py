@@ -182,6 +182,11 @@ def cmd_expire_points(args: argparse.Namespace) -> None:
     else:
         print(result)
 
+    try:
+        _checkpoint(max_rows=None, timeout=None, show=not args.json)
+    except TimeoutError as exc:
+        sys.exit(f"points expired; no checkpoint cut: {exc}")
+
 
 def cmd_openapi(args: argparse.Namespace) -> None:
     """The document depends on no setting but the secret's presence: a throwaway one does."""
@@ -199,6 +204,97 @@ def cmd_openapi(args: argparse.Namespace) -> None:
     )
     document = create_app(settings).openapi()
     print(json.dumps(document, ensure_ascii=False, indent=2 if args.indent else None))
+
+
+def _checkpoint(max_rows: int | None, timeout: float | None, show: bool = True) -> list[Any]:
+    from app.services.ledger import checkpoints
+
+    async def go(session: Any, settings: Settings) -> list[Any]:
+        kw: dict[str, Any] = {}
+        if max_rows is not None:
+            kw["max_rows"] = max_rows
+        if timeout is not None:
+            kw["timeout_s"] = timeout
+        return await checkpoints.cut(session, **kw)
+
+    made = _run_db(go)
+    if not show:
+        return made
+    for cp in made:
+        print(f"checkpoint seq {cp.seq_from}..{cp.seq_to}: {cp.count} transactions, root {cp.root}")
+    if not made:
+        print("no new transactions to checkpoint")
+    return made
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> None:
+    try:
+        _checkpoint(args.max_rows, args.timeout)
+    except TimeoutError as exc:
+        sys.exit(f"error: {exc}")
+
+
+def cmd_audit(args: argparse.Namespace) -> None:
+    if args.what == "recompute":
+        _cmd_recompute(args)
+        return
+    import json
+
+    from app.services.ledger.verification import audit
+
+    async def go(session: Any, settings: Settings) -> dict[str, Any]:
+        return await audit(session)
+
+    report = _run_db(go)
+    print(json.dumps(report, indent=2, sort_keys=True))
+    if not report["ok"]:
+        sys.exit(f"ledger audit failed: {report['problem']}")
+
+
+def _cmd_recompute(args: argparse.Namespace) -> None:
+    import json
+
+    from app.services.trust.recompute import run_from_cli
+
+    settings = _settings_or_exit()
+    try:
+        report = asyncio.run(
+            run_from_cli(
+                settings,
+                start=args.start,
+                end=args.end,
+                methodology=args.methodology,
+                progress=not args.quiet,
+            )
+        )
+    except ValueError as exc:
+        sys.exit(f"error: {exc}")
+    print(json.dumps(report, indent=2, sort_keys=True, default=str))
+    if report["status"] != "done" or report["mismatch_count"]:
+        sys.exit(f"recompute audit: {report['mismatch_count']} records differ")
+
+
+def cmd_verify_export(args: argparse.Namespace) -> None:
+    """Offline: reads only the files, needs no settings and no database."""
+    from app.services.ledger.verification import Bad, trusted_checkpoints, verify
+
+    try:
+        trusted = None
+        if args.trusted:
+            with open(args.trusted, encoding="utf-8") as f:
+                trusted = trusted_checkpoints(f.readlines())
+        with open(args.file, encoding="utf-8") as f:
+            report = verify(f, trusted)
+    except Bad as exc:
+        sys.exit(f"{args.file}: {exc}")
+    except OSError as exc:
+        sys.exit(f"error: {exc}")
+    print(
+        f"{args.file}: OK, {report['transactions']} transactions, "
+        f"{report['checkpoints']} checkpoints (last root {report['last_root']}), "
+        f"{report['not_yet_checkpointed']} after the last checkpoint, "
+        f"{report['unsealed']} posted before sealing"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,6 +355,36 @@ def build_parser() -> argparse.ArgumentParser:
     openapi = sub.add_parser("openapi", help="print the OpenAPI document (JSON) to stdout")
     openapi.add_argument("--indent", action="store_true", help="indent the JSON for reading")
     openapi.set_defaults(func=cmd_openapi)
+    checkpoint = sub.add_parser(
+        "checkpoint", help="cut hash checkpoints over the ledger transactions not yet covered"
+    )
+    checkpoint.add_argument("--max-rows", type=int, default=None, help="per checkpoint")
+    checkpoint.add_argument(
+        "--timeout", type=float, default=None, help="seconds to wait for open transactions"
+    )
+    checkpoint.set_defaults(func=cmd_checkpoint)
+
+    audit = sub.add_parser(
+        "audit",
+        help="check every ledger hash and checkpoint (exit 1 on any difference); "
+        "'audit recompute' re-runs credited records through their methodology",
+    )
+    audit.add_argument("what", nargs="?", choices=["ledger", "recompute"], default="ledger")
+    audit.add_argument("--from", dest="start", help="recompute: records that occurred from")
+    audit.add_argument("--to", dest="end", help="recompute: records that occurred before")
+    audit.add_argument("--methodology", help="recompute: one methodology")
+    audit.add_argument("--quiet", action="store_true", help="no progress bar")
+    audit.set_defaults(func=cmd_audit)
+
+    verify = sub.add_parser(
+        "verify-export",
+        help="verify a ledger export offline (no database); exit 1 naming the first bad line",
+    )
+    verify.add_argument("file")
+    verify.add_argument(
+        "--trusted", help="an earlier export kept elsewhere: its checkpoints must still appear"
+    )
+    verify.set_defaults(func=cmd_verify_export)
     return parser
 
 

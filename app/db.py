@@ -138,6 +138,21 @@ async def read_only(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
+@asynccontextmanager
+async def snapshot_reader(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for a long streamed read (exports, audits) that must see one state: a
+    read-only REPEATABLE READ transaction on PostgreSQL (server-side cursors need a
+    transaction), a deferred read on SQLite (no write lock, so writers go on)."""
+    async with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        else:
+            await conn.execution_options(**{READ_ONLY: True})
+        yield conn
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 

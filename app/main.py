@@ -29,6 +29,7 @@ from app.routers import (
     partners,
     records,
     rewards,
+    trust,
 )
 from app.security import configure_password_hashing
 from app.services.records.group_commit import RecordCommitter
@@ -53,6 +54,7 @@ ROUTERS = (
     rewards,
     admin,
     console,
+    trust,
 )
 
 

@@ -82,6 +82,15 @@ TAGS: list[dict[str, str]] = [
         "description": "The operators' console: its cookie session (with a CSRF token) "
         "and its dashboard.",
     },
+    {
+        "name": "trust",
+        "description": "For auditors: ledger hash checkpoints and export, the recompute audit, "
+        "and verified-reduction batches with their serial numbers.",
+    },
+    {
+        "name": "public",
+        "description": "Open to anyone: look up a verified-reduction serial number.",
+    },
     {"name": "health", "description": "Liveness, readiness and Prometheus metrics."},
 ]
 

@@ -6,6 +6,7 @@ from app.models.ledger import (
     Account,
     AccountSummary,
     Hold,
+    LedgerCheckpoint,
     LedgerEntry,
     LedgerTransaction,
     LotDraw,
@@ -15,14 +16,19 @@ from app.models.methodologies import MethodologyVersion
 from app.models.partners import Partner, PartnerNonce, UserLink
 from app.models.records import DailyUsage, Record
 from app.models.rewards import Incentive, Merchant, Redemption
+from app.models.trust import AuditRun, BatchRecord, BatchSeries, ReductionBatch
 
 __all__ = [
     "Account",
     "AccountSummary",
     "AuditEntry",
+    "AuditRun",
+    "BatchRecord",
+    "BatchSeries",
     "DailyUsage",
     "Hold",
     "Incentive",
+    "LedgerCheckpoint",
     "LedgerEntry",
     "LedgerTransaction",
     "LotDraw",
@@ -33,6 +39,7 @@ __all__ = [
     "PointLot",
     "Record",
     "Redemption",
+    "ReductionBatch",
     "RefreshToken",
     "RevokedToken",
     "User",

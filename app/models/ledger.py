@@ -79,7 +79,15 @@ class Account(CreatedMixin, Base):
 
 
 class LedgerTransaction(IdMixin, CreatedMixin, Base):
+    """``seq`` is given by the database at insert (a sequence on PostgreSQL, a trigger on
+    SQLite), so it orders transactions without the posting path asking for it. ``hash`` is
+    computed when the transaction is posted, from its own content only (see
+    ``app.services.ledger.proofs``): no predecessor, so unrelated postings never wait on each
+    other; checkpoints chain them afterwards. ``decision_hash`` seals the record decision a
+    credit comes from. Both are NULL on transactions posted before hashing existed."""
+
     __tablename__ = "ledger_transactions"
+    __table_args__ = (Index("ix_ledger_transactions_seq", "seq", unique=True),)
 
     ref: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(24))
@@ -87,6 +95,25 @@ class LedgerTransaction(IdMixin, CreatedMixin, Base):
     cause_id: Mapped[str | None] = mapped_column(String(36))
     user_id: Mapped[str | None] = mapped_column(String(36), index=True)
     memo: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    hash: Mapped[str | None] = mapped_column(String(64))
+    decision_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class LedgerCheckpoint(Base):
+    """A Merkle root over the hashes of the transactions with ``seq`` in
+    [``seq_from``, ``seq_to``], chained: ``root`` covers ``prev_root`` (the previous
+    checkpoint's ``root``), the range, the count and ``merkle_root``. Append-only."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    seq_from: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq_to: Mapped[int] = mapped_column(BigInteger, unique=True)
+    count: Mapped[int] = mapped_column(Integer)
+    merkle_root: Mapped[str] = mapped_column(String(64))
+    prev_root: Mapped[str | None] = mapped_column(String(64))
+    root: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class LedgerEntry(Base):

@@ -6,15 +6,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from app.deps import AdminOrAuditor, Citizen, Engine, Session, SettingsDep
 from app.kit.errors import BadRequest, Forbidden, Unauthorized, ValidationFailed
 from app.kit.pagination import CursorParam, LimitParam
 from app.kit.problems import responses
 from app.kit.times import DayOrInstant, range_end, range_start
-from app.schemas.ledger import AccountOut, LedgerCheckOut, LinesPage, StatsOut
-from app.services.ledger import statement
+from app.schemas.ledger import AccountOut, CheckpointsPage, LedgerCheckOut, LinesPage, StatsOut
+from app.services.ledger import checkpoints, statement
 from app.services.ledger.check import check
+from app.services.ledger.verification import export_stream
 from app.services.records import stats
 
 account_routes = APIRouter(
@@ -88,6 +90,61 @@ admin_routes = APIRouter(
 )
 async def ledger_check(principal: AdminOrAuditor, session: Session) -> LedgerCheckOut:
     return LedgerCheckOut.model_validate(await check(session))
+
+
+@admin_routes.get(
+    "/ledger/checkpoints",
+    response_model=CheckpointsPage,
+    summary="Hash checkpoints over the ledger, oldest first, each chained to the previous",
+    responses=responses(BadRequest),
+)
+async def list_checkpoints(
+    principal: AdminOrAuditor, session: Session, limit: LimitParam = 50, cursor: CursorParam = None
+) -> CheckpointsPage:
+    items, next_cursor = await checkpoints.page(session, limit, cursor)
+    return CheckpointsPage.model_validate({"items": items, "next_cursor": next_cursor})
+
+
+SeqParam = Annotated[int | None, Query(ge=1, le=2**63 - 1)]
+
+
+@admin_routes.get(
+    "/ledger/export",
+    summary="The ledger as JSON Lines (transactions, entries, hashes, checkpoints), "
+    "verifiable offline with `tanhui verify-export`",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {
+                "application/x-ndjson": {
+                    "schema": {
+                        "type": "string",
+                        "description": "JSON Lines: a header, then each transaction with its "
+                        "entries and hashes, and each checkpoint, in sequence order",
+                    }
+                }
+            },
+            "description": "One JSON item a line",
+        },
+        **responses(ValidationFailed),
+    },
+)
+async def export_ledger(
+    principal: AdminOrAuditor,
+    engine: Engine,
+    from_seq: SeqParam = None,
+    to_seq: SeqParam = None,
+) -> StreamingResponse:
+    if from_seq is not None and to_seq is not None and from_seq > to_seq:
+        raise ValidationFailed(
+            "from_seq is after to_seq.", errors=[{"field": "to_seq", "message": "before from_seq"}]
+        )
+
+    return StreamingResponse(
+        export_stream(engine, from_seq, to_seq),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="ledger.jsonl"'},
+    )
 
 
 router = APIRouter()

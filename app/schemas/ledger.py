@@ -136,3 +136,33 @@ class LedgerCheckOut(BaseModel):
     transactions_checked: int
     mismatch_count: int
     mismatches: list[dict]
+
+
+class CheckpointOut(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "seq_from": 1,
+                    "seq_to": 1840,
+                    "count": 1838,
+                    "merkle_root": "5f1c…",
+                    "prev_root": None,
+                    "root": "9a0e…",
+                    "created_at": "2026-11-25T17:00:00+00:00",
+                }
+            ]
+        },
+    )
+
+    seq_from: int
+    seq_to: int
+    count: int = Field(description="Transactions in the range (seq may have gaps)")
+    merkle_root: str = Field(description="Merkle root of the transaction hashes, in seq order")
+    prev_root: str | None = Field(description="The previous checkpoint's root; null for the first")
+    root: str = Field(description="SHA-256 over prev_root, the range, the count and merkle_root")
+    created_at: Instant
+
+
+CheckpointsPage = Page[CheckpointOut]

@@ -27,7 +27,7 @@ async def test_migration_backfills_summaries_from_existing_entries(app, client, 
     await app.state.engine.dispose()
 
     cfg = alembic_config(database_url)
-    await asyncio.to_thread(command.downgrade, cfg, "-1")
+    await asyncio.to_thread(command.downgrade, cfg, "0003")
     await asyncio.to_thread(upgrade, database_url)
 
     async with session_scope(app.state.sessionmaker) as s:

@@ -60,6 +60,7 @@ class Credit:
     cause_id: str | None
     expires_at: datetime
     reduction_g: int = 0
+    decision_hash: str | None = None  # the record decision behind it (see ``proofs``)
 
 
 def _credit_draft(c: Credit) -> Draft:
@@ -75,6 +76,7 @@ def _credit_draft(c: Credit) -> Draft:
         ],
         lot_expires_at=c.expires_at,
         lifetime_grams=c.reduction_g,
+        decision_hash=c.decision_hash,
     )
 
 

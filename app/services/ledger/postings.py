@@ -19,6 +19,7 @@ The rules:
   never takes a lot below zero or above its amount. Since lots then always sum to the
   available balance and none is negative, the spendable balance (the unexpired lots) never
   goes below zero;
+- each transaction is sealed with its hash (``proofs``), from its own content only;
 - each citizen's summary row is rewritten from the locked balances in the same statement
   batch, so it always equals what the entries say.
 """
@@ -37,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import new_id, utcnow
 from app.models import AccountSummary, LedgerEntry, LedgerTransaction, LotDraw, PointLot
 from app.models.ledger import AccountKind
+from app.services.ledger import proofs
 from app.services.ledger.accounts import ACCOUNTS, Locked, locked, table
 from app.services.ledger.errors import LedgerInvariantError
 
@@ -67,6 +69,7 @@ class Draft:
     lot_expires_at: datetime | None = None  # a credit: the new lot holds the available leg
     draws: list[Draw] = field(default_factory=list)
     lifetime_grams: int = 0  # reduction credited (or, negative, reversed) with this posting
+    decision_hash: str | None = None  # the record decision a credit comes from (see proofs)
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,19 @@ async def post(
                     "user_id": txn.user_id,
                     "memo": txn.memo,
                     "created_at": now,
+                    "decision_hash": draft.decision_hash,
+                    "hash": proofs.transaction_hash(
+                        id=txn.id,
+                        ref=txn.ref,
+                        kind=txn.kind,
+                        cause_type=txn.cause_type,
+                        cause_id=txn.cause_id,
+                        user_id=txn.user_id,
+                        memo=txn.memo,
+                        created_at=now,
+                        decision_hash=draft.decision_hash,
+                        entries=entries,
+                    ),
                 }
             )
             entry_rows.extend(

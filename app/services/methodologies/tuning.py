@@ -22,7 +22,15 @@ from app.db import after_commit, utcnow
 from app.kit.errors import ValidationFailed
 from app.models import MethodologyVersion, Record
 from app.models.records import Reason, RecordSource, RecordStatus
-from app.rules import BaseParams, Context, Methodology, canonical_json, params_hash, points_for
+from app.rules import (
+    BaseParams,
+    Context,
+    Methodology,
+    Result,
+    canonical_json,
+    params_hash,
+    points_for,
+)
 from app.rules import resolve as resolve_region
 from app.security import Actor
 from app.services.admin import audit
@@ -113,6 +121,16 @@ async def create_version(
         after_commit(session, forget)
         return version
     raise ValidationFailed("Could not allocate a version number; try again.")
+
+
+def evaluate_stored(m: Methodology, params: BaseParams, row: Any) -> Result:
+    """Re-run a stored record (a row with ``data``, ``region`` and ``source``) through the
+    methodology with ``params``: the one evaluation path of simulation and recompute audits."""
+    return m.evaluate(
+        m.Input.model_validate(row.data),
+        params,
+        Context(region=row.region, trusted=row.source == RecordSource.PARTNER),
+    )
 
 
 class _Totals:
@@ -206,11 +224,7 @@ async def simulate(
         if region_params is None:
             region_params = resolve_region(proposed_params, row.region)
             by_region_params[row.region] = region_params
-        outcome = m.evaluate(
-            m.Input.model_validate(row.data),
-            proposed_params,
-            Context(region=row.region, trusted=row.source == RecordSource.PARTNER),
-        )
+        outcome = evaluate_stored(m, proposed_params, row)
         grams, points, cap_hit = outcome.reduction_g, 0, False
         if stored_reasons & CONTEXT_REASONS or outcome.reasons:
             status = RecordStatus.REJECTED

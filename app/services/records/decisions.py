@@ -26,6 +26,7 @@ from app.services import ledger
 from app.services.admin import audit
 from app.services.records import intake
 from app.services.records.errors import AlreadyReversed
+from app.services.trust import batches
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -170,8 +171,12 @@ async def reverse(session: AsyncSession, *, record_id: str, actor: Actor, reason
     record.reversed_at = utcnow()
     record.reasons = [*(record.reasons or []), Reason.REVERSED_BY_ADMIN]
     await session.flush()
+    batch_id = await batches.record_reversed(session, record.id, record.reduction_g)
     after = snapshot(record)
     after["reversal"] = {"transaction_id": txn.id, "reason": reason, **(txn.memo or {})}
+    if batch_id is not None:
+        after["reversal"]["batch_id"] = batch_id
+        after["reversal"]["buffer_deduction_g"] = record.reduction_g
     await audit.record(
         session,
         actor=actor,

@@ -35,6 +35,7 @@ from app.rules import Context, Methodology, points_for, registry, resolve
 from app.rules.base import dec
 from app.schemas.records import RecordIn
 from app.services import ledger
+from app.services.ledger import proofs
 from app.services.methodologies.errors import UnknownType
 from app.services.methodologies.versions import parsed, version_in_force
 from app.services.records import leaderboards
@@ -219,6 +220,7 @@ def _credit_for(record: Record, points: int, settings: Settings, now: datetime) 
         cause_id=record.id,
         expires_at=now + timedelta(days=settings.points_ttl_days),
         reduction_g=record.reduction_g,
+        decision_hash=proofs.decision_hash(proofs.record_decision(record, points)),
     )
 
 

@@ -629,6 +629,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/ledger/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Hash checkpoints over the ledger, oldest first, each chained to the previous */
+        get: operations["listCheckpoints"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/ledger/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The ledger as JSON Lines (transactions, entries, hashes, checkpoints), verifiable offline with `tanhui verify-export` */
+        get: operations["exportLedger"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/incentives": {
         parameters: {
             query?: never;
@@ -947,6 +981,149 @@ export interface paths {
         };
         /** The console's dashboard: today, this month, review queue, points outstanding */
         get: operations["getDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Batches, newest first */
+        get: operations["listBatches"];
+        put?: never;
+        /**
+         * Issue a verified-reduction batch: one serial per whole tonne
+         * @description Every credited, unreversed record that occurred in [from, to) (one year: the vintage), of the methodology and region if given, and not yet in a batch joins it. The grams under a whole tonne carry over to the series' next batch. 409 `nothing_to_issue` when the records (with what was carried over) make less than a tonne: nothing changes.
+         */
+        post: operations["issueBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/batches/{batch_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One batch */
+        get: operations["getBatch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/batches/{batch_id}/retire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retire a batch (claimed as an offset) for a beneficiary, once */
+        post: operations["retireBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/batches/{batch_id}/transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Transfer a batch (sold) to a named holder, once */
+        post: operations["transferBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/batches/{batch_id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A batch and its records for a registry submission: JSON, or CSV with `Accept: text/csv` */
+        get: operations["exportBatch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/audits/recompute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recompute every credited record of a range from its stored inputs and parameters
+         * @description Runs in the background; follow it with `GET /v1/admin/audits/{id}`.
+         */
+        post: operations["startRecompute"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/audits/{audit_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A recompute audit: status, records checked, mismatches */
+        get: operations["getAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/public/batches/{serial}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Verify a serial: the batch that holds it, its status, holder or beneficiary, totals and hash */
+        get: operations["publicBatch"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1290,6 +1467,77 @@ export interface components {
             next_cursor: string | null;
         };
         /**
+         * AuditRunOut
+         * @example {
+         *       "id": "5b0f…",
+         *       "kind": "recompute",
+         *       "status": "done",
+         *       "params": {
+         *         "from": null,
+         *         "to": null,
+         *         "methodology": null
+         *       },
+         *       "checked": 1000000,
+         *       "mismatch_count": 1,
+         *       "mismatches": [
+         *         {
+         *           "record_id": "9e1c…",
+         *           "methodology": "transit.metro",
+         *           "version": 1,
+         *           "stored": {
+         *             "reduction_g": 934,
+         *             "points": 934
+         *           },
+         *           "recomputed": {
+         *             "reduction_g": 467,
+         *             "points": 467
+         *           }
+         *         }
+         *       ],
+         *       "error": null,
+         *       "created_at": "2026-11-25T17:00:00+00:00",
+         *       "finished_at": "2026-11-25T17:01:00+00:00"
+         *     }
+         */
+        AuditRunOut: {
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            status: components["schemas"]["AuditRunStatus"];
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Checked */
+            checked: number;
+            /** Mismatch Count */
+            mismatch_count: number;
+            /** Mismatches */
+            mismatches: {
+                [key: string]: unknown;
+            }[];
+            /** Error */
+            error: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Finished At */
+            finished_at: string | null;
+        };
+        /**
+         * AuditRunStatus
+         * @enum {string}
+         */
+        AuditRunStatus: "running" | "done" | "failed";
+        /** AuditStarted */
+        AuditStarted: {
+            /** Id */
+            id: string;
+        };
+        /**
          * BatchIn
          * @example {
          *       "events": [
@@ -1316,6 +1564,11 @@ export interface components {
             /** Results */
             results: components["schemas"]["ItemResult"][];
         };
+        /**
+         * BatchStatus
+         * @enum {string}
+         */
+        BatchStatus: "issued" | "retired" | "transferred";
         /** Body_signIn */
         Body_signIn: {
             /**
@@ -1325,6 +1578,49 @@ export interface components {
             username: string;
             /** Password */
             password: string;
+        };
+        /**
+         * CheckpointOut
+         * @example {
+         *       "seq_from": 1,
+         *       "seq_to": 1840,
+         *       "count": 1838,
+         *       "merkle_root": "5f1c…",
+         *       "prev_root": null,
+         *       "root": "9a0e…",
+         *       "created_at": "2026-11-25T17:00:00+00:00"
+         *     }
+         */
+        CheckpointOut: {
+            /** Seq From */
+            seq_from: number;
+            /** Seq To */
+            seq_to: number;
+            /**
+             * Count
+             * @description Transactions in the range (seq may have gaps)
+             */
+            count: number;
+            /**
+             * Merkle Root
+             * @description Merkle root of the transaction hashes, in seq order
+             */
+            merkle_root: string;
+            /**
+             * Prev Root
+             * @description The previous checkpoint's root; null for the first
+             */
+            prev_root: string | null;
+            /**
+             * Root
+             * @description SHA-256 over prev_root, the range, the count and merkle_root
+             */
+            root: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
         };
         /**
          * ConsoleSessionOut
@@ -2314,6 +2610,26 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** Page[CheckpointOut] */
+        Page_CheckpointOut_: {
+            /** Items */
+            items: components["schemas"]["CheckpointOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as ?cursor= for the next page; null at the end
+             */
+            next_cursor: string | null;
+        };
+        /** Page[ReductionBatchOut] */
+        Page_ReductionBatchOut_: {
+            /** Items */
+            items: components["schemas"]["ReductionBatchOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as ?cursor= for the next page; null at the end
+             */
+            next_cursor: string | null;
+        };
         /** PartnerBatchIn */
         PartnerBatchIn: {
             /** Events */
@@ -2489,7 +2805,7 @@ export interface components {
              * @description Stable machine-readable error code
              * @enum {string}
              */
-            code: "already_fulfilled" | "already_reversed" | "bad_request" | "cancelled" | "conflict" | "email_taken" | "expired" | "forbidden" | "http_error" | "idempotency_conflict" | "incentive_inactive" | "insufficient_points" | "internal_error" | "invalid_state" | "limit_reached" | "malformed_json" | "method_not_allowed" | "not_acceptable" | "not_found" | "out_of_stock" | "payload_too_large" | "rate_limited" | "self_change_refused" | "type_not_allowed" | "unauthorized" | "unavailable" | "unknown_type" | "unknown_user" | "unsupported_media_type" | "validation_error" | "weak_password";
+            code: "already_fulfilled" | "already_reversed" | "bad_request" | "batch_final" | "cancelled" | "conflict" | "email_taken" | "expired" | "forbidden" | "http_error" | "idempotency_conflict" | "incentive_inactive" | "insufficient_points" | "internal_error" | "invalid_state" | "limit_reached" | "malformed_json" | "method_not_allowed" | "not_acceptable" | "not_found" | "nothing_to_issue" | "out_of_stock" | "payload_too_large" | "rate_limited" | "self_change_refused" | "type_not_allowed" | "unauthorized" | "unavailable" | "unknown_type" | "unknown_user" | "unsupported_media_type" | "validation_error" | "weak_password";
             /**
              * @description Stable machine-readable refinement of code, when there is one
              * @default null
@@ -2582,6 +2898,50 @@ export interface components {
              * @description ISO 3166-2 code, e.g. CN-SX
              */
             region?: string | null;
+        };
+        /**
+         * PublicBatchOut
+         * @description What anyone may know of a serial: no record and no citizen.
+         */
+        PublicBatchOut: {
+            /** Serial */
+            serial: string;
+            /** Batch Id */
+            batch_id: string;
+            status: components["schemas"]["BatchStatus"];
+            /** Holder */
+            holder: string | null;
+            /** Beneficiary */
+            beneficiary: string | null;
+            /** Serial From */
+            serial_from: string;
+            /** Serial To */
+            serial_to: string;
+            /** Tonnes */
+            tonnes: number;
+            /** Reduction G */
+            reduction_g: number;
+            /** Records */
+            records: number;
+            /** Buffer Deduction G */
+            buffer_deduction_g: number;
+            /** Region */
+            region: string | null;
+            /** Vintage */
+            vintage: number;
+            /** Versions */
+            versions: {
+                [key: string]: unknown;
+            }[];
+            /** Hash */
+            hash: string;
+            /**
+             * Issued At
+             * Format: date-time
+             */
+            issued_at: string;
+            /** Final At */
+            final_at: string | null;
         };
         /**
          * PublicIncentiveOut
@@ -2698,6 +3058,15 @@ export interface components {
              * @description Credited records read
              */
             rebuilt_from_rows: number;
+        };
+        /** RecomputeIn */
+        RecomputeIn: {
+            /** From */
+            from?: string | null;
+            /** To */
+            to?: string | null;
+            /** Methodology */
+            methodology?: string | null;
         };
         /**
          * RecordDetailOut
@@ -3031,6 +3400,151 @@ export interface components {
              */
             next_cursor: string | null;
         };
+        /**
+         * ReductionBatchExport
+         * @description The JSON form of a batch's export: the batch, then one item per member record.
+         */
+        ReductionBatchExport: {
+            batch: components["schemas"]["ReductionBatchOut"];
+            /**
+             * Records
+             * @description Each member record: batch_id, record_id, methodology, version, params_hash, occurred_at, region, reduction_g
+             */
+            records: {
+                [key: string]: unknown;
+            }[];
+        };
+        /**
+         * ReductionBatchIn
+         * @example {
+         *       "region": "CN-GD",
+         *       "from": "2026-01-01T00:00:00+08:00",
+         *       "to": "2026-07-01T00:00:00+08:00",
+         *       "note": "H1"
+         *     }
+         */
+        ReductionBatchIn: {
+            /** Methodology */
+            methodology?: string | null;
+            /** Region */
+            region?: string | null;
+            /**
+             * From
+             * Format: date-time
+             * @description Records that occurred from (inclusive)
+             */
+            from: string;
+            /**
+             * To
+             * Format: date-time
+             * @description …until (exclusive); the same year as from
+             */
+            to: string;
+            /** Note */
+            note: string;
+        };
+        /**
+         * ReductionBatchOut
+         * @example {
+         *       "id": "0d7c5f3e-4a39-4c59-9d5e-1f0e3b7c2a10",
+         *       "serial_from": "TANHUI-GD-2026-000001",
+         *       "serial_to": "TANHUI-GD-2026-000012",
+         *       "tonnes": 12,
+         *       "reduction_g": 12400310,
+         *       "records": 25870,
+         *       "carried_in_g": 0,
+         *       "carried_out_g": 400310,
+         *       "buffer_deduction_g": 0,
+         *       "status": "issued",
+         *       "holder": null,
+         *       "beneficiary": null,
+         *       "methodology": null,
+         *       "region": "CN-GD",
+         *       "vintage": 2026,
+         *       "from": "2026-01-01T00:00:00+08:00",
+         *       "to": "2026-07-01T00:00:00+08:00",
+         *       "versions": [
+         *         {
+         *           "methodology": "transit.metro",
+         *           "version": 1,
+         *           "params_hash": "3f2a…",
+         *           "records": 25870
+         *         }
+         *       ],
+         *       "hash": "c0ffee…",
+         *       "note": "H1 metro",
+         *       "issued_at": "2026-07-02T09:00:00+00:00",
+         *       "final_at": null
+         *     }
+         */
+        ReductionBatchOut: {
+            /** Id */
+            id: string;
+            /** Serial From */
+            serial_from: string;
+            /** Serial To */
+            serial_to: string;
+            /** Tonnes */
+            tonnes: number;
+            /**
+             * Reduction G
+             * @description Grams of the batch's own records
+             */
+            reduction_g: number;
+            /** Records */
+            records: number;
+            /**
+             * Carried In G
+             * @description Grams carried over from the series' previous batch
+             */
+            carried_in_g: number;
+            /**
+             * Carried Out G
+             * @description Grams under a tonne carried to the next batch
+             */
+            carried_out_g: number;
+            /**
+             * Buffer Deduction G
+             * @description Grams of member records reversed since
+             */
+            buffer_deduction_g: number;
+            status: components["schemas"]["BatchStatus"];
+            /** Holder */
+            holder: string | null;
+            /** Beneficiary */
+            beneficiary: string | null;
+            /** Methodology */
+            methodology: string | null;
+            /** Region */
+            region: string | null;
+            /** Vintage */
+            vintage: number;
+            /**
+             * From
+             * Format: date-time
+             */
+            from: string;
+            /**
+             * To
+             * Format: date-time
+             */
+            to: string;
+            /** Versions */
+            versions: {
+                [key: string]: unknown;
+            }[];
+            /** Hash */
+            hash: string;
+            /** Note */
+            note: string | null;
+            /**
+             * Issued At
+             * Format: date-time
+             */
+            issued_at: string;
+            /** Final At */
+            final_at: string | null;
+        };
         /** RefreshIn */
         RefreshIn: {
             /** Refresh Token */
@@ -3130,6 +3644,13 @@ export interface components {
             reduction_g: number;
             /** Points */
             points: number;
+        };
+        /** RetireIn */
+        RetireIn: {
+            /** Beneficiary */
+            beneficiary: string;
+            /** Note */
+            note: string;
         };
         /**
          * ReviewPage
@@ -3477,6 +3998,16 @@ export interface components {
          * @enum {string}
          */
         TransactionKind: "credit" | "debt_repayment" | "hold" | "settle" | "release" | "reversal" | "expiry";
+        /** TransferIn */
+        TransferIn: {
+            /**
+             * To
+             * @description The new holder
+             */
+            to: string;
+            /** Note */
+            note: string;
+        };
         /**
          * UserOut
          * @example {
@@ -7168,6 +7699,171 @@ export interface operations {
             };
         };
     };
+    listCheckpoints: {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_CheckpointOut_"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportLedger: {
+        parameters: {
+            query?: {
+                from_seq?: number | null;
+                to_seq?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One JSON item a line */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listIncentives: {
         parameters: {
             query?: {
@@ -9249,6 +9945,842 @@ export interface operations {
             };
             /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listBatches: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["BatchStatus"] | null;
+                /** @description Items per page */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ReductionBatchOut_"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    issueBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReductionBatchIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReductionBatchOut"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not enough verified reductions for a tonne */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReductionBatchOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retireBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RetireIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReductionBatchOut"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The batch was already retired or transferred */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    transferBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TransferIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReductionBatchOut"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The batch was already retired or transferred */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batch_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The batch and one item (or row) per record */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/json": components["schemas"]["ReductionBatchExport"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startRecompute: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecomputeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditStarted"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAudit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                audit_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditRunOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    publicBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicBatchOut"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
