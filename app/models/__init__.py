@@ -1,6 +1,17 @@
 """All tables. Importing this package registers every model on ``Base.metadata``."""
 
 from app.models.admin import AuditEntry
+from app.models.communities import (
+    Donation,
+    MemberCode,
+    Membership,
+    Organisation,
+    OrganisationCredit,
+    OrganisationDaily,
+    Product,
+    Project,
+    Purchase,
+)
 from app.models.identity import RefreshToken, RevokedToken, User
 from app.models.ledger import (
     Account,
@@ -17,6 +28,15 @@ from app.models.records import DailyUsage, Record
 from app.models.rewards import Incentive, Merchant, Redemption
 
 __all__ = [
+    "Donation",
+    "MemberCode",
+    "Membership",
+    "Organisation",
+    "OrganisationCredit",
+    "OrganisationDaily",
+    "Product",
+    "Project",
+    "Purchase",
     "Account",
     "AccountSummary",
     "AuditEntry",
