@@ -16,7 +16,17 @@ from app.kit.problems import Problem, install_error_handlers
 from app.kv import make_kv
 from app.middleware import BodySizeLimitMiddleware
 from app.observability import RequestContextMiddleware, configure_logging
-from app.routers import admin, health, identity, ledger, methodologies, partners, records, rewards
+from app.routers import (
+    admin,
+    communities,
+    health,
+    identity,
+    ledger,
+    methodologies,
+    partners,
+    records,
+    rewards,
+)
 from app.security import configure_password_hashing
 from app.services.records.group_commit import RecordCommitter
 from app.startup import on_startup
@@ -38,6 +48,7 @@ ROUTERS = (
     partners,
     ledger,
     rewards,
+    communities,
     admin,
 )
 

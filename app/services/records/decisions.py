@@ -24,6 +24,7 @@ from app.models.records import Reason, RecordStatus
 from app.security import Actor
 from app.services import ledger
 from app.services.admin import audit
+from app.services.communities import stats as organisation_stats
 from app.services.records import intake
 from app.services.records.errors import AlreadyReversed
 
@@ -187,6 +188,7 @@ async def reverse(session: AsyncSession, *, record_id: str, actor: Actor, reason
     record.reversed_at = utcnow()
     record.reasons = [*(record.reasons or []), Reason.REVERSED_BY_ADMIN]
     await session.flush()
+    await organisation_stats.count_reversed(session, record)
     after = snapshot(record)
     after["reversal"] = {"transaction_id": txn.id, "reason": reason, **(txn.memo or {})}
     await audit.record(
