@@ -68,7 +68,7 @@ async def create_project(session: AsyncSession, *, actor: Actor, data: dict[str,
         action="project.create",
         target_type="project",
         target_id=project.id,
-        after=project_view(project),
+        after={**project_view(project), "created_at": project.created_at.isoformat()},
     )
     return project
 

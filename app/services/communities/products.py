@@ -75,7 +75,11 @@ async def create(session: AsyncSession, *, actor: Actor, data: dict[str, Any]) -
         action="product.create",
         target_type="product",
         target_id=product.id,
-        after=view(product),
+        after={
+            **view(product),
+            "valid_from": valid_from.isoformat() if valid_from else None,
+            "valid_until": valid_until.isoformat() if valid_until else None,
+        },
     )
     return product
 
