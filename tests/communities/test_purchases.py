@@ -209,3 +209,24 @@ async def test_a_members_purchase_counts_for_the_organisation(app, client):
     ]
     board = (await c.get("/v1/leaderboards/organisations/day")).json()
     assert board["items"][0]["organisation"]["id"] == org["id"]
+
+
+async def test_a_simulation_of_purchases_reads_the_label_values_from_the_catalogue(app, client):
+    shop = await open_shop(app, client)
+    milk = await product(shop.admin)
+    c = await citizen(client)
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    assert (await ring_up(shop.staff, await member_code(c), [(milk["id"], 2)])).status_code == 201
+    body = {
+        "params": {"daily_cap_points": 500},
+        "from": start.isoformat(),
+        "to": (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
+    }
+    r = await shop.admin.post(
+        "/v1/admin/methodologies/purchase.labelled_product/simulate", json=body
+    )
+    assert r.status_code == 200, r.text
+    sim = r.json()
+    assert (sim["current"]["reduction_g"], sim["current"]["points"]) == (700, 700)
+    assert (sim["proposed"]["reduction_g"], sim["proposed"]["points"]) == (700, 500)
+    assert sim["proposed"]["credited"] == 1

@@ -6,6 +6,7 @@ ends with its ``valid_until``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -123,3 +124,15 @@ def facts(product: Product | None, occurred_at: datetime) -> dict[str, Any]:
 async def purchase_facts(session: AsyncSession, data: Any, occurred_at: datetime) -> dict[str, Any]:
     product = await session.get(Product, data.product_id)
     return facts(product, occurred_at)
+
+
+async def catalogue_facts(
+    session: AsyncSession,
+) -> Callable[[Any, datetime], dict[str, Any]]:
+    """The whole catalogue, read once, as a lookup of purchase facts (for a simulation)."""
+    catalogue = {p.id: p for p in await session.scalars(select(Product))}
+
+    def lookup(data: Any, occurred_at: datetime) -> dict[str, Any]:
+        return facts(catalogue.get(data.product_id), occurred_at)
+
+    return lookup

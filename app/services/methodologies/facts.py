@@ -11,11 +11,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.rules.purchase import CODE as PURCHASE
-from app.services.communities.products import purchase_facts
+from app.services.communities.products import catalogue_facts, purchase_facts
 
 Lookup = Callable[[AsyncSession, Any, datetime], Awaitable[Mapping[str, Any]]]
+Facts = Callable[[Any, datetime], Mapping[str, Any]]
+# For many records at once (a simulation streams them and cannot query in between): what the
+# lookup would read, loaded before the stream.
+Preload = Callable[[AsyncSession], Awaitable[Facts]]
 
 LOOKUPS: dict[str, Lookup] = {PURCHASE: purchase_facts}
+PRELOADS: dict[str, Preload] = {PURCHASE: catalogue_facts}
 
 
 async def facts_for(
@@ -23,3 +28,12 @@ async def facts_for(
 ) -> Mapping[str, Any]:
     lookup = LOOKUPS.get(code)
     return {} if lookup is None else await lookup(session, data, occurred_at)
+
+
+def _none(data: Any, occurred_at: datetime) -> Mapping[str, Any]:
+    return {}
+
+
+async def preloaded(session: AsyncSession, code: str) -> Facts:
+    preload = PRELOADS.get(code)
+    return _none if preload is None else await preload(session)

@@ -26,6 +26,7 @@ from app.rules import BaseParams, Context, Methodology, canonical_json, params_h
 from app.rules import resolve as resolve_region
 from app.security import Actor
 from app.services.admin import audit
+from app.services.methodologies.facts import preloaded
 from app.services.methodologies.versions import CLOCK_TOLERANCE, forget_versions, get_methodology
 
 # Reasons that come from the record's context, not from the parameters: they stay.
@@ -200,6 +201,7 @@ async def simulate(
         .order_by(Record.occurred_at, Record.id)
         .execution_options(yield_per=2000)
     )
+    facts_of = await preloaded(session, code)
     result = await session.stream(query)
     async for row in result:
         count += 1
@@ -211,10 +213,15 @@ async def simulate(
         if region_params is None:
             region_params = resolve_region(proposed_params, row.region)
             by_region_params[row.region] = region_params
+        data = m.Input.model_validate(row.data)
         outcome = m.evaluate(
-            m.Input.model_validate(row.data),
+            data,
             proposed_params,
-            Context(region=row.region, trusted=row.source == RecordSource.PARTNER),
+            Context(
+                region=row.region,
+                trusted=row.source in (RecordSource.PARTNER, RecordSource.MERCHANT),
+                facts=facts_of(data, row.occurred_at),
+            ),
         )
         grams, points, cap_hit = outcome.reduction_g, 0, False
         if stored_reasons & CONTEXT_REASONS or outcome.reasons:
