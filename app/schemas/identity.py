@@ -170,3 +170,7 @@ class ExportOut(BaseModel):
     records: list[dict[str, Any]]
     ledger_lines: list[dict[str, Any]]
     redemptions: list[dict[str, Any]]
+    organisations: list[dict[str, Any]] = Field(
+        default_factory=list, description="Membership periods"
+    )
+    donations: list[dict[str, Any]] = Field(default_factory=list)

@@ -153,3 +153,19 @@ async def test_a_record_reported_after_joining_that_occurred_before_does_not_cou
     assert (await post(c, "transit.metro", metro(), at=earlier)).status_code == 201
     stats = (await c.get(f"/v1/organisations/{org['id']}/stats")).json()
     assert stats["totals"]["records"] == 0
+
+
+async def test_export_shows_memberships_and_erasure_ends_them(app, client):
+    from tests.helpers import PASSWORD
+
+    admin = await user_with_role(app, client, "admin")
+    org = await organisation(admin)
+    c = await citizen(client)
+    await join(c, org["join_code"])
+    exported = (await c.get("/v1/me/export")).json()
+    assert [m["organisation_id"] for m in exported["organisations"]] == [org["id"]]
+    assert exported["donations"] == []
+    r = await client.request("DELETE", "/v1/me", json={"password": PASSWORD}, headers=c.headers)
+    assert r.status_code == 204, r.text
+    after = (await admin.get(f"/v1/admin/organisations/{org['id']}")).json()
+    assert after["member_count"] == 0

@@ -166,6 +166,19 @@ async def leave(session: AsyncSession, *, user_id: str, organisation_id: str) ->
     await _count_member(session, organisation_id, -1)
 
 
+async def leave_all(session: AsyncSession, user_id: str) -> None:
+    """Close every open membership of the citizen (their account is being erased)."""
+    open_ids = list(
+        await session.scalars(
+            select(Membership.organisation_id).where(
+                Membership.user_id == user_id, Membership.left_at.is_(None)
+            )
+        )
+    )
+    for organisation_id in sorted(open_ids):
+        await leave(session, user_id=user_id, organisation_id=organisation_id)
+
+
 async def _count_member(session: AsyncSession, organisation_id: str, delta: int) -> None:
     await session.execute(
         update(Organisation)
