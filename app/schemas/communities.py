@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -13,7 +14,7 @@ from app.models.communities import OrganisationKind
 from app.schemas.identity import REGION_PATTERN
 from app.schemas.records import RecordOut
 
-ORG_EXAMPLE = {
+ORG_EXAMPLE: dict[str, Any] = {
     "id": "3f9a2c4e-1b6d-4e8f-a0c2-5d7e9f1b3a6c",
     "name": "Yingze Street Community",
     "kind": "community",
@@ -205,7 +206,7 @@ class OrganisationBoardOut(BaseModel):
     items: list[OrganisationRankOut]
 
 
-PRODUCT_EXAMPLE = {
+PRODUCT_EXAMPLE: dict[str, Any] = {
     "name": "Low-carbon oat milk 1 L",
     "label_id": "CL-2026-0001",
     "certifier": "Example Certification Centre",
@@ -310,7 +311,7 @@ class PurchaseOut(BaseModel):
     records: list[RecordOut] = Field(description="One record per product, credited to the citizen")
 
 
-PROJECT_EXAMPLE = {
+PROJECT_EXAMPLE: dict[str, Any] = {
     "name": "Plant a tree on the Lüliang hills",
     "description": "Each unit plants and tends one tree for three years.",
     "points_per_unit": 500,

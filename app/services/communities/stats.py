@@ -19,9 +19,9 @@ import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import Table, and_, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,9 +101,9 @@ async def _add(session: AsyncSession, deltas: dict[tuple[str, str, str, int], li
     if not deltas:
         return
     dialect = session.get_bind().dialect.name
-    table = OrganisationDaily.__table__
+    table = cast(Table, OrganisationDaily.__table__)
     stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    c = table.c  # type: ignore[attr-defined]
+    c = table.c
     stmt = stmt.on_conflict_do_update(
         index_elements=[c.organisation_id, c.day, c.code, c.shard],
         set_={
