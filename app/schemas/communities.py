@@ -360,6 +360,12 @@ class ProjectOut(BaseModel):
     created_at: datetime
 
 
+class ProjectPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
+
+    active: bool = Field(description="false: the project takes no more donations")
+
+
 class ProjectsPage(Page[ProjectOut]):
     pass
 

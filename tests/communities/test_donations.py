@@ -95,6 +95,11 @@ async def test_donations_need_points_an_open_project_and_room_under_the_target(a
         403,
     )
     assert_problem(await c.post("/v1/admin/projects", json=TREES), 403)
+    url = f"/v1/admin/projects/{trees['id']}"
+    assert_problem(await c.patch(url, json={"active": False}), 403)
+    closed = await admin.patch(url, json={"active": False})
+    assert closed.status_code == 200 and closed.json()["active"] is False
+    assert_problem(await donate(rich, trees["id"], 1), 409, "project_closed")
 
 
 async def test_a_reversal_after_a_donation_books_debt_and_leaves_the_project_whole(app, client):

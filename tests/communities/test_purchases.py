@@ -230,3 +230,20 @@ async def test_a_simulation_of_purchases_reads_the_label_values_from_the_catalog
     assert (sim["current"]["reduction_g"], sim["current"]["points"]) == (700, 700)
     assert (sim["proposed"]["reduction_g"], sim["proposed"]["points"]) == (700, 500)
     assert sim["proposed"]["credited"] == 1
+
+
+async def test_issuing_a_member_code_sweeps_the_citizens_codes_expired_a_day_ago(app, client):
+    from sqlalchemy import func, select, update
+
+    from app.db import session_scope
+    from app.models import MemberCode
+
+    c = await citizen(client)
+    await member_code(c)
+    await member_code(c)
+    async with session_scope(app.state.sessionmaker) as s:
+        await s.execute(update(MemberCode).values(expires_at=datetime.now(UTC) - timedelta(days=2)))
+    await member_code(c)
+    async with session_scope(app.state.sessionmaker) as s:
+        left = await s.scalar(select(func.count()).select_from(MemberCode))
+    assert left == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Path, Response
 
 from app.deps import Admin, Citizen, CurrentUser, Session
 from app.kit.errors import (
@@ -24,6 +24,7 @@ from app.schemas.communities import (
     DonationsPage,
     ProjectIn,
     ProjectOut,
+    ProjectPatch,
     ProjectsPage,
 )
 from app.services.communities import donations as service
@@ -42,6 +43,24 @@ router = APIRouter(prefix="/v1", tags=["donations"], responses=responses(Unautho
 )
 async def create_project(body: ProjectIn, principal: Admin, session: Session) -> ProjectOut:
     project = await service.create_project(session, actor=principal, data=body.model_dump())
+    return ProjectOut.model_validate(service.project_view(project))
+
+
+@router.patch(
+    "/admin/projects/{project_id}",
+    response_model=ProjectOut,
+    summary="Open or close a project for donations",
+    responses=responses(Forbidden, NotFound, ValidationFailed),
+)
+async def update_project(
+    project_id: Annotated[str, Path(max_length=36)],
+    body: ProjectPatch,
+    principal: Admin,
+    session: Session,
+) -> ProjectOut:
+    project = await service.set_active(
+        session, actor=principal, project_id=project_id, active=body.active
+    )
     return ProjectOut.model_validate(service.project_view(project))
 
 

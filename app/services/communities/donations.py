@@ -73,6 +73,28 @@ async def create_project(session: AsyncSession, *, actor: Actor, data: dict[str,
     return project
 
 
+async def set_active(
+    session: AsyncSession, *, actor: Actor, project_id: str, active: bool
+) -> Project:
+    """Open or close a project for donations; what was donated stays."""
+    project = await session.get(Project, project_id, with_for_update=True)
+    if project is None:
+        raise NotFound(f"Project {project_id} does not exist.")
+    before = project.is_active
+    project.is_active = active
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="project.update",
+        target_type="project",
+        target_id=project.id,
+        before={"active": before},
+        after={"active": active},
+    )
+    return project
+
+
 PROJECTS = Keyset((Project.created_at, Project.id))
 
 
@@ -130,7 +152,7 @@ async def donate(
     left = project.target_units - project.donated_units
     if units > left:
         raise TargetReached(
-            f"This project needs {left} more {project.unit_name}; donate at most that.",
+            f"Only {left} units are still needed for this project; donate at most that many.",
             units_left=left,
         )
     now = utcnow()

@@ -13,7 +13,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
@@ -38,8 +38,14 @@ def normalise(raw: str) -> str | None:
 
 
 async def issue(session: AsyncSession, secret: str, user_id: str) -> tuple[str, int]:
-    """A fresh code for the citizen and its lifetime in seconds."""
+    """A fresh code for the citizen and its lifetime in seconds. The citizen's codes that
+    expired a day ago or more go, so the table holds about a day of codes per citizen."""
     now = utcnow()
+    await session.execute(
+        delete(MemberCode).where(
+            MemberCode.user_id == user_id, MemberCode.expires_at < now - timedelta(days=1)
+        )
+    )
     code = "".join(secrets.choice("0123456789") for _ in range(DIGITS))
     session.add(
         MemberCode(
