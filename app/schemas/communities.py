@@ -82,6 +82,14 @@ class MembershipOut(BaseModel):
 
 
 class MembershipsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"items": [{"organisation": ORG_EXAMPLE, "joined_at": "2026-11-25T01:00:00+00:00"}]}
+            ]
+        }
+    )
+
     items: list[MembershipOut]
 
 
@@ -303,6 +311,36 @@ class PurchaseIn(BaseModel):
 
 
 class PurchaseOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0b7e…",
+                    "client_event_id": "till-07:20261125:000153",
+                    "created_at": "2026-11-25T01:00:00+00:00",
+                    "reduction_g": 700,
+                    "points": 700,
+                    "records": [
+                        {
+                            "id": "6d3a…",
+                            "client_event_id": "till:<merchant id>:till-07:20261125:000153:0",
+                            "type": "purchase.labelled_product",
+                            "status": "credited",
+                            "reduction_g": 700,
+                            "points": 700,
+                            "reasons": [],
+                            "methodology": {"code": "purchase.labelled_product", "version": 1},
+                            "occurred_at": "2026-11-25T01:00:00+00:00",
+                            "received_at": "2026-11-25T01:00:00+00:00",
+                            "source": "merchant",
+                            "reversed_at": None,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     id: str
     client_event_id: str
     created_at: datetime
