@@ -21,6 +21,7 @@ from app.middleware import BodySizeLimitMiddleware
 from app.observability import RequestContextMiddleware, configure_logging
 from app.routers import (
     admin,
+    communities,
     console,
     health,
     identity,
@@ -52,6 +53,7 @@ ROUTERS = (
     partners,
     ledger,
     rewards,
+    communities,
     admin,
     console,
     trust,

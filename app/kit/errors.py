@@ -39,6 +39,10 @@ class ProblemReason(StrEnum):
     LINK_LIMIT = "link_limit"
     CODE_INVALID = "code_invalid"
     CODE_EXPIRED = "code_expired"
+    CODE_USED = "code_used"
+    CODE_UNKNOWN = "code_unknown"
+    JOIN_CODE_UNKNOWN = "join_code_unknown"
+    LABEL_EXISTS = "label_exists"
     # incentive_inactive
     PAUSED = "paused"
     NOT_YET_VALID = "not_yet_valid"
@@ -68,7 +72,11 @@ REASON_DESCRIPTIONS: dict[ProblemReason, str] = {
     ProblemReason.REF_TAKEN: "The reference is linked to another account.",
     ProblemReason.LINK_LIMIT: "The account has as many links to this partner as allowed.",
     ProblemReason.CODE_INVALID: "No pending link has this reference and code.",
-    ProblemReason.CODE_EXPIRED: "The confirmation code has expired.",
+    ProblemReason.CODE_EXPIRED: "The code has expired.",
+    ProblemReason.CODE_USED: "The member code was already used.",
+    ProblemReason.CODE_UNKNOWN: "No member code has this value.",
+    ProblemReason.JOIN_CODE_UNKNOWN: "No organisation has this join code.",
+    ProblemReason.LABEL_EXISTS: "The certifier's label id is already in the catalogue.",
     ProblemReason.PAUSED: "The incentive is paused.",
     ProblemReason.NOT_YET_VALID: "The incentive is not valid yet.",
     ProblemReason.PAST_VALIDITY: "The incentive is past its validity.",

@@ -91,6 +91,21 @@ TAGS: list[dict[str, str]] = [
         "name": "public",
         "description": "Open to anyone: look up a verified-reduction serial number.",
     },
+    {
+        "name": "organisations",
+        "description": "Communities, parks, campuses, institutions and enterprises: "
+        "membership, statistics and their leaderboard.",
+    },
+    {
+        "name": "products",
+        "description": "Carbon-labelled products, the citizen's member code and purchases "
+        "posted at a till.",
+    },
+    {
+        "name": "donations",
+        "description": "Public-good projects and citizens' donations of points, with "
+        "certificates.",
+    },
     {"name": "health", "description": "Liveness, readiness and Prometheus metrics."},
 ]
 

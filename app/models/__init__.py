@@ -1,6 +1,17 @@
 """All tables. Importing this package registers every model on ``Base.metadata``."""
 
 from app.models.admin import AuditEntry
+from app.models.communities import (
+    Donation,
+    MemberCode,
+    Membership,
+    Organisation,
+    OrganisationCredit,
+    OrganisationDaily,
+    Product,
+    Project,
+    Purchase,
+)
 from app.models.identity import RefreshToken, RevokedToken, User
 from app.models.ledger import (
     Account,
@@ -19,6 +30,15 @@ from app.models.rewards import Incentive, Merchant, Redemption
 from app.models.trust import AuditRun, BatchRecord, BatchSeries, ReductionBatch
 
 __all__ = [
+    "Donation",
+    "MemberCode",
+    "Membership",
+    "Organisation",
+    "OrganisationCredit",
+    "OrganisationDaily",
+    "Product",
+    "Project",
+    "Purchase",
     "Account",
     "AccountSummary",
     "AuditEntry",

@@ -35,6 +35,7 @@ class AccountKind(StrEnum):
     HELD = "held"
     DEBT = "debt"
     MERCHANT = "merchant"
+    PROJECT = "project"  # points donated to a public-good project
     EXPIRED = "expired"
     REVERSALS = "reversals"
 
@@ -50,6 +51,7 @@ class TransactionKind(StrEnum):
     RELEASE = "release"
     REVERSAL = "reversal"
     EXPIRY = "expiry"
+    DONATION = "donation"
 
 
 class HoldStatus(StrEnum):

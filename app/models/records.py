@@ -28,6 +28,7 @@ class RecordStatus(StrEnum):
 class RecordSource(StrEnum):
     APP = "app"
     PARTNER = "partner"
+    MERCHANT = "merchant"  # a labelled purchase posted by merchant staff at a till
 
 
 class Reason(StrEnum):
@@ -37,6 +38,7 @@ class Reason(StrEnum):
 
     IMPLAUSIBLE_SPEED = "implausible_speed"
     IMPLAUSIBLE_AMOUNT = "implausible_amount"
+    PRODUCT_NOT_VALID = "product_not_valid"
     TOO_LATE = "too_late"
     IN_FUTURE = "in_future"
     OVERLAPPING_ACTIVITY = "overlapping_activity"

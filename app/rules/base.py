@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -35,6 +36,9 @@ class Context:
 
     region: str | None = None
     trusted: bool = False  # a data partner allowed this methodology submitted the record
+    # What the record names but does not carry, looked up by the record path before the
+    # methodology runs (a labelled product's label values); empty for most methodologies.
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

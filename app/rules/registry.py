@@ -14,11 +14,21 @@ from importlib.metadata import entry_points
 from app.rules.base import Methodology, unbounded_numbers
 from app.rules.distance import Bus, Cycling, Metro
 from app.rules.electricity import ElectricitySaving
+from app.rules.purchase import LabelledPurchase
+from app.rules.recycling import Recycling
 from app.rules.walking import Walking
 
 logger = logging.getLogger("tanhui.rules")
 
-BUILTIN: tuple[Methodology, ...] = (Metro(), Bus(), Cycling(), Walking(), ElectricitySaving())
+BUILTIN: tuple[Methodology, ...] = (
+    Metro(),
+    Bus(),
+    Cycling(),
+    Walking(),
+    ElectricitySaving(),
+    LabelledPurchase(),
+    Recycling(),
+)
 ENTRY_POINT_GROUP = "tanhui.methodologies"
 
 

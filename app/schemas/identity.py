@@ -171,3 +171,8 @@ class ExportOut(BaseModel):
     @field_serializer("links", "records", "ledger_lines", "redemptions", when_used="json")
     def _rows_instants(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return instants_as_text(value)  # type: ignore[no-any-return]
+
+    organisations: list[dict[str, Any]] = Field(
+        default_factory=list, description="Membership periods"
+    )
+    donations: list[dict[str, Any]] = Field(default_factory=list)

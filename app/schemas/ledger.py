@@ -18,6 +18,7 @@ LINE_DESCRIPTIONS: dict[str, str] = {
     TransactionKind.RELEASE: "Points returned from a redemption code",
     TransactionKind.REVERSAL: "Points taken back: a record was reversed",
     TransactionKind.EXPIRY: "Points expired",
+    TransactionKind.DONATION: "Points donated to a public-good project",
 }
 
 

@@ -85,6 +85,7 @@ REASON_DESCRIPTIONS: dict[Reason, str] = {
     "the reduction still counts.",
     Reason.REJECTED_BY_REVIEW: "A reviewer rejected it.",
     Reason.REVERSED_BY_ADMIN: "An administrator reversed it and took the points back.",
+    Reason.PRODUCT_NOT_VALID: "The product has no carbon label in force on the purchase date.",
 }
 
 

@@ -310,6 +310,8 @@ async def test_methodologies_are_public_with_schemas_and_parameters(client):
     assert [m["code"] for m in items] == [
         "cycling",
         "energy.electricity_saving",
+        "purchase.labelled_product",
+        "recycling",
         "transit.bus",
         "transit.metro",
         "walking",

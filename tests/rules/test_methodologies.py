@@ -204,10 +204,12 @@ def test_points_follow_points_per_g_rounded_down():
     assert points_for(145, m.Params(points_per_g=Decimal("0.5"))) == 72
 
 
-def test_registry_lists_the_five_built_in_methodologies():
+def test_registry_lists_the_built_in_methodologies():
     assert [m.code for m in registry.all_methodologies()] == [
         "cycling",
         "energy.electricity_saving",
+        "purchase.labelled_product",
+        "recycling",
         "transit.bus",
         "transit.metro",
         "walking",
@@ -265,5 +267,5 @@ def test_every_reason_a_methodology_gives_is_a_record_reason() -> None:
                 and isinstance(node.args[0], ast.Constant)
             ):
                 given.add(node.args[0].value)
-    assert given == {"implausible_speed", "implausible_amount"}
+    assert given == {"implausible_speed", "implausible_amount", "product_not_valid"}
     assert given <= {r.value for r in Reason}

@@ -20,6 +20,9 @@ from app.kv import KV
 from app.models import (
     LedgerEntry,
     LedgerTransaction,
+    MemberCode,
+    Membership,
+    Organisation,
     Partner,
     Record,
     RefreshToken,
@@ -35,6 +38,7 @@ from app.security import (
 )
 from app.services import ledger
 from app.services.admin import audit
+from app.services.communities import donations, organisations
 from app.services.identity import tokens
 from app.services.identity.errors import WeakPassword
 from app.services.rewards import redemption_views
@@ -87,6 +91,8 @@ async def erase(
     await tokens.revoke_all(session, kv, settings, user.id)
     await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
     await session.execute(delete(UserLink).where(UserLink.user_id == user.id))
+    await session.execute(delete(MemberCode).where(MemberCode.user_id == user.id))
+    await organisations.leave_all(session, user.id)
     # The email must be free to register again, and unique: the pseudonymous id is both.
     user.email = f"erased:{user.id}"
     user.password_hash = ERASED_PASSWORD
@@ -126,6 +132,13 @@ async def export(session: AsyncSession, settings: Settings, user: User) -> dict[
     redemption_items, _ = await redemption_views.list_for_citizen(
         session, settings.jwt_key, user.id, limit=1_000_000, cursor=None
     )
+    memberships = await session.execute(
+        select(Membership, Organisation.name)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(Membership.user_id == user.id)
+        .order_by(Membership.joined_at)
+    )
+    donation_items, _ = await donations.list_donations(session, user.id, 1_000_000, None)
     return {
         "exported_at": utcnow(),
         "profile": {
@@ -161,4 +174,14 @@ async def export(session: AsyncSession, settings: Settings, user: User) -> dict[
             for entry, txn in lines.tuples()
         ],
         "redemptions": redemption_items,
+        "organisations": [
+            {
+                "organisation_id": m.organisation_id,
+                "name": name,
+                "joined_at": m.joined_at,
+                "left_at": m.left_at,
+            }
+            for m, name in memberships.tuples()
+        ],
+        "donations": donation_items,
     }

@@ -13,6 +13,7 @@ transaction and posts nothing.
 - ``credits``: single and bulk credits, debt repayment, clawback;
 - ``holds``: hold, settle, release;
 - ``lots``: expiry lots, drawing from them, expiring them;
+- ``donations``: points given to a public-good project;
 - ``queries`` and ``check``: reads, and the proof that stored state matches the entries.
 """
 
@@ -25,9 +26,11 @@ from app.services.ledger.accounts import (
     lock_users,
     merchant_account,
     platform_account,
+    project_account,
     user_accounts,
 )
 from app.services.ledger.credits import Credit, credit, credit_many, reverse
+from app.services.ledger.donations import donate
 from app.services.ledger.errors import InsufficientPoints, LedgerInvariantError
 from app.services.ledger.holds import HeldPoints, hold, release, settle
 from app.services.ledger.lots import count_due_lots, due_lots, expire_lot
@@ -49,6 +52,7 @@ __all__ = [
     "credit",
     "credit_many",
     "debt_account",
+    "donate",
     "due_lots",
     "expire_lot",
     "held_account",
@@ -57,6 +61,7 @@ __all__ = [
     "lock_users",
     "merchant_account",
     "platform_account",
+    "project_account",
     "release",
     "reverse",
     "settle",

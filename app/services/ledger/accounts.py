@@ -5,6 +5,7 @@ locks can be taken in id order:
 
 - ``user:<id>:available``, ``user:<id>:held``, ``user:<id>:debt``: one citizen's accounts;
 - ``merchant:<id>``: settled redemptions;
+- ``project:<id>``: points donated to a public-good project;
 - ``platform:<kind>:NNN`` (issuance, expired, reversals): split into shards by citizen so
   that no single row is locked by every credit.
 
@@ -65,6 +66,10 @@ def merchant_account(merchant_id: str) -> str:
     return f"merchant:{merchant_id}"
 
 
+def project_account(project_id: str) -> str:
+    return f"project:{project_id}"
+
+
 def platform_account(kind: str, user_id: str) -> str:
     """Issuance, expired and reversals are sharded by citizen to keep them off the hot path."""
     shard = zlib.crc32(user_id.encode()) % PLATFORM_SHARDS
@@ -79,8 +84,8 @@ def kind_and_owner(account_id: str) -> tuple[str, str | None]:
     parts = account_id.split(":")
     if parts[0] == "user":
         return parts[2], parts[1]
-    if parts[0] == "merchant":
-        return "merchant", parts[1]
+    if parts[0] in ("merchant", "project"):
+        return parts[0], parts[1]
     return parts[1], None
 
 

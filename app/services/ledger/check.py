@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import (
     Account,
     AccountSummary,
+    Donation,
     Hold,
     LedgerEntry,
     LedgerTransaction,
@@ -162,6 +163,7 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
         )
 
     mismatches.extend(await _summaries(session, available, held, debt))
+    mismatches.extend(await _projects(session))
 
     ok = not mismatches
     LEDGER_CHECK_OK.set(1 if ok else 0)
@@ -232,3 +234,25 @@ async def _summaries(
                     }
                 )
     return mismatches
+
+
+async def _projects(session: AsyncSession) -> list[dict[str, Any]]:
+    """Each public-good project's account holds exactly the points of its donations."""
+    donated = await _sums(
+        session,
+        select(Donation.project_id, func.sum(Donation.points)).group_by(Donation.project_id),
+    )
+    balances = await _sums(
+        session,
+        select(Account.owner_id, Account.balance).where(Account.kind == AccountKind.PROJECT),
+    )
+    return [
+        {
+            "kind": "project_differs_from_donations",
+            "project": project_id,
+            "balance": balances.get(project_id, 0),
+            "donations": donated.get(project_id, 0),
+        }
+        for project_id in sorted(set(donated) | set(balances))
+        if balances.get(project_id, 0) != donated.get(project_id, 0)
+    ]

@@ -34,6 +34,7 @@ from app.rules import (
 from app.rules import resolve as resolve_region
 from app.security import Actor
 from app.services.admin import audit
+from app.services.methodologies.facts import Facts, no_facts, preloaded
 from app.services.methodologies.versions import CLOCK_TOLERANCE, forget_versions, get_methodology
 
 # Reasons that come from the record's context, not from the parameters: they stay.
@@ -123,13 +124,22 @@ async def create_version(
     raise ValidationFailed("Could not allocate a version number; try again.")
 
 
-def evaluate_stored(m: Methodology, params: BaseParams, row: Any) -> Result:
-    """Re-run a stored record (a row with ``data``, ``region`` and ``source``) through the
-    methodology with ``params``: the one evaluation path of simulation and recompute audits."""
+def evaluate_stored(
+    m: Methodology, params: BaseParams, row: Any, facts_of: Facts = no_facts
+) -> Result:
+    """Re-run a stored record (a row with ``data``, ``region``, ``source`` and
+    ``occurred_at``) through the methodology with ``params``: the one evaluation path of
+    simulation and recompute audits. ``facts_of`` gives what the record path looked up for
+    it (a labelled product's values), loaded before the records stream."""
+    data = m.Input.model_validate(row.data)
     return m.evaluate(
-        m.Input.model_validate(row.data),
+        data,
         params,
-        Context(region=row.region, trusted=row.source == RecordSource.PARTNER),
+        Context(
+            region=row.region,
+            trusted=row.source in (RecordSource.PARTNER, RecordSource.MERCHANT),
+            facts=facts_of(data, row.occurred_at),
+        ),
     )
 
 
@@ -213,6 +223,7 @@ async def simulate(
         .order_by(Record.occurred_at, Record.id)
         .execution_options(yield_per=2000)
     )
+    facts_of = await preloaded(session, code)
     result = await session.stream(query)
     async for row in result:
         count += 1
@@ -224,7 +235,7 @@ async def simulate(
         if region_params is None:
             region_params = resolve_region(proposed_params, row.region)
             by_region_params[row.region] = region_params
-        outcome = evaluate_stored(m, proposed_params, row)
+        outcome = evaluate_stored(m, proposed_params, row, facts_of)
         grams, points, cap_hit = outcome.reduction_g, 0, False
         if stored_reasons & CONTEXT_REASONS or outcome.reasons:
             status = RecordStatus.REJECTED

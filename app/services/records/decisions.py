@@ -24,6 +24,7 @@ from app.models.records import Reason, RecordStatus
 from app.security import Actor
 from app.services import ledger
 from app.services.admin import audit
+from app.services.communities import stats as organisation_stats
 from app.services.records import intake
 from app.services.records.errors import AlreadyReversed
 from app.services.trust import batches
@@ -172,6 +173,7 @@ async def reverse(session: AsyncSession, *, record_id: str, actor: Actor, reason
     record.reasons = [*(record.reasons or []), Reason.REVERSED_BY_ADMIN]
     await session.flush()
     batch_id = await batches.record_reversed(session, record.id, record.reduction_g)
+    await organisation_stats.count_reversed(session, record)
     after = snapshot(record)
     after["reversal"] = {"transaction_id": txn.id, "reason": reason, **(txn.memo or {})}
     if batch_id is not None:

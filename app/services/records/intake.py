@@ -35,8 +35,10 @@ from app.rules import Context, Methodology, points_for, registry, resolve
 from app.rules.base import dec
 from app.schemas.records import RecordIn
 from app.services import ledger
+from app.services.communities import stats as organisation_stats
 from app.services.ledger import proofs
 from app.services.methodologies.errors import UnknownType
+from app.services.methodologies.facts import facts_for
 from app.services.methodologies.versions import parsed, version_in_force
 from app.services.records import leaderboards
 
@@ -253,6 +255,7 @@ async def ingest_many(
     items: Sequence[tuple[User | None, RecordIn | Prepared | DomainError]],
     *,
     partner: Partner | None = None,
+    merchant_id: str | None = None,
     now: datetime | None = None,
 ) -> list[Outcome | DomainError]:
     """Records in one transaction, decided in order as if posted one by one; an item that
@@ -284,7 +287,7 @@ async def ingest_many(
         for it in todo:
             try:
                 out[it.index] = await _decide(
-                    session, settings, batch, it, partner, now, new, credits
+                    session, settings, batch, it, partner, merchant_id, now, new, credits
                 )
             except DomainError as exc:
                 out[it.index] = exc
@@ -294,6 +297,7 @@ async def ingest_many(
         await session.flush()  # daily usage
         if new:
             await session.execute(insert(Record), [_row(record) for record in new])
+            await organisation_stats.count_credited(session, [record for record, _ in credits])
         for record in new:
             if kv is not None and record.status == RecordStatus.CREDITED and record.reduction_g > 0:
                 leaderboards.count_after_commit(session, kv, settings, record)
@@ -307,6 +311,7 @@ async def _decide(
     batch: _Batch,
     it: _Item,
     partner: Partner | None,
+    merchant_id: str | None,
     now: datetime,
     new: list[Record],
     credits: list[tuple[Record, ledger.Credit]],
@@ -316,8 +321,14 @@ async def _decide(
         return _replay(found, it.digest)
     occurred_at = record_in.occurred_at
     in_force = await version_in_force(session, m, occurred_at)
-    trusted = partner is not None and m.code in (partner.allowed_types or [])
-    result = m.evaluate(it.data, in_force.params, Context(region=user.region, trusted=trusted))
+    # Merchant staff post only the purchases they rang up at their own till.
+    trusted = merchant_id is not None or (
+        partner is not None and m.code in (partner.allowed_types or [])
+    )
+    facts = await facts_for(session, m.code, it.data, occurred_at)
+    result = m.evaluate(
+        it.data, in_force.params, Context(region=user.region, trusted=trusted, facts=facts)
+    )
     duration = m.duration(it.data)
     span = (occurred_at - duration, occurred_at) if duration else (None, None)
 
@@ -338,7 +349,11 @@ async def _decide(
         occurred_at=occurred_at,
         received_at=now,
         data=_canonical(it.data.model_dump(exclude_none=True)),
-        source=RecordSource.PARTNER if partner else RecordSource.APP,
+        source=RecordSource.PARTNER
+        if partner
+        else RecordSource.MERCHANT
+        if merchant_id
+        else RecordSource.APP,
         partner_id=partner.id if partner else None,
         region=user.region,
         local_day=_local_day(occurred_at, settings),
@@ -420,6 +435,7 @@ async def apply_credit(
     if kv is not None and record.reduction_g > 0:
         leaderboards.count_after_commit(session, kv, settings, record)
     await session.flush()
+    await organisation_stats.count_credited(session, [record])
     _count(session, record)
 
 

@@ -40,6 +40,7 @@ from app.models.trust import AuditRunStatus
 from app.rules import BaseParams, Methodology, points_for, registry, resolve
 from app.security import Actor
 from app.services.admin import audit
+from app.services.methodologies.facts import PRELOADS, Facts, no_facts, preloaded
 from app.services.methodologies.tuning import evaluate_stored
 from app.services.methodologies.versions import parsed
 
@@ -117,9 +118,11 @@ class _Versions:
         return found
 
 
-def check_one(m: Methodology, params: BaseParams, row: Any) -> dict[str, Any] | None:
+def check_one(
+    m: Methodology, params: BaseParams, row: Any, facts_of: Facts = no_facts
+) -> dict[str, Any] | None:
     """The mismatch of one stored record, or None when it recomputes the same."""
-    outcome = evaluate_stored(m, params, row)
+    outcome = evaluate_stored(m, params, row, facts_of)
     grams = outcome.reduction_g
     wanted = points_for(grams, params)
     capped = Reason.DAILY_CAP_REACHED in (row.reasons or [])
@@ -159,6 +162,8 @@ async def run(
         versions = _Versions()
         async with snapshot_reader(engine) as conn, AsyncSession(bind=conn) as reader:
             await versions.load(reader)
+            # Looked up before the stream: the reader cannot query while it streams.
+            facts = {code: await preloaded(reader, code) for code in PRELOADS}
             query = _filter(
                 select(
                     Record.id,
@@ -168,6 +173,7 @@ async def run(
                     Record.data,
                     Record.region,
                     Record.source,
+                    Record.occurred_at,
                     Record.reasons,
                     Record.reduction_g,
                     Record.points,
@@ -188,7 +194,12 @@ async def run(
                             "problem": "unknown methodology",
                         }
                     else:
-                        mismatch = check_one(m, versions.params(m, r.version_id, r.region), r)
+                        mismatch = check_one(
+                            m,
+                            versions.params(m, r.version_id, r.region),
+                            r,
+                            facts.get(r.type, no_facts),
+                        )
                     if mismatch is not None:
                         count += 1
                         if len(kept) < KEEP_MISMATCHES:

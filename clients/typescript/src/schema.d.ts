@@ -856,6 +856,272 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/organisations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Register an organisation; the answer carries its join code */
+        post: operations["createOrganisation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/organisations/{organisation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An organisation with its join code */
+        get: operations["getOrganisation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/organisations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Organisations, newest first */
+        get: operations["listOrganisations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/organisations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organisations the caller belongs to */
+        get: operations["myOrganisations"];
+        put?: never;
+        /** Join an organisation with its join code (at most 3) */
+        post: operations["join"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/organisations/{organisation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Leave an organisation; what you did as a member stays in its statistics */
+        delete: operations["leave"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/organisations/{organisation_id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Members, reductions and points per period and methodology (members and admins)
+         * @description Counts the credited records of members that occurred while they were members: joining later does not bring earlier records, leaving does not take any away. `from` and `to` are local days, both included (default: the last 30 days).
+         */
+        get: operations["organisationStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/leaderboards/organisations/{period}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Organisations ranked by their members' verified reductions in the period */
+        get: operations["organisationBoard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add a carbon-labelled product to the catalogue */
+        post: operations["createProduct"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Labelled products in force, newest first */
+        get: operations["listProducts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/member-code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A member code to show at a till: valid 2 minutes, usable once */
+        get: operations["memberCode"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/merchant/purchases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post a labelled purchase for the citizen who showed a member code
+         * @description Each item becomes a record of `purchase.labelled_product` credited to the citizen. 201 for a new purchase; 200 with the same body when this merchant already posted this `client_event_id` with the same content (a safe retry).
+         */
+        post: operations["postPurchase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Publish a public-good project (e.g. one tree = 500 points) */
+        post: operations["createProject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/projects/{project_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Open or close a project for donations */
+        patch: operations["updateProject"];
+        trace?: never;
+    };
+    "/v1/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Public-good projects with their progress, newest first */
+        get: operations["listProjects"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/donations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's donations with their certificates, newest first */
+        get: operations["listDonations"];
+        put?: never;
+        /**
+         * Donate whole units to a project: the points leave your balance, once per key
+         * @description 201 with the new donation and its certificate; 200 with the same body when the `Idempotency-Key` was already used by the caller for the same donation.
+         */
+        post: operations["donate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/users": {
         parameters: {
             query?: never;
@@ -1181,6 +1447,39 @@ export interface components {
              * @description The next amounts to expire, soonest first
              */
             expiring: components["schemas"]["Expiring"][];
+        };
+        /**
+         * AdminOrganisationOut
+         * @example {
+         *       "id": "3f9a2c4e-1b6d-4e8f-a0c2-5d7e9f1b3a6c",
+         *       "name": "Yingze Street Community",
+         *       "kind": "community",
+         *       "region": "CN-SX",
+         *       "member_count": 412,
+         *       "created_at": "2026-11-20T02:00:00+00:00",
+         *       "join_code": "K7QM4TZP"
+         *     }
+         */
+        AdminOrganisationOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            kind: components["schemas"]["OrganisationKind"];
+            /** Region */
+            region: string;
+            /** Member Count */
+            member_count: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Join Code
+             * @description What citizens enter to join; share it with members
+             */
+            join_code: string;
         };
         /**
          * AdminRecordDetailOut
@@ -1730,6 +2029,63 @@ export interface components {
             points: number;
         };
         /**
+         * DonationIn
+         * @example {
+         *       "project_id": "9b1f…",
+         *       "units": 2
+         *     }
+         */
+        DonationIn: {
+            /** Project Id */
+            project_id: string;
+            /** Units */
+            units: number;
+        };
+        /**
+         * DonationOut
+         * @example {
+         *       "id": "c2d4…",
+         *       "certificate": "TH-20261125-K7QM4TZP",
+         *       "project": {
+         *         "id": "9b1f…",
+         *         "name": "Plant a tree on the Lüliang hills",
+         *         "unit_name": "tree"
+         *       },
+         *       "units": 2,
+         *       "points": 1000,
+         *       "created_at": "2026-11-25T01:00:00+00:00"
+         *     }
+         */
+        DonationOut: {
+            /** Id */
+            id: string;
+            /**
+             * Certificate
+             * @description The donation's certificate number
+             */
+            certificate: string;
+            project: components["schemas"]["ProjectRef"];
+            /** Units */
+            units: number;
+            /** Points */
+            points: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** DonationsPage */
+        DonationsPage: {
+            /** Items */
+            items: components["schemas"]["DonationOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as ?cursor= for the next page; null at the end
+             */
+            next_cursor: string | null;
+        };
+        /**
          * ErasureIn
          * @example {
          *       "password": "Green-Commute-2026"
@@ -1793,6 +2149,17 @@ export interface components {
             }[];
             /** Redemptions */
             redemptions: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Organisations
+             * @description Membership periods
+             */
+            organisations?: {
+                [key: string]: unknown;
+            }[];
+            /** Donations */
+            donations?: {
                 [key: string]: unknown;
             }[];
         };
@@ -2016,6 +2383,16 @@ export interface components {
             error?: components["schemas"]["Problem"] | null;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * JoinIn
+         * @example {
+         *       "join_code": "K7QM4TZP"
+         *     }
+         */
+        JoinIn: {
+            /** Join Code */
+            join_code: string;
         };
         /** LeaderboardEntry */
         LeaderboardEntry: {
@@ -2254,6 +2631,69 @@ export interface components {
              * @constant
              */
             status: "ok";
+        };
+        /**
+         * MemberCodeOut
+         * @example {
+         *       "code": "4829105573920418",
+         *       "expires_in": 120
+         *     }
+         */
+        MemberCodeOut: {
+            /**
+             * Code
+             * @description 16 digits, shown as a barcode or read out; usable once
+             */
+            code: string;
+            /**
+             * Expires In
+             * @description Seconds the code stays valid
+             */
+            expires_in: number;
+        };
+        /**
+         * MembershipOut
+         * @example {
+         *       "organisation": {
+         *         "id": "3f9a2c4e-1b6d-4e8f-a0c2-5d7e9f1b3a6c",
+         *         "name": "Yingze Street Community",
+         *         "kind": "community",
+         *         "region": "CN-SX",
+         *         "member_count": 412,
+         *         "created_at": "2026-11-20T02:00:00+00:00"
+         *       },
+         *       "joined_at": "2026-11-25T01:00:00+00:00"
+         *     }
+         */
+        MembershipOut: {
+            organisation: components["schemas"]["OrganisationOut"];
+            /**
+             * Joined At
+             * Format: date-time
+             */
+            joined_at: string;
+        };
+        /**
+         * MembershipsOut
+         * @example {
+         *       "items": [
+         *         {
+         *           "organisation": {
+         *             "id": "3f9a2c4e-1b6d-4e8f-a0c2-5d7e9f1b3a6c",
+         *             "name": "Yingze Street Community",
+         *             "kind": "community",
+         *             "region": "CN-SX",
+         *             "member_count": 412,
+         *             "created_at": "2026-11-20T02:00:00+00:00"
+         *           },
+         *           "joined_at": "2026-11-25T01:00:00+00:00"
+         *         }
+         *       ]
+         *     }
+         */
+        MembershipsOut: {
+            /** Items */
+            items: components["schemas"]["MembershipOut"][];
         };
         /**
          * MerchantIn
@@ -2610,6 +3050,202 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** MethodologyStats */
+        MethodologyStats: {
+            /** Code */
+            code: string;
+            /** Records */
+            records: number;
+            /** Reduction G */
+            reduction_g: number;
+            /** Points */
+            points: number;
+        };
+        /**
+         * OrganisationBoardOut
+         * @example {
+         *       "period": "month",
+         *       "from": "2026-11-01",
+         *       "to": "2026-11-25",
+         *       "kind": "community",
+         *       "region": "CN-SX",
+         *       "items": [
+         *         {
+         *           "rank": 1,
+         *           "organisation": {
+         *             "id": "3f9a2c4e-1b6d-4e8f-a0c2-5d7e9f1b3a6c",
+         *             "name": "Yingze Street Community",
+         *             "kind": "community",
+         *             "region": "CN-SX"
+         *           },
+         *           "member_count": 412,
+         *           "reduction_g": 1288410,
+         *           "points": 1279022
+         *         }
+         *       ]
+         *     }
+         */
+        OrganisationBoardOut: {
+            /** Period */
+            period: string;
+            /**
+             * From
+             * @description First local day counted; null = all
+             */
+            from: string | null;
+            /** To */
+            to: string;
+            kind: components["schemas"]["OrganisationKind"] | null;
+            /** Region */
+            region: string | null;
+            /** Items */
+            items: components["schemas"]["OrganisationRankOut"][];
+        };
+        /**
+         * OrganisationIn
+         * @example {
+         *       "name": "Yingze Street Community",
+         *       "kind": "community",
+         *       "region": "CN-SX"
+         *     }
+         */
+        OrganisationIn: {
+            /** Name */
+            name: string;
+            kind: components["schemas"]["OrganisationKind"];
+            /**
+             * Region
+             * @description ISO 3166-2 code, e.g. CN-SX
+             */
+            region: string;
+        };
+        /**
+         * OrganisationKind
+         * @enum {string}
+         */
+        OrganisationKind: "community" | "park" | "campus" | "institution" | "enterprise";
+        /**
+         * OrganisationOut
+         * @example {
+         *       "id": "3f9a2c4e-1b6d-4e8f-a0c2-5d7e9f1b3a6c",
+         *       "name": "Yingze Street Community",
+         *       "kind": "community",
+         *       "region": "CN-SX",
+         *       "member_count": 412,
+         *       "created_at": "2026-11-20T02:00:00+00:00"
+         *     }
+         */
+        OrganisationOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            kind: components["schemas"]["OrganisationKind"];
+            /** Region */
+            region: string;
+            /** Member Count */
+            member_count: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** OrganisationRankOut */
+        OrganisationRankOut: {
+            /** Rank */
+            rank: number;
+            organisation: components["schemas"]["OrganisationRef"];
+            /** Member Count */
+            member_count: number;
+            /** Reduction G */
+            reduction_g: number;
+            /** Points */
+            points: number;
+        };
+        /** OrganisationRef */
+        OrganisationRef: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            kind: components["schemas"]["OrganisationKind"];
+            /** Region */
+            region: string;
+        };
+        /**
+         * OrganisationStatsOut
+         * @example {
+         *       "organisation": {
+         *         "id": "3f9a2c4e-1b6d-4e8f-a0c2-5d7e9f1b3a6c",
+         *         "name": "Yingze Street Community",
+         *         "kind": "community",
+         *         "region": "CN-SX"
+         *       },
+         *       "from": "2026-11-01",
+         *       "to": "2026-11-30",
+         *       "group_by": "month",
+         *       "member_count": 412,
+         *       "periods": [
+         *         {
+         *           "period": "2026-11",
+         *           "members": 415,
+         *           "records": 2,
+         *           "reduction_g": 1167,
+         *           "points": 1167,
+         *           "by_methodology": [
+         *             {
+         *               "code": "purchase.labelled_product",
+         *               "records": 1,
+         *               "reduction_g": 700,
+         *               "points": 700
+         *             },
+         *             {
+         *               "code": "transit.metro",
+         *               "records": 1,
+         *               "reduction_g": 467,
+         *               "points": 467
+         *             }
+         *           ]
+         *         }
+         *       ],
+         *       "totals": {
+         *         "records": 2,
+         *         "reduction_g": 1167,
+         *         "points": 1167
+         *       }
+         *     }
+         */
+        OrganisationStatsOut: {
+            organisation: components["schemas"]["OrganisationRef"];
+            /**
+             * From
+             * Format: date
+             */
+            from: string;
+            /**
+             * To
+             * Format: date
+             */
+            to: string;
+            /** Group By */
+            group_by: string;
+            /** Member Count */
+            member_count: number;
+            /** Periods */
+            periods: components["schemas"]["PeriodStats"][];
+            totals: components["schemas"]["StatsTotals"];
+        };
+        /** OrganisationsPage */
+        OrganisationsPage: {
+            /** Items */
+            items: components["schemas"]["OrganisationOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as ?cursor= for the next page; null at the end
+             */
+            next_cursor: string | null;
+        };
         /** Page[CheckpointOut] */
         Page_CheckpointOut_: {
             /** Items */
@@ -2782,6 +3418,27 @@ export interface components {
             /** Points */
             points: number;
         };
+        /** PeriodStats */
+        PeriodStats: {
+            /**
+             * Period
+             * @description A local day (2026-11-25) or a month (2026-11)
+             */
+            period: string;
+            /**
+             * Members
+             * @description Citizens who were members at some time in the period
+             */
+            members: number;
+            /** Records */
+            records: number;
+            /** Reduction G */
+            reduction_g: number;
+            /** Points */
+            points: number;
+            /** By Methodology */
+            by_methodology: components["schemas"]["MethodologyStats"][];
+        };
         /**
          * Problem
          * @description RFC 9457 problem details. ``code`` is stable; ``reason``, where present, refines it.
@@ -2805,7 +3462,7 @@ export interface components {
              * @description Stable machine-readable error code
              * @enum {string}
              */
-            code: "already_fulfilled" | "already_reversed" | "bad_request" | "batch_final" | "cancelled" | "conflict" | "email_taken" | "expired" | "forbidden" | "http_error" | "idempotency_conflict" | "incentive_inactive" | "insufficient_points" | "internal_error" | "invalid_state" | "limit_reached" | "malformed_json" | "method_not_allowed" | "not_acceptable" | "not_found" | "nothing_to_issue" | "out_of_stock" | "payload_too_large" | "rate_limited" | "self_change_refused" | "type_not_allowed" | "unauthorized" | "unavailable" | "unknown_type" | "unknown_user" | "unsupported_media_type" | "validation_error" | "weak_password";
+            code: "already_fulfilled" | "already_member" | "already_reversed" | "bad_request" | "batch_final" | "cancelled" | "conflict" | "email_taken" | "expired" | "forbidden" | "http_error" | "idempotency_conflict" | "incentive_inactive" | "insufficient_points" | "internal_error" | "invalid_state" | "limit_reached" | "malformed_json" | "member_code_refused" | "membership_limit" | "method_not_allowed" | "not_acceptable" | "not_found" | "nothing_to_issue" | "out_of_stock" | "payload_too_large" | "project_closed" | "rate_limited" | "self_change_refused" | "target_reached" | "type_not_allowed" | "unauthorized" | "unavailable" | "unknown_type" | "unknown_user" | "unsupported_media_type" | "validation_error" | "weak_password";
             /**
              * @description Stable machine-readable refinement of code, when there is one
              * @default null
@@ -2874,14 +3531,102 @@ export interface components {
          *     - `ref_taken`: The reference is linked to another account.
          *     - `link_limit`: The account has as many links to this partner as allowed.
          *     - `code_invalid`: No pending link has this reference and code.
-         *     - `code_expired`: The confirmation code has expired.
+         *     - `code_expired`: The code has expired.
+         *     - `code_used`: The member code was already used.
+         *     - `code_unknown`: No member code has this value.
+         *     - `join_code_unknown`: No organisation has this join code.
+         *     - `label_exists`: The certifier's label id is already in the catalogue.
          *     - `paused`: The incentive is paused.
          *     - `not_yet_valid`: The incentive is not valid yet.
          *     - `past_validity`: The incentive is past its validity.
          *     - `ref_is_user_id`: The reference has the form of a user id.
          * @enum {string}
          */
-        ProblemReason: "token_missing" | "invalid_credentials" | "token_expired" | "token_invalid" | "token_revoked" | "refresh_reused" | "signature_invalid" | "timestamp_stale" | "nonce_reused" | "role_required" | "partner_inactive" | "merchant_inactive" | "console_role_refused" | "csrf_failed" | "invalid_cursor" | "ref_taken" | "link_limit" | "code_invalid" | "code_expired" | "paused" | "not_yet_valid" | "past_validity" | "ref_is_user_id";
+        ProblemReason: "token_missing" | "invalid_credentials" | "token_expired" | "token_invalid" | "token_revoked" | "refresh_reused" | "signature_invalid" | "timestamp_stale" | "nonce_reused" | "role_required" | "partner_inactive" | "merchant_inactive" | "console_role_refused" | "csrf_failed" | "invalid_cursor" | "ref_taken" | "link_limit" | "code_invalid" | "code_expired" | "code_used" | "code_unknown" | "join_code_unknown" | "label_exists" | "paused" | "not_yet_valid" | "past_validity" | "ref_is_user_id";
+        /**
+         * ProductIn
+         * @example {
+         *       "name": "Low-carbon oat milk 1 L",
+         *       "label_id": "CL-2026-0001",
+         *       "certifier": "Example Certification Centre",
+         *       "reduction_g_per_unit": "350",
+         *       "source": "Carbon label CL-2026-0001: product carbon footprint against the conventional product, certified 2026-03",
+         *       "valid_from": "2026-03-01T00:00:00+08:00",
+         *       "valid_until": "2027-03-01T00:00:00+08:00"
+         *     }
+         */
+        ProductIn: {
+            /** Name */
+            name: string;
+            /**
+             * Label Id
+             * @description The id printed on the label
+             */
+            label_id: string;
+            /** Certifier */
+            certifier: string;
+            /**
+             * Reduction G Per Unit
+             * @description The label's reduction against the conventional product, g CO2e per unit
+             */
+            reduction_g_per_unit: number | string;
+            /**
+             * Source
+             * @description Where the value is published
+             */
+            source: string;
+            /** Valid From */
+            valid_from?: string | null;
+            /** Valid Until */
+            valid_until?: string | null;
+        };
+        /**
+         * ProductOut
+         * @example {
+         *       "id": "5f0c6a1e-2b7d-4c1a-9a53-0d1f4b2e8c71",
+         *       "name": "Low-carbon oat milk 1 L",
+         *       "label_id": "CL-2026-0001",
+         *       "certifier": "Example Certification Centre",
+         *       "reduction_g_per_unit": "350",
+         *       "source": "Carbon label CL-2026-0001: product carbon footprint against the conventional product, certified 2026-03",
+         *       "valid_from": "2026-03-01T00:00:00+08:00",
+         *       "valid_until": "2027-03-01T00:00:00+08:00",
+         *       "in_force": true
+         *     }
+         */
+        ProductOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Label Id */
+            label_id: string;
+            /** Certifier */
+            certifier: string;
+            /**
+             * Reduction G Per Unit
+             * @description g CO2e per unit, as a decimal string
+             */
+            reduction_g_per_unit: string;
+            /** Source */
+            source: string;
+            /** Valid From */
+            valid_from: string | null;
+            /** Valid Until */
+            valid_until: string | null;
+            /** In Force */
+            in_force: boolean;
+        };
+        /** ProductsPage */
+        ProductsPage: {
+            /** Items */
+            items: components["schemas"]["ProductOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as ?cursor= for the next page; null at the end
+             */
+            next_cursor: string | null;
+        };
         /**
          * ProfilePatchIn
          * @description Only the fields sent change; ``null`` clears one.
@@ -2898,6 +3643,106 @@ export interface components {
              * @description ISO 3166-2 code, e.g. CN-SX
              */
             region?: string | null;
+        };
+        /**
+         * ProjectIn
+         * @example {
+         *       "name": "Plant a tree on the Lüliang hills",
+         *       "description": "Each unit plants and tends one tree for three years.",
+         *       "points_per_unit": 500,
+         *       "unit_name": "tree",
+         *       "target_units": 10000
+         *     }
+         */
+        ProjectIn: {
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /** Points Per Unit */
+            points_per_unit: number;
+            /** Unit Name */
+            unit_name: string;
+            /** Target Units */
+            target_units: number;
+        };
+        /**
+         * ProjectOut
+         * @example {
+         *       "id": "9b1f…",
+         *       "name": "Plant a tree on the Lüliang hills",
+         *       "description": "Each unit plants and tends one tree for three years.",
+         *       "points_per_unit": 500,
+         *       "unit_name": "tree",
+         *       "target_units": 10000,
+         *       "donated_units": 2,
+         *       "donated_points": 1000,
+         *       "progress": 0.0002,
+         *       "active": true,
+         *       "created_at": "2026-11-25T01:00:00+00:00"
+         *     }
+         */
+        ProjectOut: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            /** Unit Name */
+            unit_name: string;
+            /** Points Per Unit */
+            points_per_unit: number;
+            /** Target Units */
+            target_units: number;
+            /** Donated Units */
+            donated_units: number;
+            /** Donated Points */
+            donated_points: number;
+            /**
+             * Progress
+             * @description donated_units / target_units
+             */
+            progress: number;
+            /** Active */
+            active: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /**
+         * ProjectPatch
+         * @example {
+         *       "active": false
+         *     }
+         */
+        ProjectPatch: {
+            /**
+             * Active
+             * @description false: the project takes no more donations
+             */
+            active: boolean;
+        };
+        /** ProjectRef */
+        ProjectRef: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Unit Name */
+            unit_name: string;
+        };
+        /** ProjectsPage */
+        ProjectsPage: {
+            /** Items */
+            items: components["schemas"]["ProjectOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as ?cursor= for the next page; null at the end
+             */
+            next_cursor: string | null;
         };
         /**
          * PublicBatchOut
@@ -3001,6 +3846,87 @@ export interface components {
             next_cursor: string | null;
         };
         /**
+         * PurchaseIn
+         * @example {
+         *       "member_code": "4829105573920418",
+         *       "client_event_id": "till-07:20261125:000153",
+         *       "items": [
+         *         {
+         *           "product_id": "5f0c6a1e-2b7d-4c1a-9a53-0d1f4b2e8c71",
+         *           "quantity": 2
+         *         }
+         *       ]
+         *     }
+         */
+        PurchaseIn: {
+            /** Member Code */
+            member_code: string;
+            /**
+             * Client Event Id
+             * @description Chosen by the till; the same id from the same merchant is the same purchase
+             */
+            client_event_id: string;
+            /** Items */
+            items: components["schemas"]["PurchaseItem"][];
+        };
+        /** PurchaseItem */
+        PurchaseItem: {
+            /** Product Id */
+            product_id: string;
+            /** Quantity */
+            quantity: number;
+        };
+        /**
+         * PurchaseOut
+         * @example {
+         *       "id": "0b7e…",
+         *       "client_event_id": "till-07:20261125:000153",
+         *       "created_at": "2026-11-25T01:00:00+00:00",
+         *       "reduction_g": 700,
+         *       "points": 700,
+         *       "records": [
+         *         {
+         *           "id": "6d3a…",
+         *           "client_event_id": "till:<merchant id>:till-07:20261125:000153:0",
+         *           "type": "purchase.labelled_product",
+         *           "status": "credited",
+         *           "reduction_g": 700,
+         *           "points": 700,
+         *           "reasons": [],
+         *           "reason_descriptions": [],
+         *           "methodology": {
+         *             "code": "purchase.labelled_product",
+         *             "version": 1
+         *           },
+         *           "occurred_at": "2026-11-25T01:00:00+00:00",
+         *           "received_at": "2026-11-25T01:00:00+00:00",
+         *           "source": "merchant",
+         *           "reversed_at": null
+         *         }
+         *       ]
+         *     }
+         */
+        PurchaseOut: {
+            /** Id */
+            id: string;
+            /** Client Event Id */
+            client_event_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Reduction G */
+            reduction_g: number;
+            /** Points */
+            points: number;
+            /**
+             * Records
+             * @description One record per product, credited to the citizen
+             */
+            records: components["schemas"]["RecordOut"][];
+        };
+        /**
          * ReadyOut
          * @example {
          *       "status": "ready",
@@ -3031,7 +3957,7 @@ export interface components {
          *     to this list.
          * @enum {string}
          */
-        Reason: "implausible_speed" | "implausible_amount" | "too_late" | "in_future" | "overlapping_activity" | "needs_review" | "daily_cap_reached" | "rejected_by_review" | "reversed_by_admin";
+        Reason: "implausible_speed" | "implausible_amount" | "product_not_valid" | "too_late" | "in_future" | "overlapping_activity" | "needs_review" | "daily_cap_reached" | "rejected_by_review" | "reversed_by_admin";
         /** ReasonDescription */
         ReasonDescription: {
             reason: components["schemas"]["Reason"];
@@ -3269,7 +4195,7 @@ export interface components {
          * RecordSource
          * @enum {string}
          */
-        RecordSource: "app" | "partner";
+        RecordSource: "app" | "partner" | "merchant";
         /**
          * RecordStatus
          * @enum {string}
@@ -3962,6 +4888,15 @@ export interface components {
              */
             items: components["schemas"]["StatsItem"][];
         };
+        /** StatsTotals */
+        StatsTotals: {
+            /** Records */
+            records: number;
+            /** Reduction G */
+            reduction_g: number;
+            /** Points */
+            points: number;
+        };
         /** StatusAmounts */
         StatusAmounts: {
             /** Records */
@@ -3997,7 +4932,7 @@ export interface components {
          * TransactionKind
          * @enum {string}
          */
-        TransactionKind: "credit" | "debt_repayment" | "hold" | "settle" | "release" | "reversal" | "expiry";
+        TransactionKind: "credit" | "debt_repayment" | "hold" | "settle" | "release" | "reversal" | "expiry" | "donation";
         /** TransferIn */
         TransferIn: {
             /**
@@ -9231,6 +10166,1549 @@ export interface operations {
                 };
             };
             /** @description Password too weak / Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createOrganisation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrganisationIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrganisationOut"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getOrganisation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                organisation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrganisationOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listOrganisations: {
+        parameters: {
+            query?: {
+                kind?: components["schemas"]["OrganisationKind"] | null;
+                region?: string | null;
+                /** @description Items per page */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganisationsPage"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    myOrganisations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipsOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    join: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JoinIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipOut"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already a member / Membership limit reached */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    leave: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                organisation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    organisationStats: {
+        parameters: {
+            query?: {
+                from?: string | null;
+                to?: string | null;
+                group_by?: "day" | "month";
+            };
+            header?: never;
+            path: {
+                organisation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganisationStatsOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    organisationBoard: {
+        parameters: {
+            query?: {
+                kind?: components["schemas"]["OrganisationKind"] | null;
+                region?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                period: "day" | "week" | "month" | "all";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrganisationBoardOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProductIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductOut"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listProducts: {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductsPage"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    memberCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberCodeOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postPurchase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PurchaseIn"];
+            };
+        };
+        responses: {
+            /** @description Replay of an earlier request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PurchaseOut"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PurchaseOut"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Member code not usable / Idempotency key reused with other content */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectOut"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProjectPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectOut"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listProjects: {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectsPage"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listDonations: {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DonationsPage"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    donate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Chosen by the client; retrying with the same key never donates twice */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DonationIn"];
+            };
+        };
+        responses: {
+            /** @description Replay of an earlier request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DonationOut"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DonationOut"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not enough points / Project not open for donations / Project target reached / Idempotency key reused with other content */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
             422: {
                 headers: {
                     [name: string]: unknown;
