@@ -72,13 +72,13 @@ record_routes = APIRouter(
 async def post_record(
     body: RecordIn,
     response: Response,
-    user: CitizenRow,
+    principal: Citizen,
     session: Session,
     kv: KVDep,
     settings: SettingsDep,
     committer: RecordCommitterDep,
 ) -> dict[str, Any]:
-    outcome = await group_commit.ingest_single(session, settings, kv, committer, user, body)
+    outcome = await group_commit.ingest_single(session, settings, kv, committer, principal.id, body)
     if not outcome.created:
         response.status_code = 200
     return record_views.view(outcome.record)

@@ -24,7 +24,9 @@ from app.services.ledger.accounts import (
     lock_user,
     lock_users,
     merchant_account,
+    open_accounts,
     platform_account,
+    platform_shards,
     user_accounts,
 )
 from app.services.ledger.credits import Credit, credit, credit_many, reverse
@@ -56,7 +58,9 @@ __all__ = [
     "lock_user",
     "lock_users",
     "merchant_account",
+    "open_accounts",
     "platform_account",
+    "platform_shards",
     "release",
     "reverse",
     "settle",
