@@ -73,17 +73,18 @@ class Principal:
 
 
 async def get_principal(
-    request: Request,
-    session: Session,
-    kv: KVDep,
-    settings: SettingsDep,
-    token: Annotated[str | None, Depends(oauth2)],
+    request: Request, token: Annotated[str | None, Depends(oauth2)]
 ) -> Principal:
+    """The caller, from the verified token and one round trip to the store (revocation and
+    rate limit together). Settings, store and sessions come from the application's state
+    rather than as sub-dependencies: every authenticated request resolves this, and each
+    dependency costs the framework more than the check itself. A database session is
+    opened only when the store cannot answer (Redis down or being reloaded)."""
     if not token:
         raise Unauthorized("Missing bearer token.")
-    claims = decode_checked(settings, token, "access")
-    # The session is used only when the store cannot answer (Redis down or being reloaded).
-    await authenticate(session, kv, settings, claims)
+    state = request.app.state
+    claims = decode_checked(state.settings, token, "access")
+    await authenticate(state.sessionmaker, state.kv, state.settings, claims)
     request.state.user_id = claims.sub
     return Principal(id=claims.sub, role=claims.role, merchant_id=claims.merchant_id, claims=claims)
 
