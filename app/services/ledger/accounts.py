@@ -202,6 +202,10 @@ async def lock_user(session: AsyncSession, user_id: str, *also: str) -> None:
     await lock(session, [*user_accounts(user_id), *also])
 
 
-async def lock_users(session: AsyncSession, user_ids: Iterable[str]) -> None:
-    """Lock several citizens' accounts in one statement (a batch of records)."""
-    await lock(session, [account for user_id in user_ids for account in user_accounts(user_id)])
+async def lock_users(session: AsyncSession, user_ids: Iterable[str], *also: str) -> None:
+    """Lock several citizens' accounts in one statement (a batch of records); ``also``:
+    accounts the same unit of work will post to (the issuance shard of its credits), locked
+    in the same statement, in the global order."""
+    await lock(
+        session, [*(account for user_id in user_ids for account in user_accounts(user_id)), *also]
+    )

@@ -124,20 +124,23 @@ async def _repay_debt(session: AsyncSession, c: Credit, owed: int) -> None:
     )
 
 
-async def credit_many(session: AsyncSession, credits: list[Credit]) -> list[str | None]:
+async def credit_many(
+    session: AsyncSession, credits: list[Credit], issuance: str | None = None
+) -> list[str | None]:
     """Post many credits as ``credit`` would one by one, with one bulk posting; returns the
     transaction ids in order (None for a credit of zero points, which only counts grams).
 
     For new refs only (records carry fresh ids): a ref that exists already is refused by the
     unique constraint and fails the unit of work. A citizen in debt is credited one by one,
-    repaying the debt from the new lot. The issuance side of every credit is one shard, the
-    first citizen's: units of work that credit many citizens at once (groups of records in
-    flight together) then each hold one shard, rarely the same, instead of each holding a
-    quarter of them. It is locked here, late in the unit of work, so that it is held only for
-    its last statements."""
+    repaying the debt from the new lot. The issuance side of every credit is one shard
+    (``issuance``, by default the first citizen's): units of work that credit many citizens at
+    once (groups of records in flight together) then each hold one shard, rarely the same,
+    instead of each holding a quarter of them. Unless the caller locked it already with its
+    citizens, it is locked here, late in the unit of work, so that it is held only for its last
+    statements."""
     if not credits:
         return []
-    issuance = platform_account("issuance", credits[0].user_id)
+    issuance = issuance or platform_account("issuance", credits[0].user_id)
     accounts = await lock(
         session, [issuance, *(a for c in credits for a in user_accounts(c.user_id))]
     )

@@ -364,7 +364,9 @@ async def ingest_many(
             continue
         todo.append(_Item(i, user, p.record_in, p.m, p.data, p.digest))
     if todo:
-        await ledger.lock_users(session, sorted({it.user.id for it in todo}))
+        # The citizens and the one issuance shard of the unit's credits, in one statement.
+        issuance = ledger.platform_account("issuance", todo[0].user.id)
+        await ledger.lock_users(session, sorted({it.user.id for it in todo}), issuance)
         batch = await _Batch.load(session, todo, settings)
         new: list[Record] = []
         credits: list[tuple[Record, ledger.Credit]] = []
@@ -375,7 +377,7 @@ async def ingest_many(
                 )
             except DomainError as exc:
                 out[it.index] = exc
-        txn_ids = await ledger.credit_many(session, [c for _, c in credits])
+        txn_ids = await ledger.credit_many(session, [c for _, c in credits], issuance)
         for (record, _), txn_id in zip(credits, txn_ids, strict=True):
             record.transaction_id = txn_id
         await batch.save_usage(session)
