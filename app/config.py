@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     record_group_max: int = Field(default=64, ge=1, le=1000)
     record_group_wait_ms: float = Field(default=2.0, ge=0, le=1000)
     record_group_queue: int = Field(default=1024, ge=1, le=100_000)
+    # Units of work of one worker in flight at once (PostgreSQL; SQLite runs one at a time).
+    record_group_concurrency: int = Field(default=2, ge=1, le=64)
     # Refreshing is routine for every phone behind one carrier address: its own, larger budget.
     rate_limit_refresh_per_minute: int = Field(default=600, ge=0)
     # Failed sign-ins per account within the window; past it that account alone gets 429.

@@ -74,27 +74,30 @@ class Principal:
 
 
 async def get_principal(
-    request: Request,
-    session: Session,
-    kv: KVDep,
-    settings: SettingsDep,
-    token: Annotated[str | None, Depends(oauth2)],
+    request: Request, token: Annotated[str | None, Depends(oauth2)]
 ) -> Principal:
+    """The caller, from the verified token and one round trip to the store (revocation and
+    rate limit together). Settings, store and sessions come from the application's state
+    rather than as sub-dependencies: every authenticated request resolves this, and each
+    dependency costs the framework more than the check itself. A database session is
+    opened only when the store cannot answer (Redis down or being reloaded). The console
+    sends its token in a cookie, which the browser adds by itself: such a request must also
+    prove, with its CSRF header, that the console made it."""
+    state = request.app.state
     from_cookie = False
     if not token and (token := request.cookies.get(console.ACCESS_COOKIE)):
         from_cookie = True
     if not token:
         raise Unauthorized("Missing bearer token.", reason="token_missing")
-    claims = decode_checked(settings, token, "access")
-    if from_cookie:  # the browser sends cookies by itself: prove the console made the request
+    claims = decode_checked(state.settings, token, "access")
+    if from_cookie:
         console.check_csrf(
-            settings,
+            state.settings,
             claims.sub,
             request.headers.get(console.CSRF_HEADER),
             request.cookies.get(console.CSRF_COOKIE),
         )
-    # The session is used only when the store cannot answer (Redis down or being reloaded).
-    await authenticate(session, kv, settings, claims)
+    await authenticate(state.sessionmaker, state.kv, state.settings, claims)
     request.state.user_id = claims.sub
     return Principal(id=claims.sub, role=claims.role, merchant_id=claims.merchant_id, claims=claims)
 

@@ -184,8 +184,31 @@ def sign(settings: Settings, claims: TokenClaims) -> str:
     return jwt.encode(payload, settings.jwt_key, algorithm=ALGORITHM)
 
 
+# Access tokens whose signature and claims this worker has verified, by the exact token and
+# the key, audience and issuer it was checked against: a token is sent with every request of
+# its life, and verifying the signature again costs more than the rest of authentication. Only
+# expiry changes with time, and is checked on every use; revocation is the store's (deps).
+_VERIFIED: dict[tuple[str, str, str, str], TokenClaims] = {}
+_VERIFIED_MAX = 8192
+
+
 def decode_checked(settings: Settings, token: str, typ: TokenType) -> TokenClaims:
     """The token's claims; 401 ``token_expired`` or ``token_invalid`` otherwise."""
+    key = (token, settings.jwt_key, settings.jwt_audience, settings.jwt_issuer)
+    if typ == "access" and (known := _VERIFIED.get(key)) is not None:
+        if known.exp <= datetime.now(UTC):
+            _VERIFIED.pop(key, None)
+            raise Unauthorized("The token has expired.", reason="token_expired")
+        return known
+    claims = _decode(settings, token, typ)
+    if typ == "access":
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            del _VERIFIED[next(iter(_VERIFIED))]  # the oldest verified
+        _VERIFIED[key] = claims
+    return claims
+
+
+def _decode(settings: Settings, token: str, typ: TokenType) -> TokenClaims:
     try:
         payload = jwt.decode(
             token,

@@ -103,8 +103,7 @@ TAGS: list[dict[str, str]] = [
     },
     {
         "name": "donations",
-        "description": "Public-good projects and citizens' donations of points, with "
-        "certificates.",
+        "description": "Public-good projects and citizens' donations of points, with certificates.",
     },
     {"name": "health", "description": "Liveness, readiness and Prometheus metrics."},
 ]

@@ -30,14 +30,24 @@ async def healthz() -> LiveOut:
 )
 async def readyz(request: Request) -> Response:
     checks: dict[str, str] = {}
-    try:
-        async with asyncio.timeout(3):
-            async with request.app.state.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # any failure means not ready
-        logger.warning("readiness: database unreachable: %s", type(exc).__name__)
-        checks["database"] = "unreachable"
+    # Twice: connections pooled before a database restart are not pinged on checkout, so the
+    # first may be a dead one; it is discarded, and the question is about the database.
+    for attempt in (1, 2):
+        try:
+            async with asyncio.timeout(3):
+                async with request.app.state.engine.connect() as conn:
+                    try:
+                        await conn.execute(text("SELECT 1"))
+                    except Exception:
+                        await conn.invalidate()
+                        raise
+            checks["database"] = "ok"
+            break
+        except Exception as exc:  # any failure means not ready
+            if attempt == 1:
+                continue
+            logger.warning("readiness: database unreachable: %s", type(exc).__name__)
+            checks["database"] = "unreachable"
     if request.app.state.settings.redis_url:
         try:
             async with asyncio.timeout(2):

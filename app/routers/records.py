@@ -75,13 +75,13 @@ record_routes = APIRouter(
 async def post_record(
     body: RecordIn,
     response: Response,
-    user: CitizenRow,
+    principal: Citizen,
     session: Session,
     kv: KVDep,
     settings: SettingsDep,
     committer: RecordCommitterDep,
 ) -> RecordOut:
-    outcome = await group_commit.ingest_single(session, settings, kv, committer, user, body)
+    outcome = await group_commit.ingest_single(session, settings, kv, committer, principal.id, body)
     if not outcome.created:
         response.status_code = 200
     return RecordOut.model_validate(outcome.record)

@@ -264,7 +264,8 @@ async def test_a_unit_lost_once_is_retried_and_every_record_is_answered(client, 
 
 
 @pytest.mark.parametrize(
-    "settings_overrides", [{"record_group_queue": 1, "record_group_wait_ms": 0}]
+    "settings_overrides",
+    [{"record_group_queue": 1, "record_group_wait_ms": 0, "record_group_concurrency": 1}],
 )
 async def test_a_full_queue_answers_503_at_once(client, app, monkeypatch):
     people = await asyncio.gather(*[citizen(client) for _ in range(3)])
@@ -312,3 +313,31 @@ async def test_without_grouping_each_record_commits_alone_with_the_same_answers(
     assert sorted(r.status_code for r in rs) == [200, 200, 201, 201]
     assert sorted(r.json()["status"] for r in (rs[0], rs[3])) == ["credited", "rejected"]
     assert await balance(c) == 467
+
+
+@pytest.mark.parametrize("settings_overrides", [GROUPED])
+async def test_records_of_this_minute_in_one_group_read_the_methodology_versions_once(client, app):
+    people = await asyncio.gather(*[citizen(client) for _ in range(8)])
+    # A record of the last moments may fall under a version published a moment ago by another
+    # worker: its unit reads the versions again, but once for all the records it decides.
+    reads: list[str] = []
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM methodology_versions" in statement:
+            reads.append(statement)
+
+    sa_event.listen(app.state.engine.sync_engine, "before_cursor_execute", executed)
+    try:
+        with record_commits(app.state.engine) as commits:
+            rs = await asyncio.gather(
+                *[
+                    c.post("/v1/events", json=event("walking", {"steps": 4000}, at=ago(seconds=5)))
+                    for c in people
+                ]
+            )
+    finally:
+        sa_event.remove(app.state.engine.sync_engine, "before_cursor_execute", executed)
+    assert [r.status_code for r in rs] == [201] * len(people), [r.text for r in rs]
+    assert all(r.json()["status"] == "credited" for r in rs)
+    assert 1 <= commits.count < len(people)
+    assert len(reads) <= commits.count, reads

@@ -29,10 +29,10 @@ from weakref import WeakKeyDictionary
 
 from redis.exceptions import RedisError
 from sqlalchemy import delete, exists, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db import insert_ignore, new_id
+from app.db import insert_ignore, new_id, session_scope
 from app.kit.errors import RateLimited, Unauthorized
 from app.kv import AUTH_RATE_LIMITED, AUTH_REVOKED, AUTH_UNLOADED, KV, AuthKeys, retry_after_seconds
 from app.models import RefreshToken, RevokedToken, User
@@ -285,10 +285,10 @@ async def revoke_other_sessions(
 
 
 async def authenticate(
-    session: AsyncSession, kv: KV, settings: Settings, claims: TokenClaims
+    maker: async_sessionmaker[AsyncSession], kv: KV, settings: Settings, claims: TokenClaims
 ) -> None:
     """Refuse a revoked token and count the request against the citizen's rate limit: one
-    round trip to the store, no database read while the store answers."""
+    round trip to the store, no database read (nor session) while the store answers."""
     keys = AuthKeys(
         STANDING_MARKER,
         _revoked_key(claims.jti),
@@ -298,10 +298,12 @@ async def authenticate(
     limit = settings.rate_limit_citizen_per_minute if claims.role == Role.CITIZEN else 0
     try:
         if _standing(kv).dirty:
-            await _reload(session, kv, settings)
+            async with session_scope(maker) as session:
+                await _reload(session, kv, settings)
         code, retry = await kv.authorize(keys, claims.issued_at, limit, ratelimit.WINDOW_SECONDS)
         if code == AUTH_UNLOADED:
-            await _reload(session, kv, settings)
+            async with session_scope(maker) as session:
+                await _reload(session, kv, settings)
             code, retry = await kv.authorize(
                 keys, claims.issued_at, limit, ratelimit.WINDOW_SECONDS
             )
@@ -309,8 +311,10 @@ async def authenticate(
         logger.warning("redis unreachable: checking revocation in the database")
         REDIS_FALLBACKS.labels("authentication").inc()
         code = AUTH_UNLOADED
-    if code == AUTH_UNLOADED and await _revoked_in_database(session, claims):
-        code = AUTH_REVOKED
+    if code == AUTH_UNLOADED:
+        async with session_scope(maker) as session:
+            if await _revoked_in_database(session, claims):
+                code = AUTH_REVOKED
     if code == AUTH_REVOKED:
         raise Unauthorized("Token has been revoked.", reason="token_revoked")
     if code == AUTH_RATE_LIMITED:

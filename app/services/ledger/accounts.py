@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import String, Table, bindparam, case, event, select
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -76,6 +76,11 @@ def platform_account(kind: str, user_id: str) -> str:
     return f"platform:{kind}:{shard:03d}"
 
 
+def platform_shards(kind: str) -> list[str]:
+    """Every shard of a platform account."""
+    return [f"platform:{kind}:{shard:03d}" for shard in range(PLATFORM_SHARDS)]
+
+
 def user_accounts(user_id: str) -> list[str]:
     return [available_account(user_id), held_account(user_id), debt_account(user_id)]
 
@@ -102,10 +107,11 @@ class Locked:
         return kind_and_owner(self.id)[1]
 
 
-def one_of(session: AsyncSession, column: Any, name: str) -> ColumnElement[bool]:
+def one_of(session: AsyncSession | AsyncConnection, column: Any, name: str) -> ColumnElement[bool]:
     """``column = ANY(:name)`` on PostgreSQL: one prepared statement whatever the number of
     values; an expanding ``IN`` elsewhere."""
-    if session.get_bind().dialect.name == "postgresql":
+    bind = session.get_bind() if isinstance(session, AsyncSession) else session
+    if bind.dialect.name == "postgresql":
         return column == bindparam(name, type_=postgresql.ARRAY(String)).any_()  # type: ignore[no-any-return]
     return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
 
@@ -176,6 +182,24 @@ async def _create(session: AsyncSession, absent: list[str]) -> None:
         held.update((r.id, Locked(r.id, r.kind, int(r.balance))) for r in rows2)
 
 
+async def open_accounts(conn: AsyncConnection, account_ids: Iterable[str]) -> None:
+    """Create the accounts that do not exist yet, outside any unit of work that locks (on an
+    autocommit connection): a unit that then finds them all takes its locks with one
+    ``SELECT … FOR UPDATE`` and never waits on another unit's uncommitted insert, whose
+    locks it cannot order. Accounts are never deleted."""
+    now = utcnow()
+    rows = []
+    for account_id in sorted(set(account_ids)):
+        kind, owner = kind_and_owner(account_id)
+        rows.append(
+            {"id": account_id, "kind": kind, "owner_id": owner, "balance": 0, "created_at": now}
+        )
+    if rows:
+        dialect = conn.dialect.name
+        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ACCOUNTS)
+        await conn.execute(stmt.on_conflict_do_nothing(), rows)
+
+
 async def lock_user(session: AsyncSession, user_id: str, *also: str) -> None:
     """Lock one citizen's accounts: serialises that citizen's ledger-affecting work. ``also``:
     accounts the same unit of work will post to (a merchant's, when a code settles), locked
@@ -183,6 +207,10 @@ async def lock_user(session: AsyncSession, user_id: str, *also: str) -> None:
     await lock(session, [*user_accounts(user_id), *also])
 
 
-async def lock_users(session: AsyncSession, user_ids: Iterable[str]) -> None:
-    """Lock several citizens' accounts in one statement (a batch of records)."""
-    await lock(session, [account for user_id in user_ids for account in user_accounts(user_id)])
+async def lock_users(session: AsyncSession, user_ids: Iterable[str], *also: str) -> None:
+    """Lock several citizens' accounts in one statement (a batch of records); ``also``:
+    accounts the same unit of work will post to (the issuance shard of its credits), locked
+    in the same statement, in the global order."""
+    await lock(
+        session, [*(account for user_id in user_ids for account in user_accounts(user_id)), *also]
+    )

@@ -63,7 +63,7 @@ class Credit:
     decision_hash: str | None = None  # the record decision behind it (see ``proofs``)
 
 
-def _credit_draft(c: Credit) -> Draft:
+def _credit_draft(c: Credit, issuance: str | None = None) -> Draft:
     return Draft(
         ref=c.ref,
         kind=TransactionKind.CREDIT,
@@ -71,7 +71,7 @@ def _credit_draft(c: Credit) -> Draft:
         cause_id=c.cause_id,
         user_id=c.user_id,
         legs=[
-            (platform_account("issuance", c.user_id), -c.points),
+            (issuance or platform_account("issuance", c.user_id), -c.points),
             (available_account(c.user_id), c.points),
         ],
         lot_expires_at=c.expires_at,
@@ -126,23 +126,25 @@ async def _repay_debt(session: AsyncSession, c: Credit, owed: int) -> None:
     )
 
 
-async def credit_many(session: AsyncSession, credits: list[Credit]) -> list[str | None]:
+async def credit_many(
+    session: AsyncSession, credits: list[Credit], issuance: str | None = None
+) -> list[str | None]:
     """Post many credits as ``credit`` would one by one, with one bulk posting; returns the
     transaction ids in order (None for a credit of zero points, which only counts grams).
 
     For new refs only (records carry fresh ids): a ref that exists already is refused by the
     unique constraint and fails the unit of work. A citizen in debt is credited one by one,
-    repaying the debt from the new lot. The issuance shards are locked here, late in the
-    unit of work, so that they are held only for its last statements."""
+    repaying the debt from the new lot. The issuance side of every credit is one shard
+    (``issuance``, by default the first citizen's): units of work that credit many citizens at
+    once (groups of records in flight together) then each hold one shard, rarely the same,
+    instead of each holding a quarter of them. Unless the caller locked it already with its
+    citizens, it is locked here, late in the unit of work, so that it is held only for its last
+    statements."""
     if not credits:
         return []
+    issuance = issuance or platform_account("issuance", credits[0].user_id)
     accounts = await lock(
-        session,
-        [
-            account
-            for c in credits
-            for account in (*user_accounts(c.user_id), platform_account("issuance", c.user_id))
-        ],
+        session, [issuance, *(a for c in credits for a in user_accounts(c.user_id))]
     )
     reductions: dict[str, int] = defaultdict(int)
     bulk: list[int] = []
@@ -157,11 +159,13 @@ async def credit_many(session: AsyncSession, credits: list[Credit]) -> list[str 
         else:
             bulk.append(i)
     out: dict[int, str] = {}
-    posted = await post(session, [_credit_draft(credits[i]) for i in bulk], dict(reductions))
+    posted = await post(
+        session, [_credit_draft(credits[i], issuance) for i in bulk], dict(reductions)
+    )
     out.update((i, txn.id) for i, txn in zip(bulk, posted, strict=True))
     for i in one_by_one:
         c = credits[i]
-        [txn] = await post(session, [_credit_draft(c)])
+        [txn] = await post(session, [_credit_draft(c, issuance)])
         await _repay_debt(session, c, -accounts[debt_account(c.user_id)].balance)
         out[i] = txn.id
     return [out.get(i) for i in range(len(credits))]

@@ -8,8 +8,11 @@ them. A version can only take effect from ``CLOCK_TOLERANCE`` before it was crea
 insert commits within moments, so a list read at ``loaded_at`` is complete for every instant
 before ``loaded_at - VERSION_MARGIN``: records that occurred earlier are answered from memory,
 later ones make the worker read the list again. Another worker's new version is therefore
-never missed, and a record of a few minutes ago costs no query. Parsed parameters are cached by
-version id, which is safe because versions never change.
+never missed, and a record of a few minutes ago costs no query. A list read again is kept for
+the rest of its unit of work: the records of one unit (a group of single records, a batch)
+that happened moments ago cost one query per methodology together, not one each, and are
+decided as a record alone would be, against a list read inside its own transaction. Parsed
+parameters are cached by version id, which is safe because versions never change.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.db import insert_ignore, utcnow
 from app.kit.errors import NotFound
@@ -136,11 +140,23 @@ def forget_versions(session: AsyncSession, code: str) -> None:
     _versions.get(session.get_bind().engine, {}).pop(code, None)
 
 
+_READ_IN_UNIT = "methodologies.read_in_unit"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_unit_reads(session: Session, *_: Any) -> None:
+    session.info.pop(_READ_IN_UNIT, None)
+
+
 async def version_in_force(session: AsyncSession, m: Methodology, at: datetime) -> InForce:
     per_code = _versions.setdefault(session.get_bind().engine, {})
     loaded = per_code.get(m.code)
     if loaded is None or at >= loaded.at - VERSION_MARGIN:
-        loaded = per_code[m.code] = await _load(session, m.code)
+        in_unit: dict[str, _Loaded] = session.info.setdefault(_READ_IN_UNIT, {})
+        loaded = in_unit.get(m.code)
+        if loaded is None:
+            loaded = per_code[m.code] = in_unit[m.code] = await _load(session, m.code)
     for v in loaded.versions:
         if v.effective_from <= at:
             return InForce(v, parsed(m, v))

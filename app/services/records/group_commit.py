@@ -2,13 +2,19 @@
 
 A record alone costs a transaction of its own: the citizen's lock, the reads it is checked
 against, its inserts and a commit, each a round trip. Per worker, one committer task owns a
-bounded queue instead. A request checks its record's schema and hashes it (no database), gives
-its connection back, and queues ``(record, future)``. The committer takes up to
+bounded queue instead. A request checks its record's schema and hashes it (no database, not
+even the citizen's row) and queues ``(citizen id, record, future)``. When one of its
+``record_group_concurrency`` units of work is free, the committer takes up to
 ``record_group_max`` records, or whatever arrived within ``record_group_wait_ms`` of the first,
-and decides them with the batch path (``intake.ingest_many``: one ordered lock statement, bulk
-reads, decisions in memory in arrival order, bulk inserts) in one unit of work with its
-after-commit hooks; then it answers each future with that record's own outcome, exactly as a
-request of its own would have been answered.
+reads their citizens (region, still active) in one statement, and decides them with the batch
+path (``intake.ingest_many``: one ordered lock statement, bulk reads, decisions in memory in
+arrival order, bulk inserts) in one unit of work with its after-commit hooks; then it answers
+each future with that record's own outcome, exactly as a request of its own would have been
+answered. While one unit waits for the database, the next group gathers and starts: units
+of work in flight overlap their round trips. Two units that share a citizen queue on that
+citizen's ledger lock, taken first and in one global order, so a citizen's records are still
+decided one unit after the other; on SQLite, whose writers are serial anyway, one unit at a
+time.
 
 Failures:
 
@@ -31,15 +37,15 @@ from collections import deque
 from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db import is_database_outage, session_scope
+from app.db import is_database_outage, read_only, session_scope
 from app.kit.errors import DomainError, ServiceUnavailable
 from app.kv import KV
-from app.models import User
 from app.observability import RECORD_GROUP_SIZE, RECORD_GROUPS, RECORD_QUEUE_WAIT
 from app.schemas.records import RecordIn
+from app.services import ledger
 from app.services.records import intake
 
 logger = logging.getLogger("tanhui.records.groups")
@@ -77,7 +83,7 @@ def _unavailable() -> ServiceUnavailable:
 
 @dataclass(eq=False)
 class _Waiting:
-    user: User
+    user_id: str
     record: intake.Prepared
     future: asyncio.Future[intake.Outcome]
     since: float
@@ -106,8 +112,12 @@ class RecordCommitter:
         self._kv = kv
         self._max = settings.record_group_max
         self._wait = settings.record_group_wait_ms / 1000
+        self._engine: AsyncEngine = maker.kw["bind"]
+        self._serial = self._engine.dialect.name == "sqlite"
+        self._units = asyncio.Semaphore(1 if self._serial else settings.record_group_concurrency)
+        self._shards_open = False
         self._queue: deque[_Waiting] = deque()
-        self._current: list[_Waiting] = []
+        self._current: dict[asyncio.Task[None], list[_Waiting]] = {}
         self._arrived = asyncio.Event()  # the queue is not empty
         self._full = asyncio.Event()  # a whole group is waiting
         self._closing = False
@@ -126,14 +136,19 @@ class RecordCommitter:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), grace)
             except TimeoutError:
+                late = [w for group in self._current.values() for w in group]
+                units = list(self._current)
                 self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-        for waiting in [*self._current, *self._queue]:
+                for unit in units:
+                    unit.cancel()
+                await asyncio.gather(self._task, *units, return_exceptions=True)
+                for waiting in late:
+                    _answer(waiting, _unavailable())
+        for waiting in self._queue:
             _answer(waiting, _unavailable())
-        self._current, self._queue = [], deque()
+        self._current, self._queue = {}, deque()
 
-    async def submit(self, user: User, record: intake.Prepared) -> intake.Outcome:
+    async def submit(self, user_id: str, record: intake.Prepared) -> intake.Outcome:
         """Queue one prepared record and wait for its outcome. Raises the record's own
         DomainError (409 conflict …), or a 503 when the queue is full or the group's unit of
         work failed."""
@@ -146,7 +161,7 @@ class RecordCommitter:
                 retry_after=1,
             )
         loop = asyncio.get_running_loop()
-        waiting = _Waiting(user, record, loop.create_future(), loop.time())
+        waiting = _Waiting(user_id, record, loop.create_future(), loop.time())
         self._queue.append(waiting)
         self._arrived.set()
         if len(self._queue) >= self._max:
@@ -158,10 +173,14 @@ class RecordCommitter:
         while True:
             if not self._queue:
                 if self._closing:
+                    if self._current:
+                        await asyncio.gather(*self._current, return_exceptions=True)
                     return
                 self._arrived.clear()
                 await self._arrived.wait()
                 continue
+            # A free unit of work first: while all are busy, the next group grows.
+            await self._units.acquire()
             # Gather for a few milliseconds after the first record, unless a group is full.
             left = self._queue[0].since + self._wait - loop.time()
             if len(self._queue) < self._max and left > 0 and not self._closing:
@@ -169,18 +188,23 @@ class RecordCommitter:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), left)
             group = [self._queue.popleft() for _ in range(min(self._max, len(self._queue)))]
-            self._current = group
             started = loop.time()
             RECORD_GROUP_SIZE.observe(len(group))
             for waiting in group:
                 RECORD_QUEUE_WAIT.observe(started - waiting.since)
-            try:
-                await self._commit(group)
-            except Exception as exc:  # never let the committer die with requests waiting
-                logger.exception("record group failed unexpectedly")
-                for waiting in group:
-                    _answer(waiting, exc)
-            self._current = []
+            unit = loop.create_task(self._decide(group), name="record-group")
+            self._current[unit] = group
+
+    async def _decide(self, group: list[_Waiting]) -> None:
+        try:
+            await self._commit(group)
+        except Exception as exc:  # never leave requests waiting
+            logger.exception("record group failed unexpectedly")
+            for waiting in group:
+                _answer(waiting, exc)
+        finally:
+            self._current.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            self._units.release()
 
     async def _commit(self, group: list[_Waiting]) -> None:
         try:
@@ -205,12 +229,36 @@ class RecordCommitter:
         for waiting, outcome in zip(group, outcomes, strict=True):
             _answer(waiting, outcome)
 
+    async def _citizens(self, group: list[_Waiting]) -> dict[str, intake.Citizen]:
+        """The group's citizens, read before its unit of work. With units in flight at once
+        (PostgreSQL), the ledger accounts the unit will lock are created here first, so that
+        its locks are all taken in the global order: new citizens' accounts, and the issuance
+        shards the first time."""
+        async with read_only(self._engine) as conn:
+            found = await intake.citizens(conn, [w.user_id for w in group])
+            if not self._serial:
+                missing = [
+                    account
+                    for c in found.values()
+                    if not c.has_accounts
+                    for account in ledger.user_accounts(c.id)
+                ]
+                if not self._shards_open:
+                    missing += ledger.platform_shards("issuance")
+                await ledger.open_accounts(conn, missing)
+                self._shards_open = True
+        return found
+
     async def _unit(self, group: list[_Waiting]) -> list[intake.Outcome | DomainError]:
         """The group's one unit of work, run a second time if the first failed for a reason
         of the moment (the first committed nothing)."""
-        items = [(waiting.user, waiting.record) for waiting in group]
         for attempt in (1, 2):
             try:
+                found = await self._citizens(group)
+                items = [
+                    (found.get(w.user_id), w.record if w.user_id in found else intake.revoked())
+                    for w in group
+                ]
                 async with session_scope(self._maker) as session:
                     return await intake.ingest_many(session, self._settings, self._kv, items)
             except Exception as exc:
@@ -227,15 +275,21 @@ async def ingest_single(
     settings: Settings,
     kv: KV | None,
     committer: RecordCommitter | None,
-    user: User,
+    user_id: str,
     record_in: RecordIn,
 ) -> intake.Outcome:
     """One record of ``POST /v1/events``: with the worker's committer, decided in a group;
     without, alone in the request's own unit of work."""
-    if committer is None:
-        return await intake.ingest(session, settings, kv, user, record_in)
     prepared = intake.prepare(record_in)  # a schema error is answered without waiting
-    # The caller is authenticated: end the request's transaction so that its connection (and,
-    # on SQLite, the write lock) is not held while the record waits for its group.
-    await session.commit()
-    return await committer.submit(user, prepared)
+    if committer is not None:
+        # End the request's transaction, if authentication needed one (the store down): its
+        # connection (and, on SQLite, the write lock) is not held while the record waits.
+        await session.commit()
+        return await committer.submit(user_id, prepared)
+    found = await intake.citizens(session, [user_id])
+    if user_id not in found:
+        raise intake.revoked()
+    [outcome] = await intake.ingest_many(session, settings, kv, [(found[user_id], prepared)])
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome

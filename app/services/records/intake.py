@@ -17,18 +17,25 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, literal, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.config import Settings
 from app.db import after_commit, insert_ignore, new_id, utcnow
-from app.kit.errors import DomainError, IdempotencyConflict, InvalidState, ValidationFailed
+from app.kit.errors import (
+    DomainError,
+    IdempotencyConflict,
+    InvalidState,
+    Unauthorized,
+    ValidationFailed,
+)
 from app.kv import KV
-from app.models import DailyUsage, MethodologyVersion, Partner, Record, User
+from app.models import Account, DailyUsage, MethodologyVersion, Partner, Record, User
 from app.models.records import Reason, RecordSource, RecordStatus
 from app.observability import POINTS_CREDITED, RECORDS, REDUCTION_G, REJECTION_REASONS
 from app.rules import Context, Methodology, points_for, registry, resolve
@@ -37,10 +44,53 @@ from app.schemas.records import RecordIn
 from app.services import ledger
 from app.services.communities import stats as organisation_stats
 from app.services.ledger import proofs
+from app.services.ledger.accounts import one_of, table
 from app.services.methodologies.errors import UnknownType
 from app.services.methodologies.facts import facts_for
 from app.services.methodologies.versions import parsed, version_in_force
 from app.services.records import leaderboards
+
+
+class Owner(Protocol):
+    """Whose record it is: what deciding a record needs of its citizen (a ``User`` is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def region(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Citizen:
+    id: str
+    region: str | None
+    has_accounts: bool = True
+
+
+_USERS = table(User).c
+_ACCOUNTS = table(Account).c
+
+
+async def citizens(
+    conn: AsyncSession | AsyncConnection, user_ids: Sequence[str]
+) -> dict[str, Citizen]:
+    """The active citizens among ``user_ids``, and whether their ledger accounts exist yet, in
+    one statement: the single-record path reads them for a whole group instead of each
+    request reading its own row."""
+    available = _ACCOUNTS.id == literal("user:") + _USERS.id + literal(":available")
+    rows = await conn.execute(
+        select(_USERS.id, _USERS.region, _ACCOUNTS.id.is_not(None).label("has_accounts"))
+        .select_from(table(User).outerjoin(table(Account), available))
+        .where(one_of(conn, _USERS.id, "ids"), _USERS.is_active.is_(True)),
+        {"ids": sorted(set(user_ids))},
+    )
+    return {row.id: Citizen(row.id, row.region, bool(row.has_accounts)) for row in rows}
+
+
+def revoked() -> Unauthorized:
+    """A token whose citizen is gone or disabled (the revocation raced the request)."""
+    return Unauthorized("Unknown or disabled user.", reason="token_revoked")
 
 
 @dataclass(frozen=True)
@@ -139,7 +189,7 @@ def _capped(record: Record, wanted: int, cap: int | None, used: int) -> int:
 @dataclass
 class _Item:
     index: int
-    user: User
+    user: Owner
     record_in: RecordIn
     m: Methodology
     data: Any
@@ -149,12 +199,14 @@ class _Item:
 class _Batch:
     """What the records of one unit of work must be checked against, read in a few queries
     after the citizens are locked, and kept up to date as each record is decided: stored
-    records under the same ids, non-rejected activity spans, and daily cap usage."""
+    records under the same ids, non-rejected activity spans, and daily cap usage (points per
+    (citizen, methodology, local day); the days changed are written back in one statement)."""
 
     def __init__(self) -> None:
         self.by_id: dict[tuple[str, str], Record] = {}
         self.spans: dict[str, list[tuple[datetime, datetime]]] = {}
-        self.usage: dict[tuple[str, str, str], DailyUsage] = {}
+        self.usage: dict[tuple[str, str, str], int] = {}
+        self.changed: set[tuple[str, str, str]] = set()
 
     @classmethod
     async def load(cls, session: AsyncSession, items: list[_Item], settings: Settings) -> _Batch:
@@ -163,10 +215,11 @@ class _Batch:
         rows = await session.scalars(
             select(Record)
             .where(
-                Record.user_id.in_(users),
-                Record.client_event_id.in_(sorted({it.record_in.client_event_id for it in items})),
+                one_of(session, Record.user_id, "users"),
+                one_of(session, Record.client_event_id, "ids"),
             )
-            .execution_options(populate_existing=True)
+            .execution_options(populate_existing=True),
+            {"users": users, "ids": sorted({it.record_in.client_event_id for it in items})},
         )
         batch.by_id = {(r.user_id, r.client_event_id): r for r in rows}
         timed = [(it, it.m.duration(it.data)) for it in items]
@@ -174,33 +227,61 @@ class _Batch:
         if starts:
             found = await session.execute(
                 select(Record.user_id, Record.span_start, Record.span_end).where(
-                    Record.user_id.in_(users),
+                    one_of(session, Record.user_id, "users"),
                     Record.status != RecordStatus.REJECTED,
-                    Record.span_start < max(it.record_in.occurred_at for it, d in timed if d),
-                    Record.span_end > min(starts),
-                )
+                    Record.span_start < bindparam("last", type_=Record.span_start.type),
+                    Record.span_end > bindparam("first", type_=Record.span_end.type),
+                ),
+                {
+                    "users": users,
+                    "last": max(it.record_in.occurred_at for it, d in timed if d),
+                    "first": min(starts),
+                },
             )
             for user_id, span_start, span_end in found:
                 batch.spans.setdefault(user_id, []).append((span_start, span_end))
         days = sorted({_local_day(it.record_in.occurred_at, settings) for it in items})
-        usage = await session.scalars(
-            select(DailyUsage)
-            .where(DailyUsage.user_id.in_(users), DailyUsage.day.in_(days))
-            .execution_options(populate_existing=True)
+        usage = await session.execute(
+            select(_USAGE.user_id, _USAGE.code, _USAGE.day, _USAGE.points).where(
+                one_of(session, _USAGE.user_id, "users"), one_of(session, _USAGE.day, "days")
+            ),
+            {"users": users, "days": days},
         )
-        batch.usage = {(u.user_id, u.code, u.day): u for u in usage}
+        batch.usage = {(u.user_id, u.code, u.day): int(u.points) for u in usage}
         return batch
 
     def overlaps(self, user_id: str, start: datetime, end: datetime) -> bool:
         return any(s < end and e > start for s, e in self.spans.get(user_id, ()))
 
-    def used(self, session: AsyncSession, user_id: str, code: str, day: str) -> DailyUsage:
-        usage = self.usage.get((user_id, code, day))
-        if usage is None:
-            usage = DailyUsage(user_id=user_id, code=code, day=day, points=0)
-            session.add(usage)
-            self.usage[(user_id, code, day)] = usage
-        return usage
+    def used(self, user_id: str, code: str, day: str) -> int:
+        return self.usage.get((user_id, code, day), 0)
+
+    def use(self, user_id: str, code: str, day: str, points: int) -> None:
+        key = (user_id, code, day)
+        self.usage[key] = self.usage.get(key, 0) + points
+        self.changed.add(key)
+
+    async def save_usage(self, session: AsyncSession) -> None:
+        """The changed days' totals, absolute (the citizens' locks make them exact)."""
+        if not self.changed:
+            return
+        rows = [
+            {"user_id": u, "code": c, "day": d, "points": self.usage[(u, c, d)]}
+            for u, c, d in sorted(self.changed)
+        ]
+        await session.execute(_upsert_usage(session), rows)
+
+
+_USAGE = table(DailyUsage).c
+
+
+def _upsert_usage(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table(DailyUsage))
+    return stmt.on_conflict_do_update(
+        index_elements=[_USAGE.user_id, _USAGE.code, _USAGE.day],
+        set_={"points": stmt.excluded.points},
+    )
 
 
 _COLUMNS = [attr.key for attr in sa_inspect(Record).column_attrs]
@@ -234,7 +315,7 @@ async def ingest(
     session: AsyncSession,
     settings: Settings,
     kv: KV | None,
-    user: User,
+    user: Owner,
     item: RecordIn,
     *,
     partner: Partner | None = None,
@@ -252,7 +333,7 @@ async def ingest_many(
     session: AsyncSession,
     settings: Settings,
     kv: KV | None,
-    items: Sequence[tuple[User | None, RecordIn | Prepared | DomainError]],
+    items: Sequence[tuple[Owner | None, RecordIn | Prepared | DomainError]],
     *,
     partner: Partner | None = None,
     merchant_id: str | None = None,
@@ -280,7 +361,9 @@ async def ingest_many(
             continue
         todo.append(_Item(i, user, p.record_in, p.m, p.data, p.digest))
     if todo:
-        await ledger.lock_users(session, sorted({it.user.id for it in todo}))
+        # The citizens and the one issuance shard of the unit's credits, in one statement.
+        issuance = ledger.platform_account("issuance", todo[0].user.id)
+        await ledger.lock_users(session, sorted({it.user.id for it in todo}), issuance)
         batch = await _Batch.load(session, todo, settings)
         new: list[Record] = []
         credits: list[tuple[Record, ledger.Credit]] = []
@@ -291,10 +374,10 @@ async def ingest_many(
                 )
             except DomainError as exc:
                 out[it.index] = exc
-        txn_ids = await ledger.credit_many(session, [c for _, c in credits])
+        txn_ids = await ledger.credit_many(session, [c for _, c in credits], issuance)
         for (record, _), txn_id in zip(credits, txn_ids, strict=True):
             record.transaction_id = txn_id
-        await session.flush()  # daily usage
+        await batch.save_usage(session)
         if new:
             await session.execute(insert(Record), [_row(record) for record in new])
             await organisation_stats.count_credited(session, [record for record, _ in credits])
@@ -383,14 +466,13 @@ async def _decide(
             record.reasons = [Reason.NEEDS_REVIEW]
         else:
             params = resolve(in_force.params, user.region)
-            usage = batch.used(session, user.id, m.code, record.local_day)
             points = _capped(
                 record,
                 points_for(result.reduction_g, params),
                 params.daily_cap_points,
-                usage.points,
+                batch.used(user.id, m.code, record.local_day),
             )
-            usage.points += points
+            batch.use(user.id, m.code, record.local_day, points)
             credits.append((record, _credit_for(record, points, settings, now)))
     if record.status != RecordStatus.REJECTED and span[0] is not None:
         batch.spans.setdefault(user.id, []).append((span[0], occurred_at))
