@@ -20,6 +20,7 @@ from sqlalchemy import DateTime, Insert, MetaData, String, TypeDecorator, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -199,8 +200,19 @@ _OUTAGES = (
 )
 
 
+# The database aborted the transaction to resolve a conflict between transactions, or no
+# pooled connection came free in time: nothing was committed, and the same request retried
+# goes through.
+_RETRYABLE = (
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+    PoolTimeout,  # the pool's wait for a connection
+)
+
+
 def is_database_outage(exc: BaseException) -> bool:
-    """A lost or refused database connection (a restart or failover), not a bug."""
+    """A failure of the database, not of the request: a lost or refused connection (a
+    restart or failover), a full pool, or a transaction aborted as a deadlock's victim."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -208,7 +220,9 @@ def is_database_outage(exc: BaseException) -> bool:
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
-        if isinstance(e, _OUTAGES) or (isinstance(e, DBAPIError) and e.connection_invalidated):
+        if isinstance(e, _OUTAGES + _RETRYABLE) or (
+            isinstance(e, DBAPIError) and e.connection_invalidated
+        ):
             return True
         orig = e.orig if isinstance(e, DBAPIError) else None
         todo += [orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__]

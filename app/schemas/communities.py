@@ -3,13 +3,14 @@ purchases, public-good projects and donations."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.kit.pagination import Page
+from app.kit.times import Instant
 from app.models.communities import OrganisationKind
 from app.schemas.identity import REGION_PATTERN
 from app.schemas.records import RecordOut
@@ -47,7 +48,7 @@ class OrganisationOut(BaseModel):
     kind: OrganisationKind
     region: str
     member_count: int
-    created_at: datetime
+    created_at: Instant
 
 
 class AdminOrganisationOut(OrganisationOut):
@@ -78,7 +79,7 @@ class MembershipOut(BaseModel):
     )
 
     organisation: OrganisationOut
-    joined_at: datetime
+    joined_at: Instant
 
 
 class MembershipsOut(BaseModel):
@@ -240,8 +241,8 @@ class ProductIn(BaseModel):
         description="The label's reduction against the conventional product, g CO2e per unit",
     )
     source: str = Field(min_length=1, max_length=500, description="Where the value is published")
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime | None = None
+    valid_from: Instant | None = None
+    valid_until: Instant | None = None
 
 
 class ProductOut(BaseModel):
@@ -259,8 +260,8 @@ class ProductOut(BaseModel):
     certifier: str
     reduction_g_per_unit: str = Field(description="g CO2e per unit, as a decimal string")
     source: str
-    valid_from: datetime | None
-    valid_until: datetime | None
+    valid_from: Instant | None
+    valid_until: Instant | None
     in_force: bool
 
 
@@ -344,7 +345,7 @@ class PurchaseOut(BaseModel):
 
     id: str
     client_event_id: str
-    created_at: datetime
+    created_at: Instant
     reduction_g: int
     points: int
     records: list[RecordOut] = Field(description="One record per product, credited to the citizen")
@@ -396,7 +397,7 @@ class ProjectOut(BaseModel):
     donated_points: int
     progress: float = Field(description="donated_units / target_units")
     active: bool
-    created_at: datetime
+    created_at: Instant
 
 
 class ProjectPatch(BaseModel):
@@ -449,7 +450,7 @@ class DonationOut(BaseModel):
     project: ProjectRef
     units: int
     points: int
-    created_at: datetime
+    created_at: Instant
 
 
 class DonationsPage(Page[DonationOut]):

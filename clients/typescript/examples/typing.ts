@@ -21,7 +21,15 @@ export async function refused(): Promise<void> {
   // @ts-expect-error: the account has no such field
   account.nothing;
   const lines = await api.request("get", "/v1/account/transactions");
-  const kind: "credit" | "debt_repayment" | "hold" | "settle" | "release" | "reversal" | "expiry" =
+  const kind:
+    | "credit"
+    | "debt_repayment"
+    | "hold"
+    | "settle"
+    | "release"
+    | "reversal"
+    | "expiry"
+    | "donation" =
     lines.items[0]!.kind;
   void kind;
 }
