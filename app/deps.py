@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -58,6 +58,16 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 Engine = Annotated[AsyncEngine, Depends(get_engine)]
 KVDep = Annotated[KV, Depends(get_kv)]
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+# Chosen by the client for an act that spends points (a redemption, a donation).
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Chosen by the client; retrying with the same key never acts twice",
+    ),
+]
 ClientIP = Annotated[str, Depends(client_ip)]
 RecordCommitterDep = Annotated[RecordCommitter | None, Depends(get_record_committer)]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Response
+from fastapi import APIRouter, Path, Response
 
-from app.deps import Admin, Citizen, CurrentUser, Session
+from app.deps import Admin, Citizen, CurrentUser, IdempotencyKey, Session
 from app.kit.errors import (
     BadRequest,
     Forbidden,
@@ -106,15 +106,7 @@ async def donate(
     principal: Citizen,
     session: Session,
     response: Response,
-    idempotency_key: Annotated[
-        str,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=200,
-            description="Chosen by the client; retrying with the same key never donates twice",
-        ),
-    ],
+    idempotency_key: IdempotencyKey,
 ) -> DonationOut:
     done = await service.donate(
         session,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Response
+from fastapi import APIRouter, Path, Response
 
-from app.deps import Citizen, CurrentUser, Session, SettingsDep
+from app.deps import Citizen, CurrentUser, IdempotencyKey, Session, SettingsDep
 from app.kit.errors import (
     BadRequest,
     Forbidden,
@@ -79,15 +79,7 @@ async def redeem(
     session: Session,
     settings: SettingsDep,
     response: Response,
-    idempotency_key: Annotated[
-        str,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=200,
-            description="Chosen by the client; retrying with the same key never redeems twice",
-        ),
-    ],
+    idempotency_key: IdempotencyKey,
 ) -> RedemptionOut:
     issued = await redemption_service.redeem(
         session,

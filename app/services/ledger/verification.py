@@ -76,18 +76,7 @@ class Verifier:
                 )
         elif item.get("decision_hash") is not None and item.get("decision_missing"):
             raise Bad(where, f"transaction {item['id']}: the record it seals is gone")
-        computed = proofs.transaction_hash(
-            id=item["id"],
-            ref=item["ref"],
-            kind=item["kind"],
-            cause_type=item["cause_type"],
-            cause_id=item["cause_id"],
-            user_id=item["user_id"],
-            memo=item["memo"],
-            created_at=item["created_at"],
-            decision_hash=item["decision_hash"],
-            entries=[(e["account_id"], e["amount"], e["balance_after"]) for e in item["entries"]],
-        )
+        computed = _hash_of(item)
         stored = item.get("hash")
         if stored is None or item.get("sealed") is False:
             self.unsealed += 1

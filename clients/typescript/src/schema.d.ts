@@ -8970,7 +8970,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Chosen by the client; retrying with the same key never redeems twice */
+                /** @description Chosen by the client; retrying with the same key never acts twice */
                 "Idempotency-Key": string;
             };
             path?: never;
@@ -11624,7 +11624,7 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Chosen by the client; retrying with the same key never donates twice */
+                /** @description Chosen by the client; retrying with the same key never acts twice */
                 "Idempotency-Key": string;
             };
             path?: never;
