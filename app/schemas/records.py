@@ -2,13 +2,23 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    field_serializer,
+    field_validator,
+)
 
 from app.i18n import translate
 from app.kit.pagination import Page
 from app.kit.problems import Problem
 from app.kit.times import Instant
 from app.models.records import Reason, RecordSource, RecordStatus
+
+# The keys of a methodology's breakdown whose values are written for people.
+BREAKDOWN_PROSE = frozenset({"formula", "rounding"})
 
 RECORD_EXAMPLE: Any = {
     "client_event_id": "c0a8e1f2-2026-11-23-0830",
@@ -161,6 +171,15 @@ class RecordDetailOut(RecordOut):
     breakdown: dict[str, Any] = Field(description="Every factor read and every intermediate")
     decided_at: Instant | None = None
     decision_note: str | None = None
+
+    @field_serializer("breakdown")
+    def _breakdown_in_language(self, breakdown: dict[str, Any]) -> dict[str, Any]:
+        """The stored calculation as it was, its prose (the formula, the rounding) in the
+        language of the request; every number and code stays as stored."""
+        return {
+            key: translate(value) if key in BREAKDOWN_PROSE and isinstance(value, str) else value
+            for key, value in breakdown.items()
+        }
 
 
 class ItemResult(BaseModel):

@@ -17,7 +17,7 @@ from app.kit.problems import _STATUS_CODES
 from app.models.ledger import TransactionKind
 from app.rules.registry import all_methodologies
 from app.schemas.ledger import LINE_DESCRIPTIONS
-from app.schemas.records import REASON_DESCRIPTIONS
+from app.schemas.records import BREAKDOWN_PROSE, REASON_DESCRIPTIONS
 
 APP = Path(__file__).resolve().parents[2] / "app"
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
@@ -103,6 +103,32 @@ def test_methodologies_ledger_lines_and_reasons_have_translations():
         texts |= {m.name, m.description}
     assert set(LINE_DESCRIPTIONS) == set(TransactionKind)
     assert [t for t in sorted(texts) if translate(t, CHINESE) == t] == []
+
+
+def breakdown_prose() -> dict[str, str]:
+    """Every formula and rounding text the methodologies write into a breakdown."""
+    found: dict[str, str] = {}
+    for path in sorted((APP / "rules").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Dict):
+                continue
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value in BREAKDOWN_PROSE:
+                    text = _template(value)
+                    assert text is not None, f"{path}:{value.lineno}: prose the test cannot read"
+                    found.setdefault(text, f"{path.relative_to(APP)}:{value.lineno}")
+    return found
+
+
+def test_the_prose_of_every_breakdown_has_a_translation():
+    prose = breakdown_prose()
+    assert len(prose) >= 6  # the scan finds every methodology's formula
+    missing = [
+        f"{where}: {text}"
+        for text, where in prose.items()
+        if translate(_sample(text), CHINESE) == _sample(text)
+    ]
+    assert missing == []
 
 
 def test_messages_are_written_to_be_translated():

@@ -29,6 +29,12 @@ async def test_a_record_a_redemption_and_errors_in_chinese(app, client):
     assert chinese(record["reason_descriptions"][0]["description"])
     assert record["reason_descriptions"][0]["reason"] == "needs_review"
 
+    detail = (await me.get(f"/v1/events/{record['id']}")).json()["breakdown"]
+    assert chinese(detail["formula"]) and detail["rounding"] == "向下取整到克"
+    assert (detail["baseline_kwh"], detail["actual_kwh"]) == ("10", "8")  # numbers as stored
+    english = (await me.get(f"/v1/events/{record['id']}", headers={"Accept-Language": "en"})).json()
+    assert english["breakdown"]["rounding"] == "down to whole grams"
+
     bad = await post(me, "cycling", {"distance_km": -1, "duration_min": 10})
     problem = assert_problem(bad, 422, "validation_error")
     assert chinese(problem["title"]) and chinese(problem["detail"])
