@@ -33,7 +33,7 @@ export async function batchesPage(ctx) {
         h(
           "tr",
           { "data-batch": b.id },
-          h("td", {}, h("code", {}, b.serial_from), h("br"), h("code", {}, b.serial_to)),
+          h("td", {}, serials(b)),
           h("td", { class: "num" }, fmtInt(b.tonnes)),
           h("td", { class: "num" }, fmtInt(b.records)),
           h("td", {}, scope(b)),
@@ -47,6 +47,12 @@ export async function batchesPage(ctx) {
   };
   put(main, h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); act(show, slot, load); } }, field(t("rec.status"), status), show), slot, out);
   await load();
+}
+
+/** The batch's serials: one, or the first and the last. */
+function serials(b) {
+  const one = (serial) => h("code", { class: "serial" }, serial);
+  return h("span", {}, one(b.serial_from), b.serial_to !== b.serial_from ? [" – ", one(b.serial_to)] : null);
 }
 
 function scope(b) {
@@ -100,7 +106,7 @@ async function batchPage(ctx, id) {
   csv.addEventListener("click", () => act(csv, slot, () => download(`/v1/admin/batches/${encodeURIComponent(b.id)}/export`, "text/csv", `batch-${b.id}.csv`)));
   const rows = [
     [t("rec.status"), h("span", { id: "batch-status" }, statusBadge(b.status))],
-    [t("batch.serials"), h("span", {}, h("code", {}, b.serial_from), " – ", h("code", {}, b.serial_to))],
+    [t("batch.serials"), serials(b)],
     [t("batch.tonnes"), fmtInt(b.tonnes)],
     [t("chart.reduction"), fmtGrams(b.reduction_g)],
     [t("chart.records"), fmtInt(b.records)],

@@ -23,7 +23,7 @@ export async function productsPage(ctx) {
         h("td", {}, p.certifier),
         h("td", { class: "num" }, `${p.reduction_g_per_unit} g`),
         h("td", { class: "source" }, p.source),
-        h("td", {}, `${fmtTime(p.valid_from)} – ${fmtTime(p.valid_until)}`),
+        h("td", {}, p.valid_from || p.valid_until ? `${fmtTime(p.valid_from)} – ${fmtTime(p.valid_until)}` : t("prod.always")),
       ),
   });
   await list.load();
