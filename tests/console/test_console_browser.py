@@ -488,6 +488,23 @@ def test_admin_issues_a_batch_retires_it_and_exports_it(context, server):
         page.click("#batch-export-json")
     assert download.value.suggested_filename.endswith(".json")
     shot(page, backend, "admin-batch-retired")
+
+    # The other batch is sold instead: transferred to a named holder, once.
+    visit(page, base_url, f"batches/{data.batch_id}")
+    page.fill("#transfer-party", "山西省碳交易服务中心")
+    page.fill("#transfer-note", "2026 年第一批转让")
+    page.click("#batch-transfer")
+    page.wait_for_selector(".notice.ok >> text=山西省碳交易服务中心")
+    assert "已转让" in page.inner_text("#batch-status")
+    assert page.locator("#batch-final").count() == 0
+    visit(page, base_url, "batches")
+    page.select_option("#batch-status-filter", "transferred")
+    page.click("text=筛选")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#batches-table tbody tr').length === 1"
+        " && document.querySelector('#batches-table').innerText.includes('TANHUI-SH-')"
+    )
+    shot(page, backend, "admin-batches")
     assert not errors, errors
 
 
