@@ -526,6 +526,10 @@ def test_admin_renames_a_merchant_gives_it_an_incentive_and_finds_a_citizens_rec
     page.fill("#inc-stock", "12")
     page.click("#inc-save")
     page.wait_for_selector(".notice.ok >> text=燕麦拿铁一杯")
+    # The merchant's incentives are listed under the form: the new one, beside the seeded one.
+    page.locator("#merchants-table tr", has_text="迎泽店").locator("button.offer").click()
+    page.wait_for_selector("#merchant-incentives >> text=燕麦拿铁一杯")
+    assert "美式咖啡一杯" in page.inner_text("#merchant-incentives")
     shot(page, backend, "admin-merchant-incentive")
 
     visit(page, base_url, f"records/{data.credited_id}")

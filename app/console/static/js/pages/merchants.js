@@ -1,4 +1,5 @@
-import { fmtTime, h, field, table, toRfc3339, put } from "../dom.js";
+import { fmtInt, fmtTime, h, field, table, toRfc3339, put } from "../dom.js";
+import { pagedTable } from "../paging.js";
 import { act, get, patch, post } from "../api.js";
 import { t } from "../i18n.js";
 
@@ -42,7 +43,29 @@ function merchantRow(ctx, m, staff, editor) {
     }),
   );
   const rename = ctx.canChange ? h("button", { type: "button", class: "rename", onclick: () => openEditor(editor, renameForm(ctx, m)) }, t("merchants.rename")) : null;
-  const offer = ctx.canChange ? h("button", { type: "button", class: "offer", onclick: () => openEditor(editor, incentiveForm(ctx, m)) }, t("merchants.incentive")) : null;
+  const offer = ctx.canChange ? h("button", { type: "button", class: "offer" }, t("merchants.incentive")) : null;
+  offer?.addEventListener("click", () =>
+    act(offer, slot, async () => {
+      const list = pagedTable({
+        path: `/v1/merchant/incentives?merchant_id=${encodeURIComponent(m.id)}&limit=50`,
+        id: "merchant-incentives",
+        empty: t("merchants.incentives.none"),
+        headers: [t("inc.title"), { num: t("inc.cost") }, { num: t("inc.stock") }, { num: t("inc.issued") }, t("merchants.state")],
+        row: (i) =>
+          h(
+            "tr",
+            { "data-incentive": i.id },
+            h("td", {}, i.title),
+            h("td", { class: "num" }, fmtInt(i.points_cost)),
+            h("td", { class: "num" }, i.stock === null ? t("inc.unlimited") : fmtInt(i.stock)),
+            h("td", { class: "num" }, fmtInt(i.issued)),
+            h("td", {}, i.paused ? t("inc.state.paused") : i.active ? t("state.active") : t("state.inactive")),
+          ),
+      });
+      await list.load();
+      openEditor(editor, h("div", {}, incentiveForm(ctx, m), h("h3", {}, t("merchants.incentives", { name: m.name })), list.el));
+    }),
+  );
   return h(
     "tr",
     { "data-merchant": m.id },
