@@ -39,6 +39,7 @@ from app.schemas.identity import REGION_PATTERN
 from app.schemas.records import (
     AdminRecordDetailOut,
     AdminRecordOut,
+    AdminRecordsPage,
     ApproveIn,
     BatchIn,
     BatchOut,
@@ -203,6 +204,32 @@ async def list_review(
     return ReviewPage(
         items=[AdminRecordOut.model_validate(r) for r in items],
         next_cursor=next_cursor,
+    )
+
+
+@review_routes.get(
+    "/events",
+    response_model=AdminRecordsPage,
+    operation_id="listCitizenEvents",
+    summary="One citizen's records, newest received first",
+    description="For administrators and auditors: every record of the citizen `user_id`, "
+    "whatever its status, filtered by `status` and `type`. An unknown id gives an empty list.",
+    responses=responses(BadRequest),
+)
+async def list_citizen_records(
+    principal: AdminOrAuditor,
+    session: Session,
+    user_id: Annotated[str, Query(min_length=1, max_length=36, description="The citizen's id")],
+    status: RecordStatus | None = None,
+    type: Annotated[str | None, Query(max_length=64)] = None,  # noqa: A002
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
+) -> AdminRecordsPage:
+    rows, next_cursor = await record_views.list_for_user(
+        session, user_id, status=status, code=type, limit=limit, cursor=cursor
+    )
+    return AdminRecordsPage(
+        items=[AdminRecordOut.model_validate(r) for r in rows], next_cursor=next_cursor
     )
 
 

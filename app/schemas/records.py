@@ -345,6 +345,10 @@ class ReviewPage(Page[AdminRecordOut]):
     """Oldest received first."""
 
 
+class AdminRecordsPage(Page[AdminRecordOut]):
+    """One citizen's records, newest received first."""
+
+
 def _non_blank(value: str | None) -> str | None:
     if value is None:
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 from pydantic import (
     AliasChoices,
     BaseModel,
@@ -97,28 +99,23 @@ class StaffIn(BaseModel):
 StaffOut = UserOut
 
 
-class IncentiveIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "title": "Metro ride voucher",
-                    "description": "One single journey on Taiyuan Metro Line 2.",
-                    "points_cost": 500,
-                    "stock": 100,
-                    "per_user_limit": 2,
-                    "valid_from": "2026-12-01T00:00:00+08:00",
-                    "valid_until": "2027-03-01T00:00:00+08:00",
-                    "code_ttl_days": 30,
-                }
-            ]
-        },
-    )
+INCENTIVE_EXAMPLE: dict[str, Any] = {
+    "title": "Metro ride voucher",
+    "description": "One single journey on Taiyuan Metro Line 2.",
+    "points_cost": 500,
+    "stock": 100,
+    "per_user_limit": 2,
+    "valid_from": "2026-12-01T00:00:00+08:00",
+    "valid_until": "2027-03-01T00:00:00+08:00",
+    "code_ttl_days": 30,
+}
 
-    merchant_id: str | None = Field(
-        default=None, max_length=36, description="Required when an admin publishes"
-    )
+
+class MerchantIncentiveIn(BaseModel):
+    """A new incentive of the merchant named by the path."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [INCENTIVE_EXAMPLE]})
+
     title: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=4000)
     points_cost: int = Field(gt=0, le=100_000_000)
@@ -129,10 +126,16 @@ class IncentiveIn(BaseModel):
     code_ttl_days: int = Field(default=30, ge=1, le=365, description="Lifetime of issued codes")
 
     @model_validator(mode="after")
-    def _window(self) -> IncentiveIn:
+    def _window(self) -> Self:
         if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
             raise ValueError("valid_until must be after valid_from")
         return self
+
+
+class IncentiveIn(MerchantIncentiveIn):
+    merchant_id: str | None = Field(
+        default=None, max_length=36, description="Required when an admin publishes"
+    )
 
 
 class IncentivePatch(BaseModel):

@@ -300,3 +300,56 @@ async def test_auditor_reads_every_admin_list_and_changes_nothing(app, client):
         ("/v1/admin/leaderboards/rebuild", None),
     ):
         assert_problem(await auditor.post(url, json=body), 403)
+
+
+async def test_operators_list_one_citizens_records_paged_and_filtered(app, client):
+    admin = await user_with_role(app, client, "admin")
+    auditor = await user_with_role(app, client, "auditor")
+    alice = await citizen(client, region="CN-SX")
+    bob = await citizen(client, region="CN-SX")
+    ride = {"distance_km": 12.4, "duration_min": 31}
+    saving = {"baseline_kwh": 10, "actual_kwh": 8, "period_days": 1}
+    mine = []
+    for hours in (9, 6, 3):
+        r = await post(alice, "transit.metro", ride, at=ago(hours=hours))
+        assert r.status_code == 201, r.text
+        mine.append(r.json()["id"])
+    pending = (await post(alice, "energy.electricity_saving", saving, at=ago(days=1))).json()
+    mine.append(pending["id"])
+    assert (await post(bob, "transit.metro", ride)).status_code == 201
+
+    # Newest received first, every status, paged with the shared cursor.
+    seen, cursor = [], None
+    while True:
+        params = {"user_id": alice.id, "limit": 3, **({"cursor": cursor} if cursor else {})}
+        r = await auditor.get("/v1/admin/events", params=params)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert len(page["items"]) <= 3
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert [x["id"] for x in seen] == mine[::-1]
+    assert {x["user_id"] for x in seen} == {alice.id}
+    assert seen[0]["status"] == "pending_review" and seen[0]["type"] == "energy.electricity_saving"
+
+    waiting = await admin.get(
+        "/v1/admin/events", params={"user_id": alice.id, "status": "pending_review"}
+    )
+    assert [x["id"] for x in waiting.json()["items"]] == [pending["id"]]
+    rides = await admin.get(
+        "/v1/admin/events", params={"user_id": alice.id, "type": "transit.metro"}
+    )
+    assert [x["id"] for x in rides.json()["items"]] == mine[2::-1]
+    nobody = await admin.get("/v1/admin/events", params={"user_id": "no-such-citizen"})
+    assert nobody.status_code == 200 and nobody.json() == {"items": [], "next_cursor": None}
+
+    # Operators only; a missing citizen, a bad status or a forged cursor is a 4xx.
+    assert_problem(await alice.get("/v1/admin/events", params={"user_id": alice.id}), 403)
+    assert_problem(await admin.get("/v1/admin/events"), 422, "validation_error")
+    assert_problem(
+        await admin.get("/v1/admin/events", params={"user_id": alice.id, "status": "lost"}), 422
+    )
+    forged = await admin.get("/v1/admin/events", params={"user_id": alice.id, "cursor": "WzFd"})
+    assert assert_problem(forged, 400, "bad_request")["reason"] == "invalid_cursor"

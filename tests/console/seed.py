@@ -1,7 +1,9 @@
 """What the browser tests find on a fresh server: an administrator and an auditor (made with
 the command line, as an operator would), and through the API a merchant with a staff
 account and an incentive, citizens with credited records, one record waiting for review and
-one issued redemption code."""
+one issued redemption code; an organisation with a member, a labelled product, a donation
+project, a verified-reduction batch (CN-SH), and in CN-GD over a tonne of approved savings
+not yet in a batch."""
 
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ class Seed:
     pending_id: str
     credited_id: str
     code: str
+    citizen_id: str
+    batch_id: str
+    organisation_id: str
 
 
 def _email(role: str) -> str:
@@ -96,6 +101,75 @@ def seed(base_url: str, env: dict[str, str]) -> Seed:
             2,
         )
         assert pending["status"] == "pending_review", pending
+        # Over a tonne each in CN-SH (issued as a batch here) and CN-GD (left for the tests).
+        saving = {"baseline_kwh": 3000, "actual_kwh": 0, "period_days": 30}
+        for region in ("CN-SH", "CN-GD"):
+            email = _email("saver")
+            _ok(
+                c.post(
+                    "/v1/auth/register",
+                    json={"email": email, "password": PASSWORD, "region": region},
+                )
+            )
+            waiting = _record(c, _token(c, email), "energy.electricity_saving", saving, 3)
+            _ok(c.post(f"/v1/admin/events/{waiting['id']}/approve", headers=boss))
+        now = datetime.now(UTC)
+        batch = _ok(
+            c.post(
+                "/v1/admin/batches",
+                json={
+                    "region": "CN-SH",
+                    "from": (now - timedelta(days=1)).isoformat(),
+                    "to": (now + timedelta(minutes=1)).isoformat(),
+                    "note": "上海 节电 示例批次",
+                },
+                headers=boss,
+            )
+        )
+        organisation = _ok(
+            c.post(
+                "/v1/admin/organisations",
+                json={"name": "迎泽街道社区", "kind": "community", "region": "CN-SX"},
+                headers=boss,
+            )
+        )
+        _ok(
+            c.post(
+                "/v1/me/organisations",
+                json={"join_code": organisation["join_code"]},
+                headers=citizens[0][1],
+            )
+        )
+        # A member's ride after joining counts for the organisation.
+        ride = {"distance_km": 12.4, "duration_min": 31}
+        assert _record(c, citizens[0][1], "transit.metro", ride, 0)["status"] == "credited"
+        _ok(
+            c.post(
+                "/v1/admin/products",
+                json={
+                    "name": "低碳燕麦奶 1 升",
+                    "label_id": "CL-2026-0001",
+                    "certifier": "示例认证中心",
+                    "reduction_g_per_unit": "350",
+                    "source": "碳标签 CL-2026-0001 产品碳足迹报告",
+                },
+                headers=boss,
+            )
+        )
+        _ok(
+            c.post(
+                "/v1/admin/projects",
+                json={
+                    "name": "吕梁山植树",
+                    "description": "每单位种植并养护一棵树三年。",
+                    "points_per_unit": 500,
+                    "unit_name": "棵树",
+                    "target_units": 10000,
+                },
+                headers=boss,
+            )
+        )
+        me = _ok(c.get("/v1/me", headers=citizens[0][1]))
         redemption = c.post(
             "/v1/redemptions",
             json={"incentive_id": incentive["id"]},
@@ -103,4 +177,15 @@ def seed(base_url: str, env: dict[str, str]) -> Seed:
         )
         code = _ok(redemption)["code"]
     assert credited is not None
-    return Seed(admin, auditor, staff, citizens[0][0], pending["id"], credited["id"], code)
+    return Seed(
+        admin,
+        auditor,
+        staff,
+        citizens[0][0],
+        pending["id"],
+        credited["id"],
+        code,
+        me["id"],
+        batch["id"],
+        organisation["id"],
+    )

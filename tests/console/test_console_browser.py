@@ -37,6 +37,7 @@ from tests.production.server import base_env, serve
 pytestmark = pytest.mark.xdist_group("workers")
 
 SHOTS = Path(__file__).resolve().parent / "screenshots"
+UUID = r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
 CHROMIUM = os.environ.get("TANHUI_TEST_CHROMIUM") or shutil.which("chromium") or ""
 
 
@@ -202,13 +203,20 @@ def test_auditor_sees_everything_and_no_button_that_changes_anything(context, se
     page = context.new_page()
     errors = no_console_errors(page)
     sign_in(page, base_url, data.auditor)
-    read_only = {"退出", "查询", "生成报表", "下载 CSV", "筛选", "加载更多", "查看"}
+    read_only = {"退出", "查询", "生成报表", "下载 CSV", "下载 JSON", "筛选", "加载更多", "查看"}
     pages = [
         "dashboard",
         "methodologies",
         "methodologies/transit.metro",
         "review",
         f"records/{data.credited_id}",
+        f"records/citizen/{data.citizen_id}",
+        "organisations",
+        f"organisations/{data.organisation_id}",
+        "products",
+        "projects",
+        "batches",
+        f"batches/{data.batch_id}",
         "merchants",
         "partners",
         "reports",
@@ -223,12 +231,28 @@ def test_auditor_sees_everything_and_no_button_that_changes_anything(context, se
         assert labels <= read_only, (name, labels - read_only)
         assert (
             page.locator(
-                "form input[type=password], #simulate, #schedule, #approve, #reject, #reverse"
+                "form input[type=password], #simulate, #schedule, #approve, #reject, #reverse, "
+                "#org-form, #prod-form, #proj-form, #batch-form, #batch-final, "
+                "#merchant-editor form, button.rename, button.offer"
             ).count()
             == 0
         )
         assert page.locator(".notice.error").count() == 0, (name, page.inner_text("main"))
-        shot(page, backend, f"auditor-{name.split('/')[0]}")
+        # What the pages exist to show is there: the seeded rows, one batch, one citizen.
+        shown = {
+            "organisations": "#organisations-table >> text=迎泽街道社区",
+            "products": "#products-table >> text=CL-2026-0001",
+            "projects": "#projects-table >> text=吕梁山植树",
+            "batches": "#batches-table >> text=TANHUI-SH-",
+        }.get(name)
+        if shown:
+            assert page.locator(shown).count() >= 1, name
+        if name.startswith("organisations/"):  # statistics, but not the join code
+            assert page.locator("#org-join-code").count() == 0
+            assert "579" in page.inner_text("#org-periods")
+        if name.startswith("records/citizen"):
+            assert page.locator("#citizen-records tbody tr").count() >= 4
+        shot(page, backend, "auditor-" + re.sub(UUID, "one", name).replace("/", "-"))
     assert not errors, errors
 
 
@@ -363,6 +387,160 @@ def test_admin_tours_merchants_partners_and_reports(context, server):
     assert page.inner_text("header.top nav").startswith("Dashboard")
     shot(page, backend, "admin-reports-en")
     page.select_option("select.lang", "zh-CN")
+    assert not errors, errors
+
+
+def test_admin_registers_an_organisation_and_a_product_and_sees_them_listed(context, server):
+    base_url, data, backend = server
+    page = context.new_page()
+    errors = no_console_errors(page)
+    sign_in(page, base_url, data.admin)
+    page.click("text=社区组织")
+    page.wait_for_selector("#organisations-table")
+    name = f"太原理工大学 {uuid.uuid4().hex[:4]}"
+    page.fill("#org-name", name)
+    page.select_option("#org-kind", "campus")
+    page.fill("#org-region", "cn-sx")
+    page.click("#org-create")
+    page.wait_for_selector("#org-join-code")
+    code = page.inner_text("#org-join-code")
+    assert re.fullmatch(r"[A-Z0-9]{8}", code), code
+    assert code in page.inner_text(".notice.ok") and "校园" in page.inner_text("#org-detail")
+    shot(page, backend, "admin-organisation")
+    page.click("text=← 社区组织")
+    page.wait_for_selector(f"#organisations-table >> text={name}")
+    row = page.locator("#organisations-table tr", has_text=name)
+    assert "校园" in row.inner_text() and "CN-SX" in row.inner_text()
+    # A bad region is the API's problem, shown; nothing is registered.
+    page.fill("#org-name", "无效地区")
+    page.fill("#org-region", "Shanxi")
+    page.click("#org-create")
+    page.wait_for_selector("#org-form .notice.error")
+    shot(page, backend, "admin-organisations")
+
+    page.click("text=低碳商品")
+    page.wait_for_selector("#products-table")
+    label = f"CL-2026-{uuid.uuid4().hex[:4].upper()}"
+    page.fill("#prod-name", "再生纸笔记本")
+    page.fill("#prod-label", label)
+    page.fill("#prod-certifier", "中环联合认证中心")
+    page.fill("#prod-grams", "120.5")
+    page.fill("#prod-source", f"碳标签 {label} 产品碳足迹报告")
+    page.click("#prod-create")
+    page.wait_for_selector(f".notice.ok >> text={label}")
+    row = page.locator("#products-table tr", has_text=label)
+    assert "再生纸笔记本" in row.inner_text() and "120.5" in row.inner_text()
+    shot(page, backend, "admin-products")
+
+    page.click("text=公益项目")
+    page.wait_for_selector("#projects-table")
+    page.fill("#proj-name", "汾河湿地修复")
+    page.fill("#proj-description", "每单位修复一平方米湿地。")
+    page.fill("#proj-points", "200")
+    page.fill("#proj-unit", "平方米")
+    page.fill("#proj-target", "5000")
+    page.click("#proj-create")
+    page.wait_for_selector(".notice.ok >> text=汾河湿地修复")
+    page.locator("#projects-table tr", has_text="汾河湿地修复").locator("button").click()
+    page.wait_for_selector(".notice.ok >> text=停止接受捐赠")
+    assert "已关闭" in page.locator("#projects-table tr", has_text="汾河湿地修复").inner_text()
+    shot(page, backend, "admin-projects")
+    assert not errors, errors
+
+
+def test_admin_issues_a_batch_retires_it_and_exports_it(context, server):
+    base_url, data, backend = server
+    page = context.new_page()
+    errors = no_console_errors(page)
+    sign_in(page, base_url, data.admin)
+    page.click("text=减排量批次")
+    page.wait_for_selector("#batches-table")
+    page.select_option("#batch-methodology", "energy.electricity_saving")
+    page.fill("#batch-region", "CN-GD")
+    page.fill("#batch-note", "广东 家庭节电 第一批")
+    page.click("#batch-issue")
+    page.wait_for_selector("#batch-detail")
+    assert "TANHUI-GD-" in page.inner_text(".notice.ok")
+    assert "已签发" in page.inner_text("#batch-status")
+    shot(page, backend, "admin-batch-issued")
+    # Nothing is left to issue in that range: the problem is shown.
+    page.click("text=← 减排量批次")
+    page.wait_for_selector("#batches-table >> text=TANHUI-GD-")
+    page.fill("#batch-region", "CN-GD")
+    page.fill("#batch-note", "再来一次")
+    page.click("#batch-issue")
+    page.wait_for_selector("#batch-form .notice.error")
+    page.locator("#batches-table tr", has_text="TANHUI-GD-").locator("a.open").click()
+    page.wait_for_selector("#retire-form")
+
+    page.fill("#retire-party", "太原市生态环境局")
+    page.fill("#retire-note", "2026 年会议碳中和")
+    page.click("#batch-retire")
+    page.wait_for_selector(".notice.ok >> text=太原市生态环境局")
+    assert "已注销" in page.inner_text("#batch-status")
+    assert "太原市生态环境局" in page.inner_text("#batch-detail")
+    assert page.locator("#batch-final").count() == 0  # retired once, nothing more to do
+    with page.expect_download() as download:
+        page.click("#batch-export-csv")
+    assert re.fullmatch(r"batch-[0-9a-f-]+\.csv", download.value.suggested_filename)
+    assert "energy.electricity_saving" in Path(download.value.path()).read_text()
+    with page.expect_download() as download:
+        page.click("#batch-export-json")
+    assert download.value.suggested_filename.endswith(".json")
+    shot(page, backend, "admin-batch-retired")
+
+    # The other batch is sold instead: transferred to a named holder, once.
+    visit(page, base_url, f"batches/{data.batch_id}")
+    page.fill("#transfer-party", "山西省碳交易服务中心")
+    page.fill("#transfer-note", "2026 年第一批转让")
+    page.click("#batch-transfer")
+    page.wait_for_selector(".notice.ok >> text=山西省碳交易服务中心")
+    assert "已转让" in page.inner_text("#batch-status")
+    assert page.locator("#batch-final").count() == 0
+    visit(page, base_url, "batches")
+    page.select_option("#batch-status-filter", "transferred")
+    page.click("text=筛选")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#batches-table tbody tr').length === 1"
+        " && document.querySelector('#batches-table').innerText.includes('TANHUI-SH-')"
+    )
+    shot(page, backend, "admin-batches")
+    assert not errors, errors
+
+
+def test_admin_renames_a_merchant_gives_it_an_incentive_and_finds_a_citizens_records(
+    context, server
+):
+    base_url, data, backend = server
+    page = context.new_page()
+    errors = no_console_errors(page)
+    sign_in(page, base_url, data.admin)
+    visit(page, base_url, "merchants")
+    page.locator("#merchants-table tr", has_text="绿色咖啡").locator("button.rename").click()
+    page.fill("#merchant-rename", "绿色咖啡（迎泽店）")
+    page.click("#merchant-rename-save")
+    page.wait_for_selector(".notice.ok >> text=迎泽店")
+    page.locator("#merchants-table tr", has_text="迎泽店").locator("button.offer").click()
+    page.fill("#inc-title", "燕麦拿铁一杯")
+    page.fill("#inc-cost", "450")
+    page.fill("#inc-stock", "12")
+    page.click("#inc-save")
+    page.wait_for_selector(".notice.ok >> text=燕麦拿铁一杯")
+    # The merchant's incentives are listed under the form: the new one, beside the seeded one.
+    page.locator("#merchants-table tr", has_text="迎泽店").locator("button.offer").click()
+    page.wait_for_selector("#merchant-incentives >> text=燕麦拿铁一杯")
+    assert "美式咖啡一杯" in page.inner_text("#merchant-incentives")
+    shot(page, backend, "admin-merchant-incentive")
+
+    visit(page, base_url, f"records/{data.credited_id}")
+    page.click("a.citizen-link")
+    page.wait_for_selector("#citizen-records")
+    rows = page.locator("#citizen-records tbody tr")
+    assert rows.count() >= 4 and "transit.metro" in page.inner_text("#citizen-records")
+    page.select_option("#citizen-status", "rejected")
+    page.click("#lookup-citizen")
+    page.wait_for_selector("#citizen-records td.empty")
+    shot(page, backend, "admin-citizen-records")
     assert not errors, errors
 
 

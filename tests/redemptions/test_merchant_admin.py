@@ -94,3 +94,58 @@ async def test_merchant_edits_are_for_admins_validated_and_audited(app, client):
     assert [e["target_id"] for e in entries] == [shop.merchant_id]
     assert entries[0]["before"]["name"] == "Green Life"
     assert entries[0]["after"]["name"] == "Green Life Plus"
+
+
+async def test_an_admin_publishes_an_incentive_for_a_named_merchant(app, client):
+    shop = await open_shop(app, client)
+    other = await open_shop(app, client, name="Other")
+    auditor = await user_with_role(app, client, "auditor")
+    url = f"/v1/admin/merchants/{shop.merchant_id}/incentives"
+    body = {"title": "Reusable cup", "points_cost": 200, "stock": 10, "per_user_limit": 1}
+    r = await shop.admin.post(url, json=body)
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert made["merchant_id"] == shop.merchant_id
+    assert (made["title"], made["points_cost"], made["stock"], made["issued"]) == (
+        "Reusable cup",
+        200,
+        10,
+        0,
+    )
+    # The same answer the merchant's own list gives; the other merchant does not see it.
+    mine = (await shop.staff.get("/v1/merchant/incentives")).json()["items"]
+    assert [i for i in mine if i["id"] == made["id"]] == [made]
+    theirs = (await other.staff.get("/v1/merchant/incentives")).json()["items"]
+    assert made["id"] not in [i["id"] for i in theirs]
+    [entry] = (
+        await shop.admin.get(
+            "/v1/admin/audit", params={"action": "incentive.create", "target_id": made["id"]}
+        )
+    ).json()["items"]
+    assert entry["after"]["merchant_id"] == shop.merchant_id
+    assert entry["actor_id"] == shop.admin.id
+
+    # Only administrators; a bad body or an unknown merchant changes nothing.
+    assert_problem(await shop.staff.post(url, json=body), 403)
+    assert_problem(await auditor.post(url, json=body), 403)
+    assert_problem(await shop.admin.post(url, json={**body, "points_cost": 0}), 422)
+    assert_problem(await shop.admin.post(url, json={**body, "merchant_id": other.merchant_id}), 422)
+    assert_problem(
+        await shop.admin.post(
+            url,
+            json={
+                **body,
+                "valid_from": "2027-01-02T00:00:00+08:00",
+                "valid_until": "2027-01-01T00:00:00+08:00",
+            },
+        ),
+        422,
+    )
+    unknown = await shop.admin.post("/v1/admin/merchants/no-such-merchant/incentives", json=body)
+    assert_problem(unknown, 404, "not_found")
+    after = (await shop.staff.get("/v1/merchant/incentives")).json()["items"]
+    assert [i["id"] for i in after] == [made["id"]]
+    entries = (
+        await shop.admin.get("/v1/admin/audit", params={"action": "incentive.create"})
+    ).json()["items"]
+    assert [e["target_id"] for e in entries] == [made["id"]]

@@ -1,4 +1,4 @@
-"""Administration of merchants and their staff."""
+"""Administration of merchants, their staff and their incentives."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from app.kit.errors import BadRequest, Forbidden, NotFound, Unauthorized, Valida
 from app.kit.pagination import CursorParam, LimitParam
 from app.kit.problems import responses
 from app.schemas.rewards import (
+    IncentiveOut,
     MerchantIn,
+    MerchantIncentiveIn,
     MerchantOut,
     MerchantPatch,
     MerchantsPage,
@@ -19,6 +21,7 @@ from app.schemas.rewards import (
     StaffOut,
 )
 from app.services.identity.errors import EmailTaken, WeakPassword
+from app.services.rewards import incentives as incentive_service
 from app.services.rewards import merchants as merchant_service
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=responses(Unauthorized, Forbidden))
@@ -95,3 +98,24 @@ async def add_staff(
         actor=principal,
     )
     return StaffOut.model_validate(user)
+
+
+@router.post(
+    "/merchants/{merchant_id}/incentives",
+    status_code=201,
+    response_model=IncentiveOut,
+    summary="Publish an incentive for this merchant (audited)",
+    description="The same body and answer as `POST /v1/merchant/incentives`, for the merchant "
+    "named by the path.",
+    responses=responses(NotFound, ValidationFailed),
+)
+async def create_merchant_incentive(
+    merchant_id: Annotated[str, Path(max_length=36)],
+    body: MerchantIncentiveIn,
+    principal: Admin,
+    session: Session,
+) -> IncentiveOut:
+    incentive = await incentive_service.create_incentive(
+        session, actor=principal, data={**body.model_dump(), "merchant_id": merchant_id}
+    )
+    return IncentiveOut.model_validate(incentive_service.merchant_view(incentive))

@@ -1,5 +1,6 @@
-"""Records as their owner sees them: a batch item's answer and the citizen's list (one record
-is ``RecordOut`` or ``RecordDetailOut`` built from the row)."""
+"""Records as their owner sees them: a batch item's answer and a citizen's list (which is also
+what operators list for one citizen). One record is ``RecordOut`` or ``RecordDetailOut`` built
+from the row."""
 
 from __future__ import annotations
 

@@ -365,6 +365,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One citizen's records, newest received first
+         * @description For administrators and auditors: every record of the citizen `user_id`, whatever its status, filtered by `status` and `type`. An unknown id gives an empty list.
+         */
+        get: operations["listCitizenEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/events/{record_id}": {
         parameters: {
             query?: never;
@@ -850,6 +870,26 @@ export interface paths {
         put?: never;
         /** Create a staff account (role merchant) bound to this merchant */
         post: operations["addStaff"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/merchants/{merchant_id}/incentives": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish an incentive for this merchant (audited)
+         * @description The same body and answer as `POST /v1/merchant/incentives`, for the merchant named by the path.
+         */
+        post: operations["createMerchantIncentive"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1662,6 +1702,19 @@ export interface components {
             reversed_at: string | null;
         };
         /**
+         * AdminRecordsPage
+         * @description One citizen's records, newest received first.
+         */
+        AdminRecordsPage: {
+            /** Items */
+            items: components["schemas"]["AdminRecordOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as ?cursor= for the next page; null at the end
+             */
+            next_cursor: string | null;
+        };
+        /**
          * AdminUserOut
          * @example {
          *       "id": "3f0c6a0e-8a53-4c47-9a51-2b7b0b8f1c11",
@@ -2204,11 +2257,6 @@ export interface components {
          *     }
          */
         IncentiveIn: {
-            /**
-             * Merchant Id
-             * @description Required when an admin publishes
-             */
-            merchant_id?: string | null;
             /** Title */
             title: string;
             /** Description */
@@ -2232,6 +2280,11 @@ export interface components {
              * @default 30
              */
             code_ttl_days: number;
+            /**
+             * Merchant Id
+             * @description Required when an admin publishes
+             */
+            merchant_id?: string | null;
         };
         /**
          * IncentiveOut
@@ -2704,6 +2757,45 @@ export interface components {
         MerchantIn: {
             /** Name */
             name: string;
+        };
+        /**
+         * MerchantIncentiveIn
+         * @description A new incentive of the merchant named by the path.
+         * @example {
+         *       "title": "Metro ride voucher",
+         *       "description": "One single journey on Taiyuan Metro Line 2.",
+         *       "points_cost": 500,
+         *       "stock": 100,
+         *       "per_user_limit": 2,
+         *       "valid_from": "2026-12-01T00:00:00+08:00",
+         *       "valid_until": "2027-03-01T00:00:00+08:00",
+         *       "code_ttl_days": 30
+         *     }
+         */
+        MerchantIncentiveIn: {
+            /** Title */
+            title: string;
+            /** Description */
+            description?: string | null;
+            /** Points Cost */
+            points_cost: number;
+            /**
+             * Stock
+             * @description null = unlimited
+             */
+            stock?: number | null;
+            /** Per User Limit */
+            per_user_limit?: number | null;
+            /** Valid From */
+            valid_from?: string | null;
+            /** Valid Until */
+            valid_until?: string | null;
+            /**
+             * Code Ttl Days
+             * @description Lifetime of issued codes
+             * @default 30
+             */
+            code_ttl_days: number;
         };
         /**
          * MerchantOut
@@ -6979,6 +7071,98 @@ export interface operations {
             };
         };
     };
+    listCitizenEvents: {
+        parameters: {
+            query: {
+                /** @description The citizen's id */
+                user_id: string;
+                status?: components["schemas"]["RecordStatus"] | null;
+                type?: string | null;
+                /** @description Items per page */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminRecordsPage"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getAnyRecord: {
         parameters: {
             query?: never;
@@ -10166,6 +10350,113 @@ export interface operations {
                 };
             };
             /** @description Password too weak / Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createMerchantIncentive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                merchant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MerchantIncentiveIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncentiveOut"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
             422: {
                 headers: {
                     [name: string]: unknown;

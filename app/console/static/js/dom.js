@@ -87,6 +87,12 @@ export function toRfc3339(value) {
   );
 }
 
+/** A column heading: text, or { num: text } for a column of numbers (aligned right). */
+export function headerCell(x) {
+  if (x && typeof x === "object" && !(x instanceof Node) && "num" in x) return h("th", { scope: "col", class: "num" }, x.num);
+  return h("th", { scope: "col" }, x);
+}
+
 export function table(headers, rows, attrs = {}) {
   return h(
     "div",
@@ -94,7 +100,7 @@ export function table(headers, rows, attrs = {}) {
     h(
       "table",
       attrs,
-      h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
+      h("thead", {}, h("tr", {}, headers.map(headerCell))),
       h("tbody", {}, rows),
     ),
   );

@@ -8,6 +8,10 @@ import { methodologiesPage } from "./pages/methodologies.js";
 import { reviewPage } from "./pages/review.js";
 import { recordsPage } from "./pages/records.js";
 import { merchantsPage } from "./pages/merchants.js";
+import { organisationsPage } from "./pages/organisations.js";
+import { productsPage } from "./pages/products.js";
+import { projectsPage } from "./pages/projects.js";
+import { batchesPage } from "./pages/batches.js";
 import { partnersPage } from "./pages/partners.js";
 import { reportsPage } from "./pages/reports.js";
 import { auditPage } from "./pages/audit.js";
@@ -20,6 +24,10 @@ const OPERATOR_PAGES = [
   ["methodologies", methodologiesPage],
   ["review", reviewPage],
   ["records", recordsPage],
+  ["organisations", organisationsPage],
+  ["products", productsPage],
+  ["projects", projectsPage],
+  ["batches", batchesPage],
   ["merchants", merchantsPage],
   ["partners", partnersPage],
   ["reports", reportsPage],

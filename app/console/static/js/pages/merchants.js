@@ -1,4 +1,5 @@
-import { fmtTime, h, field, table, put } from "../dom.js";
+import { fmtInt, fmtTime, h, field, table, toRfc3339, put } from "../dom.js";
+import { pagedTable } from "../paging.js";
 import { act, get, patch, post } from "../api.js";
 import { t } from "../i18n.js";
 
@@ -12,17 +13,25 @@ export async function merchantsPage(ctx) {
     byMerchant.get(u.merchant_id).push(u);
   }
   if (ctx.canChange) put(main, createMerchant(ctx));
-  put(main, 
+  const editor = h("section", { id: "merchant-editor" });
+  put(main,
     table(
       [t("merchants.name"), t("merchants.state"), t("merchants.created"), t("merchants.staff"), ""],
-      merchants.items.map((m) => merchantRow(ctx, m, byMerchant.get(m.id) || [])),
+      merchants.items.map((m) => merchantRow(ctx, m, byMerchant.get(m.id) || [], editor)),
       { id: "merchants-table" },
     ),
+    editor,
   );
   if (ctx.canChange && merchants.items.length) put(main, createStaff(ctx, merchants.items));
 }
 
-function merchantRow(ctx, m, staff) {
+function openEditor(editor, form) {
+  editor.replaceChildren(form);
+  editor.scrollIntoView({ block: "start" });
+  form.querySelector("input")?.focus();
+}
+
+function merchantRow(ctx, m, staff, editor) {
   const slot = h("div", { class: "slot" });
   const toggle = ctx.canChange
     ? h("button", { type: "button", class: m.active ? "danger" : "" }, m.active ? t("merchants.deactivate") : t("merchants.activate"))
@@ -33,6 +42,30 @@ function merchantRow(ctx, m, staff) {
       ctx.navigate("merchants", m.active ? t("merchants.deactivated", { name: m.name }) : t("merchants.activated", { name: m.name }));
     }),
   );
+  const rename = ctx.canChange ? h("button", { type: "button", class: "rename", onclick: () => openEditor(editor, renameForm(ctx, m)) }, t("merchants.rename")) : null;
+  const offer = ctx.canChange ? h("button", { type: "button", class: "offer" }, t("merchants.incentive")) : null;
+  offer?.addEventListener("click", () =>
+    act(offer, slot, async () => {
+      const list = pagedTable({
+        path: `/v1/merchant/incentives?merchant_id=${encodeURIComponent(m.id)}&limit=50`,
+        id: "merchant-incentives",
+        empty: t("merchants.incentives.none"),
+        headers: [t("inc.title"), { num: t("inc.cost") }, { num: t("inc.stock") }, { num: t("inc.issued") }, t("merchants.state")],
+        row: (i) =>
+          h(
+            "tr",
+            { "data-incentive": i.id },
+            h("td", {}, i.title),
+            h("td", { class: "num" }, fmtInt(i.points_cost)),
+            h("td", { class: "num" }, i.stock === null ? t("inc.unlimited") : fmtInt(i.stock)),
+            h("td", { class: "num" }, fmtInt(i.issued)),
+            h("td", {}, i.paused ? t("inc.state.paused") : i.active ? t("state.active") : t("state.inactive")),
+          ),
+      });
+      await list.load();
+      openEditor(editor, h("div", {}, incentiveForm(ctx, m), h("h3", {}, t("merchants.incentives", { name: m.name })), list.el));
+    }),
+  );
   return h(
     "tr",
     { "data-merchant": m.id },
@@ -40,7 +73,83 @@ function merchantRow(ctx, m, staff) {
     h("td", {}, h("span", { class: m.active ? "badge ok" : "badge bad" }, m.active ? t("state.active") : t("state.inactive"))),
     h("td", {}, fmtTime(m.created_at)),
     h("td", {}, staff.length ? h("ul", { class: "plain" }, staff.map((u) => staffItem(ctx, u, slot))) : "—"),
-    h("td", {}, toggle, slot),
+    h("td", {}, ctx.canChange ? h("div", { class: "row" }, rename, offer, toggle) : null, slot),
+  );
+}
+
+function renameForm(ctx, m) {
+  const name = h("input", { type: "text", id: "merchant-rename", maxlength: 200, required: true, value: m.name });
+  const slot = h("div", { class: "slot" });
+  const button = h("button", { type: "submit", class: "primary", id: "merchant-rename-save" }, t("merchants.rename.save"));
+  return h(
+    "form",
+    {
+      class: "row boxed",
+      onsubmit: (e) => {
+        e.preventDefault();
+        act(button, slot, async () => {
+          const done = await patch(`/v1/admin/merchants/${encodeURIComponent(m.id)}`, { name: name.value.trim() });
+          ctx.navigate("merchants", t("merchants.renamed", { old: m.name, name: done.name }));
+        });
+      },
+    },
+    field(t("merchants.rename.title", { name: m.name }), name),
+    button,
+    slot,
+  );
+}
+
+const intOrNull = (input) => (input.value.trim() === "" ? null : Number(input.value));
+
+/** An administrator publishes an incentive in the merchant's name. */
+function incentiveForm(ctx, m) {
+  const title = h("input", { type: "text", id: "inc-title", maxlength: 200, required: true });
+  const description = h("textarea", { id: "inc-description", rows: 2, maxlength: 4000 });
+  const cost = h("input", { type: "number", id: "inc-cost", min: 1, step: 1, required: true });
+  const stock = h("input", { type: "number", id: "inc-stock", min: 0, step: 1 });
+  const limit = h("input", { type: "number", id: "inc-limit", min: 1, step: 1 });
+  const from = h("input", { type: "datetime-local", id: "inc-from" });
+  const until = h("input", { type: "datetime-local", id: "inc-until" });
+  const ttl = h("input", { type: "number", id: "inc-ttl", min: 1, max: 365, step: 1, value: 30 });
+  const slot = h("div", { class: "slot" });
+  const button = h("button", { type: "submit", class: "primary", id: "inc-save" }, t("inc.create"));
+  return h(
+    "form",
+    {
+      class: "boxed",
+      id: "merchant-incentive",
+      onsubmit: (e) => {
+        e.preventDefault();
+        act(button, slot, async () => {
+          const made = await post(`/v1/admin/merchants/${encodeURIComponent(m.id)}/incentives`, {
+            title: title.value.trim(),
+            description: description.value.trim() || null,
+            points_cost: intOrNull(cost),
+            stock: intOrNull(stock),
+            per_user_limit: intOrNull(limit),
+            valid_from: from.value ? toRfc3339(from.value) : null,
+            valid_until: until.value ? toRfc3339(until.value) : null,
+            code_ttl_days: intOrNull(ttl) ?? 30,
+          });
+          ctx.navigate("merchants", t("merchants.incentive.created", { title: made.title, name: m.name }));
+        });
+      },
+    },
+    h("h2", {}, t("merchants.incentive.title", { name: m.name })),
+    h(
+      "div",
+      { class: "form-grid" },
+      field(t("inc.title"), title),
+      field(t("inc.description"), description),
+      field(t("inc.cost"), cost),
+      field(t("inc.stock"), stock, t("inc.stock.hint")),
+      field(t("inc.limit"), limit, t("inc.limit.hint")),
+      field(t("inc.from"), from),
+      field(t("inc.until"), until),
+      field(t("inc.ttl"), ttl),
+    ),
+    button,
+    slot,
   );
 }
 

@@ -24,7 +24,7 @@ export function recordDetail(r) {
       [t("rec.type"), `${r.type} · v${r.methodology.version}`],
       [t("rec.status"), h("span", {}, statusBadge(r.status), r.reversed_at ? h("span", { class: "badge status-reversed" }, t("rec.reversed")) : null)],
       [t("rec.reasons"), reasonsText(r.reasons)],
-      [t("rec.user"), h("code", {}, r.user_id)],
+      [t("rec.user"), h("a", { href: `#/records/citizen/${encodeURIComponent(r.user_id)}`, class: "citizen-link" }, h("code", {}, r.user_id))],
       [t("rec.source"), r.source],
       [t("rec.region"), r.region || "—"],
       [t("rec.occurred"), fmtTime(r.occurred_at)],

@@ -1,4 +1,5 @@
-import { fmtGrams, fmtTime, h, field, replace, table, put } from "../dom.js";
+import { fmtGrams, fmtTime, h, field, replace, put } from "../dom.js";
+import { pagedTable } from "../paging.js";
 import { act, get, post } from "../api.js";
 import { t } from "../i18n.js";
 import { reasonsText, recordDetail } from "./record-view.js";
@@ -6,33 +7,31 @@ import { reasonsText, recordDetail } from "./record-view.js";
 export async function reviewPage(ctx) {
   const { main } = ctx;
   put(main, h("h1", {}, t("nav.review")));
-  const page = await get("/v1/admin/review?limit=200");
   const panel = h("section", { class: "panel", id: "review-panel" });
-  if (!page.items.length) {
+  const intro = h("p", { class: "muted", id: "review-count" });
+  const list = pagedTable({
+    path: "/v1/admin/review?limit=50",
+    id: "review-table",
+    headers: [t("rec.received"), t("rec.type"), t("rec.region"), { num: t("chart.reduction") }, t("rec.reasons"), ""],
+    row: (r) =>
+      h(
+        "tr",
+        { "data-record": r.id },
+        h("td", {}, fmtTime(r.received_at)),
+        h("td", {}, r.type),
+        h("td", {}, r.region || "—"),
+        h("td", { class: "num" }, fmtGrams(r.reduction_g)),
+        h("td", {}, reasonsText(r.reasons)),
+        h("td", {}, h("button", { type: "button", class: "open", onclick: () => open(ctx, panel, r.id) }, ctx.canChange ? t("review.open") : t("review.view"))),
+      ),
+    onPage: ({ shown, more }) => intro.replaceChildren(more ? t("review.intro.more", { n: shown }) : t("review.intro", { n: shown })),
+  });
+  const first = await list.load();
+  if (!first.items.length) {
     put(main, h("p", { class: "empty", id: "review-empty" }, t("review.empty")));
     return;
   }
-  put(main, 
-    h("p", { class: "muted" }, t("review.intro", { n: page.items.length })),
-    table(
-      [t("rec.received"), t("rec.type"), t("rec.region"), t("chart.reduction"), t("rec.reasons"), ""],
-      page.items.map((r) =>
-        h(
-          "tr",
-          { "data-record": r.id },
-          h("td", {}, fmtTime(r.received_at)),
-          h("td", {}, r.type),
-          h("td", {}, r.region || "—"),
-          h("td", { class: "num" }, fmtGrams(r.reduction_g)),
-          h("td", {}, reasonsText(r.reasons)),
-          h("td", {}, h("button", { type: "button", class: "open", onclick: () => open(ctx, panel, r.id) }, ctx.canChange ? t("review.open") : t("review.view"))),
-        ),
-      ),
-      { id: "review-table" },
-    ),
-    page.next_cursor ? h("p", { class: "muted" }, t("review.more")) : null,
-    panel,
-  );
+  put(main, intro, list.el, panel);
 }
 
 async function open(ctx, panel, id) {
