@@ -229,3 +229,23 @@ async def test_product_edits_refuse_citizens_unknown_ids_bad_bodies_and_taken_la
     assert r.status_code == 200 and r.json()["valid_from"] is not None, r.text
     r = await admin.patch(url, json={"valid_from": None})
     assert r.status_code == 200 and r.json()["valid_from"] is None, r.text
+
+
+def test_a_retired_product_is_out_of_force_from_its_retirement_on():
+    from app.models import Product
+    from app.services.communities import products
+
+    retired_at = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    milk = Product(
+        name="Oat milk",
+        label_id="CL-1",
+        certifier="Example",
+        reduction_g_per_unit="350",
+        source="label",
+        valid_from=None,
+        valid_until=None,
+        retired_at=retired_at,
+    )
+    before = products.facts(milk, retired_at - timedelta(seconds=1))["product"]
+    after = products.facts(milk, retired_at)["product"]
+    assert (before["in_force"], after["in_force"]) == (True, False)
