@@ -43,12 +43,14 @@ class ProblemReason(StrEnum):
     CODE_UNKNOWN = "code_unknown"
     JOIN_CODE_UNKNOWN = "join_code_unknown"
     LABEL_EXISTS = "label_exists"
+    PRODUCT_IN_USE = "product_in_use"
     # incentive_inactive
     PAUSED = "paused"
     NOT_YET_VALID = "not_yet_valid"
     PAST_VALIDITY = "past_validity"
     # validation_error
     REF_IS_USER_ID = "ref_is_user_id"
+    PRODUCT_RETIRED = "product_retired"
 
 
 REASON_DESCRIPTIONS: dict[ProblemReason, str] = {
@@ -81,6 +83,9 @@ REASON_DESCRIPTIONS: dict[ProblemReason, str] = {
     ProblemReason.NOT_YET_VALID: "The incentive is not valid yet.",
     ProblemReason.PAST_VALIDITY: "The incentive is past its validity.",
     ProblemReason.REF_IS_USER_ID: "The reference has the form of a user id.",
+    ProblemReason.PRODUCT_IN_USE: "Records name the product, so its label can no longer "
+    "change: add a new product.",
+    ProblemReason.PRODUCT_RETIRED: "A product of the purchase is retired and cannot be bought.",
 }
 
 

@@ -46,6 +46,8 @@ class Organisation(IdMixin, CreatedMixin, Base):
     region: Mapped[str] = mapped_column(String(8))
     join_code: Mapped[str] = mapped_column(String(16), unique=True)
     member_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Retired: accepts no joins (its join code stops working); statistics stay readable.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Membership(IdMixin, Base):
@@ -116,6 +118,8 @@ class Product(IdMixin, CreatedMixin, Base):
     source: Mapped[str] = mapped_column(String(500))
     valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Retired: not in force from this instant (records that occurred before keep their value).
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class MemberCode(CreatedMixin, Base):

@@ -1,12 +1,19 @@
 """Recycling: ER = weight × the material's recycling emission factor.
 
-Version 1 takes one published factor set for every material: the US EPA Waste Reduction
-Model (WARM) version 15 (November 2020), net emission factors of recycling, in metric tons
-CO2e per short ton of material recycled (negative in WARM: emissions avoided; stored here as
-positive reductions). The conversion to grams per kilogram is exact and shown in the
-breakdown: 1 t CO2e per short ton = 1 000 000 g / 907.18474 kg ≈ 1 102.3113 g per kg.
-Which WARM material stands for each of our materials is in the parameter descriptions and in
-the methodology documentation.
+Version 1 takes one factor set for every material: the US EPA Waste Reduction Model (WARM)
+version 15 (November 2020), net emission factors of recycling compared with landfilling, in
+metric tons CO2e per short ton of material recycled (negative in WARM: emissions avoided;
+stored here as positive reductions). The conversion to grams per kilogram is exact and shown
+in the breakdown: 1 t CO2e per short ton = 1 000 000 g / 907.18474 kg ≈ 1 102.3113 g per kg.
+
+Verification status, stated plainly: none of the six default factors has been read in EPA's
+own WARM v15 documents. The primary documents are named per material below (``CITATIONS``);
+the values are those that independent secondary material attributes to WARM v15, and the
+textile value is not a textile factor at all (WARM v15 has no textile material; Carpet is a
+stand-in). Every breakdown says so (``factor_checked_against_source`` is false) until an
+administrator has checked a factor in the primary document and published a version that
+says it was checked. Administrators replace values through methodology versions; the code
+only fixes the formula and the conversion.
 """
 
 from __future__ import annotations
@@ -25,6 +32,40 @@ Material = Literal["paper", "plastic", "metal", "glass", "textile", "e_waste"]
 GRAMS_PER_TONNE = Decimal(1_000_000)
 KG_PER_SHORT_TON = Decimal("907.18474")  # exactly 2000 lb of 0.45359237 kg
 _WARM = "US EPA WARM v15 (2020), recycling net emission factor, t CO2e per short ton: "
+_PACKAGING = (
+    "US EPA, Documentation for Greenhouse Gas Emission and Energy Factors Used in WARM, "
+    "Containers, Packaging, and Non-Durable Good Materials Chapters, November 2020"
+)
+_OTHER = "US EPA, WARM v15 documentation, November 2020, the chapter on "
+
+# Where each default is published and which WARM material stands for ours.
+# Exhibits named here are where secondary material places the values; none was read here.
+CITATIONS: dict[str, dict[str, Any]] = {
+    "paper": {
+        "warm_material": "Mixed Paper (general)",
+        "document": _PACKAGING + ", chapter 3 (Paper Products), Exhibit 3-7",
+    },
+    "plastic": {
+        "warm_material": "Mixed Plastics",
+        "document": _PACKAGING + ", chapter 5 (Plastics), Exhibit 5-3",
+    },
+    "metal": {
+        "warm_material": "Mixed Metals",
+        "document": _PACKAGING + ", chapter 2 (Metals); exhibit not located",
+    },
+    "glass": {
+        "warm_material": "Glass",
+        "document": _PACKAGING + ", chapter 1 (Glass); exhibit not located",
+    },
+    "textile": {
+        "warm_material": "Carpet (a stand-in: WARM v15 has no textile or clothing material)",
+        "document": _OTHER + "Carpet; exhibit not located",
+    },
+    "e_waste": {
+        "warm_material": "Mixed Electronics",
+        "document": _OTHER + "Electronics; exhibit not located",
+    },
+}
 
 
 class RecyclingInput(Record):
@@ -62,21 +103,30 @@ class RecyclingParams(BaseParams):
         le=1_000_000,
         description="Most points per user and local day from recycling (a platform choice)",
     )
-    factor_paper: Decimal = _factor("3.55", "Mixed Paper (general)")
-    factor_plastic: Decimal = _factor("0.93", "Mixed Plastics")
-    factor_metal: Decimal = _factor("4.39", "Mixed Metals")
-    factor_glass: Decimal = _factor("0.28", "Glass")
-    factor_textile: Decimal = _factor("2.38", "Carpet (the nearest WARM textile; a proxy)")
-    factor_e_waste: Decimal = _factor("0.79", "Mixed Electronics")
+    # Defaults not yet checked in the primary documents (see CITATIONS).
+    factor_paper: Decimal = _factor("3.55", "Mixed Paper (general); not yet checked")
+    factor_plastic: Decimal = _factor("0.93", "Mixed Plastics; not yet checked")
+    factor_metal: Decimal = _factor("4.39", "Mixed Metals; not yet checked")
+    factor_glass: Decimal = _factor("0.28", "Glass; not yet checked")
+    factor_textile: Decimal = _factor(
+        "2.38", "Carpet, a stand-in (WARM v15 has no textile); not yet checked"
+    )
+    factor_e_waste: Decimal = _factor("0.79", "Mixed Electronics; not yet checked")
     max_kg_paper: Decimal = _bound(100, "paper")
     max_kg_plastic: Decimal = _bound(50, "plastic")
     max_kg_metal: Decimal = _bound(50, "metal")
     max_kg_glass: Decimal = _bound(100, "glass")
     max_kg_textile: Decimal = _bound(50, "textile")
     max_kg_e_waste: Decimal = _bound(100, "e-waste")
+    factors_checked: bool = Field(
+        default=False,
+        description="True only when an administrator has read every factor of this version "
+        "in the source document named in `source`",
+    )
     source: str = Field(
         default="US EPA, Waste Reduction Model (WARM) version 15, November 2020: recycling "
-        "emission factors (MTCO2E per short ton)",
+        "net emission factors (MTCO2E per short ton); defaults not yet checked against the "
+        "WARM v15 documentation; textile uses Carpet as a stand-in",
         max_length=300,
         description="Where the factors come from",
     )
@@ -125,6 +175,9 @@ class Recycling:
                 "kg_per_short_ton": dec(KG_PER_SHORT_TON),
                 "max_kg": dec(most),
                 "source": p.source,
+                "source_material": CITATIONS[data.material]["warm_material"],
+                "source_document": CITATIONS[data.material]["document"],
+                "factor_checked_against_source": p.factors_checked,
                 "exact_g": dec(exact.quantize(Decimal("0.0001"))),
                 "reduction_g": grams,
                 "rounding": "down to whole grams",

@@ -115,3 +115,40 @@ async def test_a_reversal_after_a_donation_books_debt_and_leaves_the_project_who
     assert (account["balance"], account["debt"]) == (0, 400)
     assert (await c.get("/v1/projects")).json()["items"][0]["donated_points"] == 400
     await ledger_is_clean(admin)
+
+
+async def test_citizens_racing_for_the_last_units_never_overshoot_the_target(app, client):
+    """Many citizens at once, each on their own shard of the project's account: the project
+    row's conditional update still lets exactly the target through."""
+    from sqlalchemy import select
+
+    from app.db import session_scope
+    from app.models import Account
+    from app.services import ledger
+
+    admin = await user_with_role(app, client, "admin")
+    trees = await project(admin, target_units=5)
+    people = [await citizen(client) for _ in range(8)]
+    for person in people:
+        await give_points(app, person.id, 500)
+    answers = await asyncio.gather(*(donate(p, trees["id"], 1) for p in people))
+    assert sorted(r.status_code for r in answers) == [201] * 5 + [409] * 3
+    for person, r in zip(people, answers, strict=True):
+        if r.status_code == 409:
+            assert r.json()["code"] == "target_reached"
+        assert (await balance(person))["balance"] == (0 if r.status_code == 201 else 500)
+    [listed] = [p for p in (await admin.get("/v1/projects")).json()["items"]]
+    assert (listed["donated_units"], listed["donated_points"]) == (5, 2500)
+    winners = [p for p, r in zip(people, answers, strict=True) if r.status_code == 201]
+    async with session_scope(app.state.sessionmaker) as s:
+        rows = (
+            await s.execute(
+                select(Account.id, Account.balance).where(Account.owner_id == trees["id"])
+            )
+        ).all()
+    # The points sit on the winners' own shards of the project's account, and add up.
+    assert {account for account, _ in rows} == {
+        ledger.project_account(trees["id"], p.id) for p in winners
+    }
+    assert sum(b for _, b in rows) == 2500
+    await ledger_is_clean(admin)

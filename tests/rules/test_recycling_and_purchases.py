@@ -37,6 +37,19 @@ def test_recycling_worked_examples_use_the_warm_factor_converted_exactly(materia
     assert "WARM" in r.breakdown["source"]
 
 
+def test_recycling_breakdown_names_the_source_and_says_the_defaults_are_not_yet_checked():
+    r = recycle("textile", 4)
+    assert r.breakdown["source_material"].startswith("Carpet (a stand-in")
+    assert "Carpet" in r.breakdown["source_document"]
+    assert r.breakdown["factor_checked_against_source"] is False
+    assert "not yet checked" in r.breakdown["source"]
+    paper = recycle("paper", 1).breakdown
+    assert paper["source_material"] == "Mixed Paper (general)"
+    assert "Exhibit 3-7" in paper["source_document"]
+    checked = recycling.Params(factors_checked=True)
+    assert recycle("paper", 1, params=checked).breakdown["factor_checked_against_source"] is True
+
+
 def test_recycling_breakdown_shows_the_factor_and_its_conversion_to_grams_per_kg():
     r = recycle("paper", "10")
     assert r.breakdown["factor_t_co2e_per_short_ton"] == "3.55"

@@ -18,7 +18,7 @@ from app.kit.errors import (
 )
 from app.kit.pagination import CursorParam, LimitParam
 from app.kit.problems import responses
-from app.schemas.communities import (
+from app.schemas.communities.donations import (
     DonationIn,
     DonationOut,
     DonationsPage,

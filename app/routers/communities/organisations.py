@@ -15,20 +15,26 @@ from app.kit.pagination import CursorParam, LimitParam
 from app.kit.problems import responses
 from app.models.communities import OrganisationKind
 from app.models.identity import Role
-from app.schemas.communities import (
+from app.schemas.communities.organisations import (
     AdminOrganisationOut,
+    AdminOrganisationsPage,
     JoinIn,
     MembershipOut,
     MembershipsOut,
     OrganisationBoardOut,
     OrganisationIn,
+    OrganisationPatch,
     OrganisationsPage,
     OrganisationStatsOut,
 )
 from app.schemas.identity import REGION_PATTERN
 from app.services.communities import organisations as service
 from app.services.communities import stats
-from app.services.communities.errors import AlreadyMember, MembershipLimitReached
+from app.services.communities.errors import (
+    AlreadyMember,
+    MembershipLimitReached,
+    OrganisationRetired,
+)
 
 MAX_STATS_DAYS = 366
 
@@ -52,6 +58,64 @@ async def create_organisation(
 
 
 @router.get(
+    "/admin/organisations",
+    response_model=AdminOrganisationsPage,
+    summary="Every organisation with its join code, retired ones included, newest first",
+    responses=responses(Forbidden, BadRequest),
+)
+async def admin_list_organisations(
+    principal: Admin,
+    session: Session,
+    kind: OrganisationKind | None = None,
+    region: Annotated[str | None, Query(pattern=REGION_PATTERN)] = None,
+    active: Annotated[
+        bool | None, Query(description="true: only active; false: only retired; unset: all")
+    ] = None,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
+) -> AdminOrganisationsPage:
+    items, next_cursor = await service.list_organisations(
+        session,
+        kind=kind,
+        region=region,
+        limit=limit,
+        cursor=cursor,
+        include_retired=True,
+        active=active,
+    )
+    return AdminOrganisationsPage.model_validate(
+        {"items": [service.view(o, with_code=True) for o in items], "next_cursor": next_cursor}
+    )
+
+
+@router.patch(
+    "/admin/organisations/{organisation_id}",
+    response_model=AdminOrganisationOut,
+    summary="Rename, retire or reinstate an organisation",
+    description=(
+        "Only the fields sent change. A retired organisation (`active: false`) accepts no "
+        "joins and its join code stops working; its members may leave, and its statistics "
+        "and leaderboard places stay readable."
+    ),
+    responses=responses(Forbidden, NotFound, ValidationFailed),
+)
+async def update_organisation(
+    organisation_id: Annotated[str, Path(max_length=36)],
+    body: OrganisationPatch,
+    principal: Admin,
+    session: Session,
+) -> AdminOrganisationOut:
+    org = await service.update_organisation(
+        session,
+        actor=principal,
+        organisation_id=organisation_id,
+        name=body.name,
+        active=body.active,
+    )
+    return AdminOrganisationOut.model_validate(service.view(org, with_code=True))
+
+
+@router.get(
     "/admin/organisations/{organisation_id}",
     response_model=AdminOrganisationOut,
     summary="An organisation with its join code",
@@ -67,7 +131,7 @@ async def get_organisation(
 @router.get(
     "/organisations",
     response_model=OrganisationsPage,
-    summary="Organisations, newest first",
+    summary="Organisations that accept members, newest first",
     responses=responses(BadRequest),
 )
 async def list_organisations(
@@ -91,7 +155,9 @@ async def list_organisations(
     status_code=201,
     response_model=MembershipOut,
     summary=f"Join an organisation with its join code (at most {service.MAX_MEMBERSHIPS})",
-    responses=responses(Forbidden, NotFound, AlreadyMember, MembershipLimitReached),
+    responses=responses(
+        Forbidden, NotFound, AlreadyMember, MembershipLimitReached, OrganisationRetired
+    ),
 )
 async def join(body: JoinIn, principal: Citizen, session: Session) -> MembershipOut:
     joined = await service.join(session, user_id=principal.id, join_code=body.join_code)

@@ -3,9 +3,9 @@ a merchant's till."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from app.db import utcnow
 from app.deps import Admin, Citizen, CurrentUser, KVDep, MerchantStaff, Session, SettingsDep
@@ -14,15 +14,17 @@ from app.kit.errors import (
     Conflict,
     Forbidden,
     IdempotencyConflict,
+    NotFound,
     Unauthorized,
     ValidationFailed,
 )
 from app.kit.pagination import CursorParam, LimitParam
 from app.kit.problems import responses
-from app.schemas.communities import (
+from app.schemas.communities.products import (
     MemberCodeOut,
     ProductIn,
     ProductOut,
+    ProductPatch,
     ProductsPage,
     PurchaseIn,
     PurchaseOut,
@@ -44,6 +46,65 @@ router = APIRouter(prefix="/v1", tags=["products"], responses=responses(Unauthor
 )
 async def create_product(body: ProductIn, principal: Admin, session: Session) -> ProductOut:
     product = await products.create(session, actor=principal, data=body.model_dump())
+    return ProductOut.model_validate(products.view(product))
+
+
+@router.get(
+    "/admin/products",
+    response_model=ProductsPage,
+    summary="The whole catalogue, retired products included, newest first",
+    responses=responses(Forbidden, BadRequest),
+)
+async def admin_list_products(
+    principal: Admin,
+    session: Session,
+    active: Annotated[
+        bool | None, Query(description="true: only active; false: only retired; unset: all")
+    ] = None,
+    limit: LimitParam = 50,
+    cursor: CursorParam = None,
+) -> ProductsPage:
+    now = utcnow()
+    items, next_cursor = await products.list_all(session, active=active, limit=limit, cursor=cursor)
+    return ProductsPage.model_validate(
+        {"items": [products.view(p, now) for p in items], "next_cursor": next_cursor}
+    )
+
+
+@router.get(
+    "/admin/products/{product_id}",
+    response_model=ProductOut,
+    summary="One product of the catalogue, retired or not",
+    responses=responses(Forbidden, NotFound),
+)
+async def admin_get_product(
+    product_id: Annotated[str, Path(max_length=36)], principal: Admin, session: Session
+) -> ProductOut:
+    return ProductOut.model_validate(products.view(await products.get(session, product_id)))
+
+
+@router.patch(
+    "/admin/products/{product_id}",
+    response_model=ProductOut,
+    summary="Rename, correct the label of, retire or reinstate a product",
+    description=(
+        "Only the fields sent change. Label fields (label id, certifier, grams per unit, "
+        "source, validity) can change only while no record names the product; afterwards "
+        "the answer is 409 `product_in_use`: add the corrected label as a new product and "
+        "retire this one. A retired product (`active: false`) cannot be bought from then on; "
+        "records that occurred before keep their value."
+    ),
+    responses=responses(Forbidden, NotFound, Conflict, ValidationFailed),
+)
+async def update_product(
+    product_id: Annotated[str, Path(max_length=36)],
+    body: ProductPatch,
+    principal: Admin,
+    session: Session,
+) -> ProductOut:
+    product = await products.update_product(
+        session, actor=principal, product_id=product_id, changes=body.model_dump(exclude_unset=True)
+    )
     return ProductOut.model_validate(products.view(product))
 
 

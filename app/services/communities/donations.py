@@ -1,11 +1,18 @@
 """Public-good projects and the donations citizens make to them, in whole units.
 
-A donation, in one unit of work: the citizen's ledger accounts and the project's account are
-locked (``ledger.donate``, the global order), which serialises one citizen's donations and
-makes the ``Idempotency-Key`` lookup exact (the same key twice at once: the second waits and
-answers the first donation); the points move through the one posting path; the project's
-progress is taken by one conditional ``UPDATE … WHERE donated_units + units <= target_units``,
-the last write, so the target is never overshot.
+A donation, in one unit of work: the citizen's ledger accounts and the citizen's shard of the
+project's account are locked (``ledger.donate``, the global order), which serialises one
+citizen's donations and makes the ``Idempotency-Key`` lookup exact (the same key twice at
+once: the second waits and answers the first donation); the points move through the one
+posting path; the project's progress is taken by one conditional
+``UPDATE … WHERE donated_units + units <= target_units``, the last write, so the target is
+never overshot.
+
+What a popular project costs: citizens donating at once lock different shards of its account
+(one in ``PROJECT_SHARDS`` pairs meet on one), so none holds a project-wide lock while its
+balance is read and its posting written. The project row itself is the one place where they
+all meet, because the target is one number: each donation locks it only from that last
+``UPDATE`` to its commit.
 
 Donations move points, not reductions: no record's grams change and reduction reports do not
 count them.
@@ -136,7 +143,7 @@ async def donate(
     project = await session.get(Project, project_id)
     if project is None:
         raise NotFound(f"Project {project_id} does not exist.")
-    await ledger.lock_user(session, user_id, ledger.project_account(project_id))
+    await ledger.lock_user(session, user_id, ledger.project_account(project_id, user_id))
     earlier = await session.scalar(
         select(Donation).where(
             Donation.user_id == user_id, Donation.idempotency_key == idempotency_key

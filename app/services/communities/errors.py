@@ -25,3 +25,7 @@ class ProjectClosed(Conflict):
 
 class TargetReached(Conflict):
     code, title = "target_reached", "Project target reached"
+
+
+class OrganisationRetired(Conflict):
+    code, title = "organisation_retired", "Organisation retired"

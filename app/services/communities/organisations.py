@@ -6,6 +6,10 @@ that record intake takes for the same citizen. That makes the limit of
 it orders a membership change against the citizen's records: a record is counted for the
 organisations whose membership period contains its ``occurred_at`` (see ``stats``), and no
 record is being decided while a period opens or closes.
+
+A retired organisation accepts no joins: the member count of a join is raised by an UPDATE
+that only matches an organisation not retired, so a join racing the retirement either
+commits before it or fails. Members may still leave; statistics and leaderboards keep it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,11 @@ from app.models import Membership, Organisation
 from app.security import Actor
 from app.services import ledger
 from app.services.admin import audit
-from app.services.communities.errors import AlreadyMember, MembershipLimitReached
+from app.services.communities.errors import (
+    AlreadyMember,
+    MembershipLimitReached,
+    OrganisationRetired,
+)
 from app.services.rewards.codes import ALPHABET
 
 MAX_MEMBERSHIPS = 3
@@ -52,6 +60,8 @@ def view(org: Organisation, *, with_code: bool = False) -> dict[str, Any]:
     }
     if with_code:
         out["join_code"] = org.join_code
+        out["active"] = org.retired_at is None
+        out["retired_at"] = org.retired_at
     return out
 
 
@@ -93,9 +103,22 @@ NEWEST = Keyset((Organisation.created_at, Organisation.id))
 
 
 async def list_organisations(
-    session: AsyncSession, *, kind: str | None, region: str | None, limit: int, cursor: str | None
+    session: AsyncSession,
+    *,
+    kind: str | None,
+    region: str | None,
+    limit: int,
+    cursor: str | None,
+    include_retired: bool = False,
+    active: bool | None = None,
 ) -> tuple[list[Organisation], str | None]:
+    """Newest first. Citizens see organisations that accept members; administrators may ask
+    for retired ones too (``include_retired``) or only one state (``active``)."""
     query = select(Organisation)
+    if not include_retired or active is True:
+        query = query.where(Organisation.retired_at.is_(None))
+    elif active is False:
+        query = query.where(Organisation.retired_at.is_not(None))
     if kind:
         query = query.where(Organisation.kind == kind)
     if region:
@@ -123,6 +146,8 @@ async def join(session: AsyncSession, *, user_id: str, join_code: str) -> Joined
     )
     if org is None:
         raise NotFound("No organisation has this join code.", reason="join_code_unknown")
+    if org.retired_at is not None:
+        raise OrganisationRetired("This organisation is retired and accepts no new members.")
     await ledger.lock_user(session, user_id)
     open_ids = list(
         await session.scalars(
@@ -144,7 +169,14 @@ async def join(session: AsyncSession, *, user_id: str, join_code: str) -> Joined
     )
     session.add(membership)
     await session.flush()
-    await _count_member(session, org.id, +1)
+    counted = await session.execute(
+        update(Organisation)
+        .where(Organisation.id == org.id, Organisation.retired_at.is_(None))
+        .values(member_count=Organisation.member_count + 1)
+    )
+    if counted.rowcount == 0:  # type: ignore[attr-defined]
+        # Retired since it was read: the exception rolls the membership back with the request.
+        raise OrganisationRetired("This organisation is retired and accepts no new members.")
     await session.refresh(org)
     return Joined(membership, org)
 
@@ -213,3 +245,48 @@ async def get(session: AsyncSession, organisation_id: str) -> Organisation:
     if org is None:
         raise NotFound(f"Organisation {organisation_id} does not exist.")
     return org
+
+
+async def update_organisation(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    organisation_id: str,
+    name: str | None = None,
+    active: bool | None = None,
+) -> Organisation:
+    """Rename, retire (``active=False``) or reinstate an organisation, audited with the values
+    before and after. Retiring keeps memberships, statistics and the join code (it simply
+    stops working); reinstating makes it work again."""
+    org = await session.scalar(
+        select(Organisation).where(Organisation.id == organisation_id).with_for_update()
+    )
+    if org is None:
+        raise NotFound(f"Organisation {organisation_id} does not exist.")
+    before = _audited(org)
+    if name is not None:
+        org.name = name
+    if active is False and org.retired_at is None:
+        org.retired_at = utcnow()
+    elif active is True:
+        org.retired_at = None
+    await session.flush()
+    after = _audited(org)
+    if after != before:
+        await audit.record(
+            session,
+            actor=actor,
+            action="organisation.update",
+            target_type="organisation",
+            target_id=org.id,
+            before=before,
+            after=after,
+        )
+    return org
+
+
+def _audited(org: Organisation) -> dict[str, Any]:
+    return {
+        "name": org.name,
+        "retired_at": org.retired_at.isoformat() if org.retired_at else None,
+    }

@@ -57,6 +57,7 @@ def record_id_for(merchant_id: str, client_event_id: str, index: int) -> str:
 async def _check_items(session: AsyncSession, items: list[dict[str, Any]], now: datetime) -> None:
     found = await products.products_by_id(session, [i["product_id"] for i in items])
     errors = []
+    retired = False
     seen: set[str] = set()
     for n, item in enumerate(items):
         product = found.get(item["product_id"])
@@ -64,6 +65,9 @@ async def _check_items(session: AsyncSession, items: list[dict[str, Any]], now: 
             errors.append({"field": f"items.{n}.product_id", "message": "listed twice"})
         elif product is None:
             errors.append({"field": f"items.{n}.product_id", "message": "no such product"})
+        elif product.retired_at is not None and product.retired_at <= now:
+            retired = True
+            errors.append({"field": f"items.{n}.product_id", "message": "the product is retired"})
         elif not products.in_force(product, now):
             errors.append(
                 {"field": f"items.{n}.product_id", "message": "the label is not valid today"}
@@ -71,7 +75,9 @@ async def _check_items(session: AsyncSession, items: list[dict[str, Any]], now: 
         seen.add(item["product_id"])
     if errors:
         raise ValidationFailed(
-            "Every item must name a labelled product in force, once.", errors=errors
+            "Every item must name a labelled product in force, once.",
+            errors=errors,
+            reason="product_retired" if retired else None,
         )
 
 

@@ -5,7 +5,10 @@ locks can be taken in id order:
 
 - ``user:<id>:available``, ``user:<id>:held``, ``user:<id>:debt``: one citizen's accounts;
 - ``merchant:<id>``: settled redemptions;
-- ``project:<id>``: points donated to a public-good project;
+- ``project:<id>:NN``: points donated to a public-good project, split into
+  ``PROJECT_SHARDS`` shards by citizen so that citizens donating to one popular project at
+  once seldom wait for the same row (a project's balance is the sum of its shards; an
+  unsharded ``project:<id>`` from before the split counts with them);
 - ``platform:<kind>:NNN`` (issuance, expired, reversals): split into shards by citizen so
   that no single row is locked by every credit.
 
@@ -40,6 +43,7 @@ from app.db import insert_ignore, utcnow
 from app.models import Account
 
 PLATFORM_SHARDS = 256
+PROJECT_SHARDS = 16
 
 
 def table(model: Any) -> Table:
@@ -66,8 +70,11 @@ def merchant_account(merchant_id: str) -> str:
     return f"merchant:{merchant_id}"
 
 
-def project_account(project_id: str) -> str:
-    return f"project:{project_id}"
+def project_account(project_id: str, user_id: str) -> str:
+    """The shard of the project's account that this citizen's donations go to: always the
+    same one for one citizen, so the citizen's lock already orders their donations."""
+    shard = zlib.crc32(user_id.encode()) % PROJECT_SHARDS
+    return f"project:{project_id}:{shard:02d}"
 
 
 def platform_account(kind: str, user_id: str) -> str:

@@ -237,14 +237,17 @@ async def _summaries(
 
 
 async def _projects(session: AsyncSession) -> list[dict[str, Any]]:
-    """Each public-good project's account holds exactly the points of its donations."""
+    """Each public-good project's account (the sum of its shards) holds exactly the points of
+    its donations."""
     donated = await _sums(
         session,
         select(Donation.project_id, func.sum(Donation.points)).group_by(Donation.project_id),
     )
     balances = await _sums(
         session,
-        select(Account.owner_id, Account.balance).where(Account.kind == AccountKind.PROJECT),
+        select(Account.owner_id, func.sum(Account.balance))
+        .where(Account.kind == AccountKind.PROJECT)
+        .group_by(Account.owner_id),
     )
     return [
         {

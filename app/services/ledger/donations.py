@@ -33,11 +33,13 @@ async def donate(
     cause_id: str,
 ) -> Posted:
     """Move ``points`` from the citizen to the project. Raises InsufficientPoints when the
-    unexpired lots hold too few. Locks the citizen's accounts, then the project's (the
-    global order); posting an existing ref again returns the first transaction."""
+    unexpired lots hold too few. Locks the citizen's accounts, then the citizen's shard of the
+    project's account (the global order); posting an existing ref again returns the first
+    transaction."""
     if points <= 0:
         raise LedgerInvariantError(f"a donation needs points > 0, got {points} for {ref}")
-    await lock(session, [*user_accounts(user_id), project_account(project_id)])
+    project = project_account(project_id, user_id)
+    await lock(session, [*user_accounts(user_id), project])
     if (found := await find(session, ref)) is not None:
         return found
     lots = await open_lots(session, user_id, utcnow())
@@ -55,7 +57,7 @@ async def donate(
                 cause_type="donation",
                 cause_id=cause_id,
                 user_id=user_id,
-                legs=[(available_account(user_id), -points), (project_account(project_id), points)],
+                legs=[(available_account(user_id), -points), (project, points)],
                 draws=plan_draws(lots, points),
             )
         ],

@@ -903,7 +903,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Every organisation with its join code, retired ones included, newest first */
+        get: operations["adminListOrganisations"];
         put?: never;
         /** Register an organisation; the answer carries its join code */
         post: operations["createOrganisation"];
@@ -927,7 +928,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Rename, retire or reinstate an organisation
+         * @description Only the fields sent change. A retired organisation (`active: false`) accepts no joins and its join code stops working; its members may leave, and its statistics and leaderboard places stay readable.
+         */
+        patch: operations["updateOrganisation"];
         trace?: never;
     };
     "/v1/organisations": {
@@ -937,7 +942,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Organisations, newest first */
+        /** Organisations that accept members, newest first */
         get: operations["listOrganisations"];
         put?: never;
         post?: never;
@@ -1026,7 +1031,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** The whole catalogue, retired products included, newest first */
+        get: operations["adminListProducts"];
         put?: never;
         /** Add a carbon-labelled product to the catalogue */
         post: operations["createProduct"];
@@ -1034,6 +1040,27 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/products/{product_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One product of the catalogue, retired or not */
+        get: operations["adminGetProduct"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Rename, correct the label of, retire or reinstate a product
+         * @description Only the fields sent change. Label fields (label id, certifier, grams per unit, source, validity) can change only while no record names the product; afterwards the answer is 409 `product_in_use`: add the corrected label as a new product and retire this one. A retired product (`active: false`) cannot be bought from then on; records that occurred before keep their value.
+         */
+        patch: operations["updateProduct"];
         trace?: never;
     };
     "/v1/products": {
@@ -1497,7 +1524,9 @@ export interface components {
          *       "region": "CN-SX",
          *       "member_count": 412,
          *       "created_at": "2026-11-20T02:00:00+00:00",
-         *       "join_code": "K7QM4TZP"
+         *       "join_code": "K7QM4TZP",
+         *       "active": true,
+         *       "retired_at": null
          *     }
          */
         AdminOrganisationOut: {
@@ -1520,6 +1549,26 @@ export interface components {
              * @description What citizens enter to join; share it with members
              */
             join_code: string;
+            /**
+             * Active
+             * @description false: retired, accepts no joins (the code stops working)
+             */
+            active: boolean;
+            /**
+             * Retired At
+             * @description When it was retired; null while active
+             */
+            retired_at: string | null;
+        };
+        /** AdminOrganisationsPage */
+        AdminOrganisationsPage: {
+            /** Items */
+            items: components["schemas"]["AdminOrganisationOut"][];
+            /**
+             * Next Cursor
+             * @description Pass as ?cursor= for the next page; null at the end
+             */
+            next_cursor: string | null;
         };
         /**
          * AdminRecordDetailOut
@@ -3243,6 +3292,25 @@ export interface components {
              */
             created_at: string;
         };
+        /**
+         * OrganisationPatch
+         * @description Only the fields sent change; at least one must be sent.
+         * @example {
+         *       "active": false
+         *     }
+         * @example {
+         *       "name": "Yingze Street Community"
+         *     }
+         */
+        OrganisationPatch: {
+            /** Name */
+            name?: string | null;
+            /**
+             * Active
+             * @description false retires the organisation: no joins, its join code stops working; members, statistics and past leaderboards stay. true reinstates it.
+             */
+            active?: boolean | null;
+        };
         /** OrganisationRankOut */
         OrganisationRankOut: {
             /** Rank */
@@ -3554,7 +3622,7 @@ export interface components {
              * @description Stable machine-readable error code
              * @enum {string}
              */
-            code: "already_fulfilled" | "already_member" | "already_reversed" | "bad_request" | "batch_final" | "cancelled" | "conflict" | "email_taken" | "expired" | "forbidden" | "http_error" | "idempotency_conflict" | "incentive_inactive" | "insufficient_points" | "internal_error" | "invalid_state" | "limit_reached" | "malformed_json" | "member_code_refused" | "membership_limit" | "method_not_allowed" | "not_acceptable" | "not_found" | "nothing_to_issue" | "out_of_stock" | "payload_too_large" | "project_closed" | "rate_limited" | "self_change_refused" | "target_reached" | "type_not_allowed" | "unauthorized" | "unavailable" | "unknown_type" | "unknown_user" | "unsupported_media_type" | "validation_error" | "weak_password";
+            code: "already_fulfilled" | "already_member" | "already_reversed" | "bad_request" | "batch_final" | "cancelled" | "conflict" | "email_taken" | "expired" | "forbidden" | "http_error" | "idempotency_conflict" | "incentive_inactive" | "insufficient_points" | "internal_error" | "invalid_state" | "limit_reached" | "malformed_json" | "member_code_refused" | "membership_limit" | "method_not_allowed" | "not_acceptable" | "not_found" | "nothing_to_issue" | "organisation_retired" | "out_of_stock" | "payload_too_large" | "project_closed" | "rate_limited" | "self_change_refused" | "target_reached" | "type_not_allowed" | "unauthorized" | "unavailable" | "unknown_type" | "unknown_user" | "unsupported_media_type" | "validation_error" | "weak_password";
             /**
              * @description Stable machine-readable refinement of code, when there is one
              * @default null
@@ -3628,13 +3696,15 @@ export interface components {
          *     - `code_unknown`: No member code has this value.
          *     - `join_code_unknown`: No organisation has this join code.
          *     - `label_exists`: The certifier's label id is already in the catalogue.
+         *     - `product_in_use`: Records name the product, so its label can no longer change: add a new product.
          *     - `paused`: The incentive is paused.
          *     - `not_yet_valid`: The incentive is not valid yet.
          *     - `past_validity`: The incentive is past its validity.
          *     - `ref_is_user_id`: The reference has the form of a user id.
+         *     - `product_retired`: A product of the purchase is retired and cannot be bought.
          * @enum {string}
          */
-        ProblemReason: "token_missing" | "invalid_credentials" | "token_expired" | "token_invalid" | "token_revoked" | "refresh_reused" | "signature_invalid" | "timestamp_stale" | "nonce_reused" | "role_required" | "partner_inactive" | "merchant_inactive" | "console_role_refused" | "csrf_failed" | "invalid_cursor" | "ref_taken" | "link_limit" | "code_invalid" | "code_expired" | "code_used" | "code_unknown" | "join_code_unknown" | "label_exists" | "paused" | "not_yet_valid" | "past_validity" | "ref_is_user_id";
+        ProblemReason: "token_missing" | "invalid_credentials" | "token_expired" | "token_invalid" | "token_revoked" | "refresh_reused" | "signature_invalid" | "timestamp_stale" | "nonce_reused" | "role_required" | "partner_inactive" | "merchant_inactive" | "console_role_refused" | "csrf_failed" | "invalid_cursor" | "ref_taken" | "link_limit" | "code_invalid" | "code_expired" | "code_used" | "code_unknown" | "join_code_unknown" | "label_exists" | "product_in_use" | "paused" | "not_yet_valid" | "past_validity" | "ref_is_user_id" | "product_retired";
         /**
          * ProductIn
          * @example {
@@ -3683,7 +3753,9 @@ export interface components {
          *       "source": "Carbon label CL-2026-0001: product carbon footprint against the conventional product, certified 2026-03",
          *       "valid_from": "2026-03-01T00:00:00+08:00",
          *       "valid_until": "2027-03-01T00:00:00+08:00",
-         *       "in_force": true
+         *       "in_force": true,
+         *       "active": true,
+         *       "retired_at": null
          *     }
          */
         ProductOut: {
@@ -3706,8 +3778,60 @@ export interface components {
             valid_from: string | null;
             /** Valid Until */
             valid_until: string | null;
-            /** In Force */
+            /**
+             * In Force
+             * @description Valid now and not retired
+             */
             in_force: boolean;
+            /**
+             * Active
+             * @description false: retired, cannot be bought
+             */
+            active: boolean;
+            /**
+             * Retired At
+             * @description When it was retired; null while active
+             */
+            retired_at: string | null;
+        };
+        /**
+         * ProductPatch
+         * @description Only the fields sent change; at least one must be sent. Label fields can change only
+         *     while no record names the product (409 ``product_in_use`` afterwards: add the corrected
+         *     label as a new product and retire this one).
+         * @example {
+         *       "active": false
+         *     }
+         * @example {
+         *       "name": "Low-carbon oat milk 1 L (new pack)"
+         *     }
+         */
+        ProductPatch: {
+            /** Name */
+            name?: string | null;
+            /** Label Id */
+            label_id?: string | null;
+            /** Certifier */
+            certifier?: string | null;
+            /** Reduction G Per Unit */
+            reduction_g_per_unit?: number | string | null;
+            /** Source */
+            source?: string | null;
+            /**
+             * Valid From
+             * @description null: valid from the start
+             */
+            valid_from?: string | null;
+            /**
+             * Valid Until
+             * @description null: no end
+             */
+            valid_until?: string | null;
+            /**
+             * Active
+             * @description false retires the product: it cannot be bought from now on; records that occurred before keep their value. true reinstates it.
+             */
+            active?: boolean | null;
         };
         /** ProductsPage */
         ProductsPage: {
@@ -10494,6 +10618,98 @@ export interface operations {
             };
         };
     };
+    adminListOrganisations: {
+        parameters: {
+            query?: {
+                kind?: components["schemas"]["OrganisationKind"] | null;
+                region?: string | null;
+                /** @description true: only active; false: only retired; unset: all */
+                active?: boolean | null;
+                /** @description Items per page */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrganisationsPage"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     createOrganisation: {
         parameters: {
             query?: never;
@@ -10638,6 +10854,113 @@ export interface operations {
                 };
             };
             /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateOrganisation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                organisation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrganisationPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrganisationOut"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10879,7 +11202,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Already a member / Membership limit reached */
+            /** @description Already a member / Membership limit reached / Organisation retired */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -11178,6 +11501,96 @@ export interface operations {
             };
         };
     };
+    adminListProducts: {
+        parameters: {
+            query?: {
+                /** @description true: only active; false: only retired; unset: all */
+                active?: boolean | null;
+                /** @description Items per page */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductsPage"];
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     createProduct: {
         parameters: {
             query?: never;
@@ -11220,6 +11633,207 @@ export interface operations {
             };
             /** @description Not allowed */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the service accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminGetProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                product_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductOut"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed: `errors` names each offending field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests: wait `retry_after` seconds (also the Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or, for leaderboards, Redis) is unreachable for a moment: nothing was stored; retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other failure, as a problem (a 5xx is a bug: quote `request_id`) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                product_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProductPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductOut"];
+                };
+            };
+            /** @description The body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
