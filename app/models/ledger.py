@@ -86,7 +86,8 @@ class LedgerTransaction(IdMixin, CreatedMixin, Base):
     computed when the transaction is posted, from its own content only (see
     ``app.services.ledger.proofs``): no predecessor, so unrelated postings never wait on each
     other; checkpoints chain them afterwards. ``decision_hash`` seals the record decision a
-    credit comes from. Both are NULL on transactions posted before hashing existed."""
+    credit comes from. Both are NULL on transactions posted before hashing existed, until
+    ``tanhui seal-ledger`` gives them their ``hash``."""
 
     __tablename__ = "ledger_transactions"
     __table_args__ = (Index("ix_ledger_transactions_seq", "seq", unique=True),)
