@@ -234,6 +234,37 @@ def cmd_checkpoint(args: argparse.Namespace) -> None:
         sys.exit(f"error: {exc}")
 
 
+def cmd_seal_ledger(args: argparse.Namespace) -> None:
+    import json
+
+    from tqdm import tqdm
+
+    from app.db import make_engine, make_sessionmaker, session_scope
+    from app.services.ledger import sealing
+
+    settings = _settings_or_exit()
+
+    async def main() -> dict[str, int]:
+        engine = make_engine(settings.database_url, pool_size=2)
+        try:
+            maker = make_sessionmaker(engine)
+            async with session_scope(maker) as session:
+                total = await sealing.unsealed(session)
+            quiet = args.quiet or args.json
+            with tqdm(total=total, unit="transaction", desc="sealing", disable=quiet) as bar:
+                sealed = await sealing.seal(maker, on_progress=bar.update)
+            async with session_scope(maker) as session:
+                return {"sealed": sealed, "unsealed": await sealing.unsealed(session)}
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(main())
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    elif not args.quiet:
+        print(f"sealed {report['sealed']} transactions; {report['unsealed']} left without a hash")
+
+
 def cmd_audit(args: argparse.Namespace) -> None:
     if args.what == "recompute":
         _cmd_recompute(args)
@@ -363,6 +394,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=None, help="seconds to wait for open transactions"
     )
     checkpoint.set_defaults(func=cmd_checkpoint)
+
+    seal = sub.add_parser(
+        "seal-ledger",
+        help="give every ledger transaction posted before hashing existed its hash (once; "
+        "safe to repeat and beside live traffic)",
+    )
+    seal.add_argument("--quiet", action="store_true", help="print nothing")
+    seal.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    seal.set_defaults(func=cmd_seal_ledger)
 
     audit = sub.add_parser(
         "audit",

@@ -6,7 +6,9 @@ through the CLI and the public API, and wrk (bench/lua/) driving, each at its pe
 ``GET /healthz`` (the framework's ceiling), ``GET /v1/account``, single-record ingest, batch
 ingest (100 records per request), and one hot incentive (stock 100) raced by 1 000 redeemers,
 each with its own token and Idempotency-Key; p50/p99 latency and the ratio to pgbench of each;
-the latencies again at half of each one's peak rate; RSS per worker; the ledger check.
+the latencies again at half of each one's peak rate; RSS per worker; the ledger check; the
+cost of sealing (hashing a record's decision and its credit, timed in-process) as a share of
+the per-record worker time of each ingest figure (bench/hashing.py).
 
 ``--seed-records N`` then stops the service, seeds N credited records with their ledger over
 at least 100 000 citizens (bench/seed.py), starts it again and measures the same figures with
@@ -29,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import fixtures, seed
+from bench import fixtures, hashing, seed
 from bench.service import Service, pg_dsn, pgbench_tps
 from bench.wrk import WrkResult, ensure_wrk, run_wrk
 
@@ -265,6 +267,15 @@ def print_report(result: dict[str, Any]) -> None:
             + ", ".join(f"rss {m['rss_mb']} peak {m['peak_mb']}" for m in run["worker_memory_mb"])
         )
         print(f"[{label}] records of the run: {run['records_of_the_run']}")
+        for key in ("single", "batch"):
+            f = run["figures"].get(key)
+            cost = hashing.share(result["hashing"], f["rate"], result["workers"]) if f else None
+            if cost:
+                print(
+                    f"[{label}] sealing cost, {f['name']}: {cost['hash_us_per_record']} µs of "
+                    f"hashing per record, {cost['ingest_us_per_record']} µs of worker time per "
+                    f"record ingested: {cost['percent']} %"
+                )
         if label == "seeded" and seeded:
             s = result["seed"]
             print(
@@ -325,6 +336,7 @@ def main() -> None:
         flush=True,
     )
     result["pgbench_tps"] = pgbench_tps(args.pgbench_seconds, 16)
+    result["hashing"] = hashing.measure()
 
     svc = Service(args.workers, "bench-" + secrets.token_hex(24))
     try:

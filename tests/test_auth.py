@@ -116,6 +116,13 @@ async def test_concurrent_refreshes_of_one_token_succeed_once(client):
         ]
     )
     assert sorted(r.status_code for r in rs) == [200] + [401] * 5
+    # every loser is a reuse of a spent token: the winner's new pair is revoked with it
+    assert {r.json()["reason"] for r in rs if r.status_code == 401} == {"refresh_reused"}
+    [won] = [r.json() for r in rs if r.status_code == 200]
+    r = await client.get("/v1/me", headers={"Authorization": f"Bearer {won['access_token']}"})
+    assert_problem(r, 401)
+    r = await client.post("/v1/auth/refresh", json={"refresh_token": won["refresh_token"]})
+    assert_problem(r, 401)
 
 
 async def test_forged_none_expired_and_foreign_tokens_are_401(client, app):

@@ -54,6 +54,31 @@ class TransactionKind(StrEnum):
     DONATION = "donation"
 
 
+class CauseType(StrEnum):
+    """What a ledger transaction comes from; ``cause_id`` names it."""
+
+    RECORD = "record"  # a credited record (and the repayment of debt from its credit)
+    REVERSAL = "reversal"  # a record reversed: its credit taken back
+    REDEMPTION = "redemption"  # a redemption code: hold, settle or release
+    EXPIRY = "expiry"  # a lot of points expired
+    DONATION = "donation"  # points donated to a public-good project
+
+
+class MismatchKind(StrEnum):
+    """What the ledger check found wrong; each kind names its own fields (see
+    ``LedgerMismatch`` in the schemas)."""
+
+    BALANCE_DIFFERS_FROM_ENTRIES = "balance_differs_from_entries"
+    LAST_BALANCE_AFTER_DIFFERS = "last_balance_after_differs"
+    BALANCE_SIGN = "balance_sign"
+    TRANSACTION_UNBALANCED = "transaction_unbalanced"
+    LOTS_DIFFER_FROM_AVAILABLE = "lots_differ_from_available"
+    HOLDS_DIFFER_FROM_HELD = "holds_differ_from_held"
+    LOT_DRAWS_DIFFER = "lot_draws_differ"
+    SUMMARY_DIFFERS = "summary_differs"
+    PROJECT_DIFFERS_FROM_DONATIONS = "project_differs_from_donations"
+
+
 class HoldStatus(StrEnum):
     HELD = "held"
     SETTLED = "settled"
@@ -86,14 +111,15 @@ class LedgerTransaction(IdMixin, CreatedMixin, Base):
     computed when the transaction is posted, from its own content only (see
     ``app.services.ledger.proofs``): no predecessor, so unrelated postings never wait on each
     other; checkpoints chain them afterwards. ``decision_hash`` seals the record decision a
-    credit comes from. Both are NULL on transactions posted before hashing existed."""
+    credit comes from. Both are NULL on transactions posted before hashing existed, until
+    ``tanhui seal-ledger`` gives them their ``hash``."""
 
     __tablename__ = "ledger_transactions"
     __table_args__ = (Index("ix_ledger_transactions_seq", "seq", unique=True),)
 
     ref: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(24))
-    cause_type: Mapped[str] = mapped_column(String(24))
+    cause_type: Mapped[CauseType] = mapped_column(String(24))
     cause_id: Mapped[str | None] = mapped_column(String(36))
     user_id: Mapped[str | None] = mapped_column(String(36), index=True)
     memo: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -24,6 +24,7 @@ class AuditRunStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # its heartbeat stopped: the process running it ended
 
 
 class BatchSeries(Base):
@@ -104,3 +105,4 @@ class AuditRun(IdMixin, CreatedMixin, Base):
     error: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str | None] = mapped_column(String(36))
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # while it runs

@@ -85,6 +85,7 @@ admin_routes = APIRouter(
 @admin_routes.get(
     "/ledger/check",
     response_model=LedgerCheckOut,
+    response_model_exclude_none=True,
     operation_id="checkLedger",
     summary="Recompute every balance from the entries and report any difference",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import Admin, AdminOrAuditor, Engine, Session, SettingsDep
 from app.kit.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -23,7 +24,8 @@ from app.schemas.trust import (
     RetireIn,
     TransferIn,
 )
-from app.services.trust import batches, recompute
+from app.security import Actor
+from app.services.trust import batches, recompute, retirement
 from app.services.trust.errors import BatchFinal, NothingToIssue
 
 admin_routes = APIRouter(
@@ -94,15 +96,9 @@ async def get_batch(
 async def retire_batch(
     batch_id: str, body: RetireIn, principal: Admin, session: Session
 ) -> ReductionBatchOut:
-    batch = await batches.finalise(
-        session,
-        batch_id,
-        to=BatchStatus.RETIRED,
-        party=body.beneficiary,
-        note=body.note,
-        actor=principal,
+    return await _finalise(
+        session, batch_id, BatchStatus.RETIRED, body.beneficiary, body.note, principal
     )
-    return ReductionBatchOut.model_validate(batches.view(batch))
 
 
 @admin_routes.post(
@@ -114,13 +110,22 @@ async def retire_batch(
 async def transfer_batch(
     batch_id: str, body: TransferIn, principal: Admin, session: Session
 ) -> ReductionBatchOut:
-    batch = await batches.finalise(
-        session,
-        batch_id,
-        to=BatchStatus.TRANSFERRED,
-        party=body.to,
-        note=body.note,
-        actor=principal,
+    return await _finalise(
+        session, batch_id, BatchStatus.TRANSFERRED, body.to, body.note, principal
+    )
+
+
+async def _finalise(
+    session: AsyncSession,
+    batch_id: str,
+    to: BatchStatus,
+    party: str,
+    note: str | None,
+    principal: Actor,
+) -> ReductionBatchOut:
+    """Retire (``party``: the beneficiary) or transfer (``party``: the holder), once."""
+    batch = await retirement.finalise(
+        session, batch_id, to=to, party=party, note=note, actor=principal
     )
     return ReductionBatchOut.model_validate(batches.view(batch))
 
@@ -145,7 +150,7 @@ async def export_batch(
     await batches.get(session, batch_id)  # 404 before the stream starts
     as_csv = "text/csv" in request.headers.get("accept", "").lower()
     return StreamingResponse(
-        batches.export_stream(engine, batch_id, as_csv),
+        retirement.export_stream(engine, batch_id, as_csv),
         media_type="text/csv; charset=utf-8" if as_csv else "application/json",
         headers={
             "Content-Disposition": f'attachment; filename="batch-{batch_id}.'

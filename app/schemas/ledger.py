@@ -5,10 +5,10 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 from app.i18n import translate
 from app.kit.pagination import Page
 from app.kit.times import Instant
-from app.models.ledger import TransactionKind
+from app.models.ledger import CauseType, MismatchKind, TransactionKind
 
 # A reversal and a debt repayment name the record whose credit they follow.
-_FROM_RECORD = ("record", "reversal")
+_FROM_RECORD = (CauseType.RECORD, CauseType.REVERSAL)
 
 LINE_DESCRIPTIONS: dict[str, str] = {
     TransactionKind.CREDIT: "Points for a verified low-carbon record",
@@ -78,7 +78,7 @@ class LineOut(BaseModel):
     balance_after: int
     created_at: Instant
     ref: str
-    cause_type: str
+    cause_type: CauseType
     cause_id: str | None
 
     @computed_field(description="What happened, in the language of the request")  # type: ignore[prop-decorator]
@@ -94,7 +94,7 @@ class LineOut(BaseModel):
     @computed_field(description="The redemption it comes from, if one")  # type: ignore[prop-decorator]
     @property
     def redemption_id(self) -> str | None:
-        return self.cause_id if self.cause_type == "redemption" else None
+        return self.cause_id if self.cause_type == CauseType.REDEMPTION else None
 
 
 class LinesPage(Page[LineOut]):
@@ -131,12 +131,58 @@ class StatsOut(BaseModel):
     items: list[StatsItem] = Field(description="By period, then methodology")
 
 
+class LedgerMismatch(BaseModel):
+    """One difference found by the check. ``kind`` says what; the fields it names are set,
+    the others absent: an account's balance (``account``, ``stored`` and
+    ``sum_of_entries``, ``balance_after``), a transaction (``transaction``, ``sum``,
+    ``entries``), a citizen's lots, holds or summary (``user`` with ``lots`` and
+    ``available``, ``open_holds`` and ``held``, or ``field``, ``stored`` and ``expected``), a
+    lot (``lot``, ``amount``, ``remaining``, ``drawn``), a project (``project``, ``balance``,
+    ``donations``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "balance_differs_from_entries",
+                    "account": "user:0b6e…:available",
+                    "stored": 1234,
+                    "sum_of_entries": 1200,
+                }
+            ]
+        }
+    )
+
+    kind: MismatchKind
+    account: str | None = None
+    transaction: str | None = None
+    user: str | None = None
+    lot: str | None = None
+    project: str | None = None
+    field: str | None = Field(default=None, description="The summary field that differs")
+    stored: int | None = None
+    sum_of_entries: int | None = None
+    balance_after: int | None = None
+    sum: int | None = None
+    entries: int | None = None
+    lots: int | None = None
+    available: int | None = None
+    open_holds: int | None = None
+    held: int | None = None
+    amount: int | None = None
+    remaining: int | None = None
+    drawn: int | None = None
+    expected: int | None = None
+    balance: int | None = None
+    donations: int | None = None
+
+
 class LedgerCheckOut(BaseModel):
     ok: bool
     accounts_checked: int
     transactions_checked: int
     mismatch_count: int
-    mismatches: list[dict]
+    mismatches: list[LedgerMismatch] = Field(description="The first 100 differences")
 
 
 class CheckpointOut(BaseModel):

@@ -189,3 +189,8 @@ class AuditRunOut(BaseModel):
     error: str | None
     created_at: Instant
     finished_at: Instant | None
+    heartbeat_at: Instant | None = Field(
+        default=None,
+        description="The last sign of life of a running audit; one silent for a minute is "
+        "`interrupted` (its process ended) and a new one can be started.",
+    )

@@ -15,7 +15,7 @@ from app.models import Account, LedgerEntry, LedgerTransaction, PointLot
 from app.services import ledger
 from app.services.ledger.check import check
 from app.services.ledger.errors import InsufficientPoints
-from tests.helpers import citizen
+from tests.helpers import citizen, user_with_role
 
 
 async def give(app, user_id: str, points: int, *, days: int = 365, ref: str | None = None):
@@ -303,6 +303,23 @@ async def test_ledger_check_reports_a_tampered_balance(app, client):
     kinds = {m["kind"] for m in result["mismatches"]}
     assert not result["ok"]
     assert {"balance_differs_from_entries", "lots_differ_from_available"} <= kinds
+    # over HTTP each mismatch is typed: its kind and the fields that kind names, no others
+    auditor = await user_with_role(app, client, "auditor")
+    r = await auditor.get("/v1/admin/ledger/check")
+    assert r.status_code == 200, r.text
+    by_kind = {m["kind"]: m for m in r.json()["mismatches"]}
+    assert by_kind["balance_differs_from_entries"] == {
+        "kind": "balance_differs_from_entries",
+        "account": ledger.available_account(user.id),
+        "stored": 11,
+        "sum_of_entries": 10,
+    }
+    assert by_kind["lots_differ_from_available"] == {
+        "kind": "lots_differ_from_available",
+        "user": user.id,
+        "lots": 10,
+        "available": 11,
+    }
 
 
 async def test_a_citizen_cannot_go_below_zero_even_bypassing_the_service(app, client, backend):

@@ -80,7 +80,13 @@ async def test_summary_follows_credits_holds_reversals_and_debt(app, client):
     user = await citizen(client)
     txn = await give(app, user.id, 100)
     h = await run(
-        app, ledger.hold, user_id=user.id, points=70, ref="h", cause_type="x", cause_id=None
+        app,
+        ledger.hold,
+        user_id=user.id,
+        points=70,
+        ref="h",
+        cause_type="redemption",
+        cause_id=None,
     )
     await run(app, ledger.settle, h.id, merchant_id=str(uuid.uuid4()))
     await run(app, ledger.reverse, transaction_id=txn.id, ref="rev", reason="fraud", actor_id=None)

@@ -20,7 +20,15 @@ async def test_migration_backfills_summaries_from_existing_entries(app, client, 
     user = await citizen(client)
     await post(user, "walking", {"steps": 8000})
     await give(app, user.id, 40)
-    await run(app, ledger.hold, user_id=user.id, points=15, ref="h", cause_type="x", cause_id=None)
+    await run(
+        app,
+        ledger.hold,
+        user_id=user.id,
+        points=15,
+        ref="h",
+        cause_type="redemption",
+        cause_id=None,
+    )
     async with session_scope(app.state.sessionmaker) as s:
         maintained = await s.get(AccountSummary, user.id)
     assert maintained is not None and maintained.lifetime_grams > 0

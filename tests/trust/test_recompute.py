@@ -88,3 +88,70 @@ async def test_a_record_changed_behind_the_back_is_reported(app, client, databas
     assert done.returncode != 0 and "1 records differ" in done.stderr, done.stderr
     assert "recomputing" in done.stderr  # the progress bar
     assert changed.id in done.stdout
+
+
+async def test_a_run_cut_off_by_a_restart_reads_interrupted_and_a_new_one_runs(app, client):
+    """A run whose process ended stays ``running`` in its row; its stale heartbeat gives it
+    away: it reads ``interrupted``, and the next run starts and finishes."""
+    from datetime import timedelta
+
+    from app.db import session_scope, utcnow
+    from app.models import AuditRun
+    from app.services.trust import recompute
+
+    n = await some_records(client)
+    admin = await user_with_role(app, client, "admin")
+    long_ago = utcnow() - timedelta(seconds=recompute.STALE_S + 5)
+    async with session_scope(app.state.sessionmaker) as s:
+        cut_off, other, alive = (
+            AuditRun(
+                kind="recompute",
+                status="running",
+                params={"from": None, "to": None, "methodology": None},
+                checked=5000,
+                mismatch_count=0,
+                mismatches=[],
+                created_at=long_ago,
+                heartbeat_at=beat,
+            )
+            for beat in (long_ago, long_ago, utcnow())
+        )
+        s.add_all([cut_off, other, alive])
+    r = await admin.get(f"/v1/admin/audits/{cut_off.id}")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["status"], body["checked"]) == ("interrupted", 5000), body
+    assert body["finished_at"] and "interrupted" in body["error"]
+    # one with a recent heartbeat is still running
+    assert (await admin.get(f"/v1/admin/audits/{alive.id}")).json()["status"] == "running"
+
+    r = await admin.post("/v1/admin/audits/recompute", json={})
+    assert r.status_code == 202, r.text
+    run = await finished(admin, r.json()["id"])
+    assert (run["status"], run["checked"], run["mismatch_count"]) == ("done", n, 0), run
+    assert run["heartbeat_at"] is not None
+    # asking for a new run swept the other stale one too
+    async with session_scope(app.state.sessionmaker) as s:
+        assert (await s.get(AuditRun, other.id)).status == "interrupted"
+
+
+async def test_a_run_marked_interrupted_stops_and_stays_interrupted(app, client):
+    from app.db import session_scope
+    from app.models import AuditRun
+    from app.services.trust import recompute
+
+    await some_records(client)
+    async with session_scope(app.state.sessionmaker) as s:
+        row = AuditRun(
+            kind="recompute",
+            status="interrupted",
+            params={"from": None, "to": None, "methodology": None},
+            checked=0,
+            mismatch_count=0,
+            mismatches=[],
+        )
+        s.add(row)
+    await recompute.run(app.state.engine, app.state.sessionmaker, row.id)
+    async with session_scope(app.state.sessionmaker) as s:
+        again = await s.get(AuditRun, row.id)
+        assert (again.status, again.checked) == ("interrupted", 0)

@@ -16,7 +16,7 @@ While Redis is unreachable the database answers, and a revocation that could not
 to Redis makes this worker reload everything once Redis is back.
 
 Refresh tokens are rows: spending one is a single conditional UPDATE, so two concurrent
-refreshes cannot both succeed.
+refreshes cannot both succeed; the loser is a reuse (see ``refresh`` for the lock order).
 """
 
 from __future__ import annotations
@@ -155,8 +155,17 @@ async def login(
 
 
 async def refresh(session: AsyncSession, kv: KV, settings: Settings, token: str) -> TokenPair:
+    """Spend a refresh token once. Lock order (PostgreSQL): the presented token's row alone,
+    then, only on reuse and holding nothing (the spend is rolled back), every row of its
+    family in ``jti`` order. A concurrent refresh of the same token waits on that one row,
+    then finds it spent and is a reuse: the family is revoked, without deadlock."""
     claims = decode_checked(settings, token, "refresh")
     now = datetime.now(UTC)
+    # Waits here for a concurrent refresh of this token (a no-op on SQLite, which writes one
+    # transaction at a time; there the conditional UPDATE below decides alone).
+    await session.execute(
+        select(RefreshToken.jti).where(RefreshToken.jti == claims.jti).with_for_update()
+    )
     spent = await session.execute(
         update(RefreshToken)
         .where(
@@ -165,12 +174,21 @@ async def refresh(session: AsyncSession, kv: KV, settings: Settings, token: str)
             RefreshToken.revoked_at.is_(None),
         )
         .values(used_at=now)
+        .execution_options(synchronize_session=False)
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
-        row = await session.get(RefreshToken, claims.jti)
+        row = (
+            await session.execute(
+                select(RefreshToken.used_at, RefreshToken.family_id).where(
+                    RefreshToken.jti == claims.jti
+                )
+            )
+        ).first()
         if row is not None and row.used_at is not None:
-            # A spent token presented again: treat the whole family as stolen. The
-            # revocation must outlive the 401 that follows, so it commits on its own.
+            # A spent token presented again: treat the whole family as stolen. Release the
+            # token's row first (nothing was written), so the family is locked in one order
+            # only. The revocation must outlive the 401 that follows: it commits on its own.
+            await session.rollback()
             await _revoke_family(session, kv, settings, row.family_id)
             await session.commit()
             raise Unauthorized("Refresh token already used.", reason="refresh_reused")
@@ -180,29 +198,39 @@ async def refresh(session: AsyncSession, kv: KV, settings: Settings, token: str)
         raise Unauthorized("Unknown or disabled user.", reason="token_revoked")
     if user.tokens_valid_after is not None and claims.iat < user.tokens_valid_after:
         raise Unauthorized("Refresh token revoked.", reason="token_revoked")
-    row = await session.get(RefreshToken, claims.jti)
-    return await issue_pair(session, settings, user, family=row.family_id if row else None)
+    family = await session.scalar(
+        select(RefreshToken.family_id).where(RefreshToken.jti == claims.jti)
+    )
+    return await issue_pair(session, settings, user, family=family)
 
 
 async def _revoke_family(session: AsyncSession, kv: KV, settings: Settings, family: str) -> None:
-    # Lock the whole family first, in one order: two reuses detected at once then revoke one
-    # after the other instead of deadlocking on each other's rows and revocation inserts.
-    rows = (
-        await session.scalars(
-            select(RefreshToken)
-            .where(RefreshToken.family_id == family)
-            .order_by(RefreshToken.jti)
-            .with_for_update()
-        )
-    ).all()
+    """Revoke every token of a family, its rows locked in ``jti`` order (the one order every
+    revocation takes). A row inserted while the locks were awaited (a refresh that was
+    committing) is not in the first read: read again until no new row appears."""
     now = datetime.now(UTC)
-    for row in rows:
-        if row.revoked_at is None:
-            row.revoked_at = now
-        await revoke_access(
-            session, kv, settings, row.access_jti, row.created_at + _access_life(settings)
-        )
-    await session.flush()
+    done: set[str] = set()
+    while True:
+        rows = (
+            await session.scalars(
+                select(RefreshToken)
+                .where(RefreshToken.family_id == family)
+                .order_by(RefreshToken.jti)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+        fresh = [row for row in rows if row.jti not in done]
+        if not fresh:
+            break
+        for row in fresh:
+            done.add(row.jti)
+            if row.revoked_at is None:
+                row.revoked_at = now
+            await revoke_access(
+                session, kv, settings, row.access_jti, row.created_at + _access_life(settings)
+            )
+        await session.flush()
 
 
 async def revoke_access(

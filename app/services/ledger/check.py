@@ -18,7 +18,7 @@ from app.models import (
     PointLot,
     Record,
 )
-from app.models.ledger import AccountKind, HoldStatus, TransactionKind
+from app.models.ledger import AccountKind, HoldStatus, MismatchKind, TransactionKind
 from app.models.records import RecordStatus
 from app.observability import LEDGER_CHECK_OK
 
@@ -66,7 +66,7 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
         if balance != total:
             mismatches.append(
                 {
-                    "kind": "balance_differs_from_entries",
+                    "kind": MismatchKind.BALANCE_DIFFERS_FROM_ENTRIES,
                     "account": account_id,
                     "stored": balance,
                     "sum_of_entries": total,
@@ -75,7 +75,7 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
         if last_after is not None and last_after != balance:
             mismatches.append(
                 {
-                    "kind": "last_balance_after_differs",
+                    "kind": MismatchKind.LAST_BALANCE_AFTER_DIFFERS,
                     "account": account_id,
                     "stored": balance,
                     "balance_after": int(last_after),
@@ -83,7 +83,9 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
             )
         negative_ok = kind in (AccountKind.ISSUANCE, AccountKind.DEBT)
         if (balance < 0 and not negative_ok) or (kind == AccountKind.DEBT and balance > 0):
-            mismatches.append({"kind": "balance_sign", "account": account_id, "stored": balance})
+            mismatches.append(
+                {"kind": MismatchKind.BALANCE_SIGN, "account": account_id, "stored": balance}
+            )
         owner = account_id.split(":")[1] if account_id.startswith("user:") else None
         if owner and kind == AccountKind.AVAILABLE:
             available[owner] = balance
@@ -100,7 +102,7 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
     for txn_id, total, count in unbalanced:
         mismatches.append(
             {
-                "kind": "transaction_unbalanced",
+                "kind": MismatchKind.TRANSACTION_UNBALANCED,
                 "transaction": txn_id,
                 "sum": int(total),
                 "entries": int(count),
@@ -117,7 +119,7 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
         if lots.get(user_id, 0) != available.get(user_id, 0):
             mismatches.append(
                 {
-                    "kind": "lots_differ_from_available",
+                    "kind": MismatchKind.LOTS_DIFFER_FROM_AVAILABLE,
                     "user": user_id,
                     "lots": lots.get(user_id, 0),
                     "available": available.get(user_id, 0),
@@ -134,7 +136,7 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
         if open_holds.get(user_id, 0) != held.get(user_id, 0):
             mismatches.append(
                 {
-                    "kind": "holds_differ_from_held",
+                    "kind": MismatchKind.HOLDS_DIFFER_FROM_HELD,
                     "user": user_id,
                     "open_holds": open_holds.get(user_id, 0),
                     "held": held.get(user_id, 0),
@@ -154,7 +156,7 @@ async def check(session: AsyncSession, max_reported: int = 100) -> dict[str, Any
     for lot_id, amount, remaining, taken in bad_lots:
         mismatches.append(
             {
-                "kind": "lot_draws_differ",
+                "kind": MismatchKind.LOT_DRAWS_DIFFER,
                 "lot": lot_id,
                 "amount": amount,
                 "remaining": remaining,
@@ -226,7 +228,7 @@ async def _summaries(
             if have != expected.get(user_id, 0):
                 mismatches.append(
                     {
-                        "kind": "summary_differs",
+                        "kind": MismatchKind.SUMMARY_DIFFERS,
                         "user": user_id,
                         "field": field,
                         "stored": have,
@@ -251,7 +253,7 @@ async def _projects(session: AsyncSession) -> list[dict[str, Any]]:
     )
     return [
         {
-            "kind": "project_differs_from_donations",
+            "kind": MismatchKind.PROJECT_DIFFERS_FROM_DONATIONS,
             "project": project_id,
             "balance": balances.get(project_id, 0),
             "donations": donated.get(project_id, 0),

@@ -11,38 +11,33 @@ given; the vintage is the year the reductions occurred). Each prefix is a series
 is locked while one of its batches is issued: it gives the next serial and the grams carried
 over from the last batch (under a tonne), which count towards this batch's first tonne.
 
-A batch is issued, then retired (claimed as an offset, with a beneficiary) or transferred
-(sold, to a holder) exactly once, by a conditional UPDATE. Reversing a record of a batch
-books its grams to the batch's ``buffer_deduction_g``. Every act is in the audit log.
+Reversing a record of a batch books its grams to the batch's ``buffer_deduction_g``. What
+happens to a batch once issued (retired or transferred once, exported for a registry) is in
+``app.services.trust.retirement``. Every act is in the audit log.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import and_, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import new_id, snapshot_reader, utcnow
+from app.db import new_id, utcnow
 from app.kit.errors import NotFound, ValidationFailed
 from app.kit.pagination import Keyset
-from app.kit.times import utc_text
 from app.models import BatchRecord, BatchSeries, Record, ReductionBatch
 from app.models.records import RecordStatus
 from app.models.trust import GRAMS_PER_TONNE, BatchStatus
 from app.security import Actor
 from app.services.admin import audit
 from app.services.ledger.proofs import canonical
-from app.services.trust.errors import BatchFinal, NothingToIssue
+from app.services.trust.errors import NothingToIssue
 
 PLATFORM = "TANHUI"
 SERIAL_RE = re.compile(r"^(TANHUI-[A-Z0-9]{1,8}-\d{4})-(\d{6,18})$")
@@ -194,7 +189,7 @@ async def issue(
         action="batch.issued",
         target_type="batch",
         target_id=batch.id,
-        after=_audit_view(batch),
+        after=audit_view(batch),
     )
     return batch
 
@@ -244,7 +239,7 @@ async def _hash(session: AsyncSession, batch: ReductionBatch) -> str:
     return hashlib.sha256(canonical(terms)).hexdigest()
 
 
-def _audit_view(batch: ReductionBatch) -> dict[str, Any]:
+def audit_view(batch: ReductionBatch) -> dict[str, Any]:
     return {
         "serial_from": serial(batch.prefix, batch.serial_from),
         "serial_to": serial(batch.prefix, batch.serial_to),
@@ -267,47 +262,6 @@ async def _get(session: AsyncSession, batch_id: str) -> ReductionBatch:
 
 async def get(session: AsyncSession, batch_id: str) -> ReductionBatch:
     return await _get(session, batch_id)
-
-
-async def finalise(
-    session: AsyncSession,
-    batch_id: str,
-    *,
-    to: BatchStatus,
-    party: str,
-    note: str | None,
-    actor: Actor,
-) -> ReductionBatch:
-    """Retire (``party`` is the beneficiary) or transfer (``party`` is the new holder) an
-    issued batch: one conditional UPDATE, so of two acts at once exactly one wins."""
-    values: dict[str, Any] = {
-        "status": to,
-        "final_note": note,
-        "final_by": actor.id,
-        "final_at": utcnow(),
-        ("beneficiary" if to == BatchStatus.RETIRED else "holder"): party,
-    }
-    done = await session.execute(
-        update(ReductionBatch)
-        .where(ReductionBatch.id == batch_id, ReductionBatch.status == BatchStatus.ISSUED)
-        .values(**values)
-        .returning(ReductionBatch.id)
-    )
-    if done.first() is None:
-        batch = await _get(session, batch_id)
-        status = batch.status
-        raise BatchFinal(f"The batch is already {status}; it cannot be {to} again.")
-    batch = await _get(session, batch_id)
-    await audit.record(
-        session,
-        actor=actor,
-        action="batch.retired" if to == BatchStatus.RETIRED else "batch.transferred",
-        target_type="batch",
-        target_id=batch.id,
-        before={"status": BatchStatus.ISSUED},
-        after=_audit_view(batch),
-    )
-    return batch
 
 
 async def record_reversed(session: AsyncSession, record_id: str, grams: int) -> str | None:
@@ -355,80 +309,6 @@ async def by_serial(session: AsyncSession, text: str) -> tuple[ReductionBatch, i
     if batch is None:
         raise NotFound(f"No batch holds the serial {text}.")
     return batch, n
-
-
-def _instant(value: Any) -> str:
-    if isinstance(value, datetime):
-        return utc_text(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-EXPORT_COLUMNS = (
-    "batch_id",
-    "record_id",
-    "methodology",
-    "version",
-    "params_hash",
-    "occurred_at",
-    "region",
-    "reduction_g",
-)
-
-
-async def member_rows(session: AsyncSession, batch_id: str) -> AsyncIterator[dict[str, Any]]:
-    """The batch's records, in id order, streamed."""
-    result = await session.stream(
-        select(
-            BatchRecord.record_id,
-            Record.type,
-            Record.version,
-            Record.params_hash,
-            Record.occurred_at,
-            Record.region,
-            BatchRecord.reduction_g,
-        )
-        .join(Record, Record.id == BatchRecord.record_id)
-        .where(BatchRecord.batch_id == batch_id)
-        .order_by(BatchRecord.record_id)
-        .execution_options(yield_per=5000)
-    )
-    async for row in result:
-        yield {
-            "batch_id": batch_id,
-            "record_id": row.record_id,
-            "methodology": row.type,
-            "version": row.version,
-            "params_hash": row.params_hash,
-            "occurred_at": utc_text(row.occurred_at),
-            "region": row.region,
-            "reduction_g": row.reduction_g,
-        }
-
-
-async def export_stream(engine: AsyncEngine, batch_id: str, as_csv: bool) -> AsyncIterator[str]:
-    """A batch for a registry submission, streamed on a connection of its own: CSV (one row
-    per record) or JSON (the batch and its records)."""
-    async with snapshot_reader(engine) as conn, AsyncSession(bind=conn) as session:
-        batch = await _get(session, batch_id)
-        if as_csv:
-            out = io.StringIO()
-            writer = csv.writer(out)
-            writer.writerow(EXPORT_COLUMNS)
-            async for row in member_rows(session, batch_id):
-                writer.writerow([row[c] if row[c] is not None else "" for c in EXPORT_COLUMNS])
-                if out.tell() > 65536:
-                    yield out.getvalue()
-                    out.seek(0)
-                    out.truncate()
-            yield out.getvalue()
-            return
-        head = json.dumps(view(batch), default=_instant, ensure_ascii=False)
-        yield '{"batch":' + head + ',"records":['
-        first = True
-        async for row in member_rows(session, batch_id):
-            yield ("" if first else ",") + json.dumps(row, ensure_ascii=False)
-            first = False
-        yield "]}\n"
 
 
 def view(batch: ReductionBatch) -> dict[str, Any]:

@@ -9,6 +9,11 @@ The records are streamed in chunks (memory stays flat however long the range); p
 the first mismatches are written to the run's row after every chunk, so ``GET
 /v1/admin/audits/{id}`` shows a running audit as it goes. A run is a background task of the
 worker that accepted it, or the ``tanhui audit recompute`` command.
+
+A process can end in the middle of a run (a restart, a deploy). So a running run writes a
+heartbeat every ``HEARTBEAT_S`` seconds, and a run whose heartbeat is older than ``STALE_S``
+is marked ``interrupted`` when it is read and when another run is requested; a run that
+finds itself marked so stops. A new run can always be started.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -47,6 +52,8 @@ from app.services.methodologies.versions import parsed
 log = logging.getLogger(__name__)
 CHUNK = 5000
 KEEP_MISMATCHES = 1000  # listed on the run; every one is counted
+HEARTBEAT_S = 10.0
+STALE_S = 60.0  # a running run silent this long was cut off
 _running: set[asyncio.Task[None]] = set()
 
 
@@ -158,6 +165,7 @@ async def run(
         )
     checked, count = 0, 0
     kept: list[dict[str, Any]] = []
+    beating = asyncio.get_running_loop().create_task(_heartbeat(maker, run_id))
     try:
         versions = _Versions()
         async with snapshot_reader(engine) as conn, AsyncSession(bind=conn) as reader:
@@ -205,7 +213,11 @@ async def run(
                         if len(kept) < KEEP_MISMATCHES:
                             kept.append(mismatch)
                 checked += len(chunk)
-                await _save(maker, run_id, checked=checked, mismatch_count=count, mismatches=kept)
+                if not await _save(
+                    maker, run_id, checked=checked, mismatch_count=count, mismatches=kept
+                ):
+                    log.warning("recompute audit %s was marked interrupted: stopping", run_id)
+                    return
                 if on_progress:
                     on_progress(len(chunk))
         await _save(
@@ -226,15 +238,55 @@ async def run(
             error=f"{type(exc).__name__}: {exc}",
             finished_at=utcnow(),
         )
+    finally:
+        beating.cancel()
 
 
-async def _save(maker: async_sessionmaker[AsyncSession], run_id: str, **values: Any) -> None:
+async def _heartbeat(maker: async_sessionmaker[AsyncSession], run_id: str) -> None:
+    """Tell readers the run is alive, until it ends (cancelled) or is no longer running."""
+    while True:
+        await asyncio.sleep(HEARTBEAT_S)
+        try:
+            if not await _save(maker, run_id):
+                return
+        except Exception:  # a missed beat is not the run's failure; the next one may pass
+            log.warning("recompute audit %s: heartbeat not written", run_id, exc_info=True)
+
+
+async def _save(maker: async_sessionmaker[AsyncSession], run_id: str, **values: Any) -> bool:
+    """Write progress (and the heartbeat) of a run still running; False when it is not."""
     async with session_scope(maker) as session:
-        await session.execute(update(AuditRun).where(AuditRun.id == run_id).values(**values))
+        result = await session.execute(
+            update(AuditRun)
+            .where(AuditRun.id == run_id, AuditRun.status == AuditRunStatus.RUNNING)
+            .values(heartbeat_at=utcnow(), **values)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_interrupted(session: AsyncSession, run_id: str | None = None) -> None:
+    """Mark ``interrupted`` every running run (or the one given) whose heartbeat is stale."""
+    now = utcnow()
+    stale = now - timedelta(seconds=STALE_S)
+    query = update(AuditRun).where(
+        AuditRun.status == AuditRunStatus.RUNNING,
+        (AuditRun.heartbeat_at.is_(None)) | (AuditRun.heartbeat_at < stale),
+    )
+    if run_id is not None:
+        query = query.where(AuditRun.id == run_id)
+    await session.execute(
+        query.values(
+            status=AuditRunStatus.INTERRUPTED,
+            finished_at=now,
+            error="interrupted: the process running it ended (no heartbeat since "
+            f"{STALE_S:.0f} s); start a new run",
+        ).execution_options(synchronize_session=False)
+    )
 
 
 async def _create(session: AsyncSession, scope: Scope, actor: Actor | None) -> AuditRun:
     scope.check()
+    await mark_interrupted(session)
     row = AuditRun(
         kind="recompute",
         status=AuditRunStatus.RUNNING,
@@ -244,6 +296,7 @@ async def _create(session: AsyncSession, scope: Scope, actor: Actor | None) -> A
         mismatches=[],
         requested_by=actor.id if actor else None,
         created_at=utcnow(),
+        heartbeat_at=utcnow(),
     )
     session.add(row)
     await session.flush()
@@ -279,6 +332,7 @@ async def start(
 
 
 async def get(session: AsyncSession, run_id: str) -> AuditRun:
+    await mark_interrupted(session, run_id)
     row = await session.get(AuditRun, run_id, populate_existing=True)
     if row is None:
         raise NotFound(f"No audit {run_id}.")

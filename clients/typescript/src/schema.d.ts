@@ -1927,12 +1927,17 @@ export interface components {
             created_at: string;
             /** Finished At */
             finished_at: string | null;
+            /**
+             * Heartbeat At
+             * @description The last sign of life of a running audit; one silent for a minute is `interrupted` (its process ended) and a new one can be started.
+             */
+            heartbeat_at?: string | null;
         };
         /**
          * AuditRunStatus
          * @enum {string}
          */
-        AuditRunStatus: "running" | "done" | "failed";
+        AuditRunStatus: "running" | "done" | "failed" | "interrupted";
         /** AuditStarted */
         AuditStarted: {
             /** Id */
@@ -1980,6 +1985,12 @@ export interface components {
             /** Password */
             password: string;
         };
+        /**
+         * CauseType
+         * @description What a ledger transaction comes from; ``cause_id`` names it.
+         * @enum {string}
+         */
+        CauseType: "record" | "reversal" | "redemption" | "expiry" | "donation";
         /**
          * CheckpointOut
          * @example {
@@ -2571,10 +2582,75 @@ export interface components {
             transactions_checked: number;
             /** Mismatch Count */
             mismatch_count: number;
-            /** Mismatches */
-            mismatches: {
-                [key: string]: unknown;
-            }[];
+            /**
+             * Mismatches
+             * @description The first 100 differences
+             */
+            mismatches: components["schemas"]["LedgerMismatch"][];
+        };
+        /**
+         * LedgerMismatch
+         * @description One difference found by the check. ``kind`` says what; the fields it names are set,
+         *     the others absent: an account's balance (``account``, ``stored`` and
+         *     ``sum_of_entries``, ``balance_after``), a transaction (``transaction``, ``sum``,
+         *     ``entries``), a citizen's lots, holds or summary (``user`` with ``lots`` and
+         *     ``available``, ``open_holds`` and ``held``, or ``field``, ``stored`` and ``expected``), a
+         *     lot (``lot``, ``amount``, ``remaining``, ``drawn``), a project (``project``, ``balance``,
+         *     ``donations``).
+         * @example {
+         *       "kind": "balance_differs_from_entries",
+         *       "account": "user:0b6e…:available",
+         *       "stored": 1234,
+         *       "sum_of_entries": 1200
+         *     }
+         */
+        LedgerMismatch: {
+            kind: components["schemas"]["MismatchKind"];
+            /** Account */
+            account?: string | null;
+            /** Transaction */
+            transaction?: string | null;
+            /** User */
+            user?: string | null;
+            /** Lot */
+            lot?: string | null;
+            /** Project */
+            project?: string | null;
+            /**
+             * Field
+             * @description The summary field that differs
+             */
+            field?: string | null;
+            /** Stored */
+            stored?: number | null;
+            /** Sum Of Entries */
+            sum_of_entries?: number | null;
+            /** Balance After */
+            balance_after?: number | null;
+            /** Sum */
+            sum?: number | null;
+            /** Entries */
+            entries?: number | null;
+            /** Lots */
+            lots?: number | null;
+            /** Available */
+            available?: number | null;
+            /** Open Holds */
+            open_holds?: number | null;
+            /** Held */
+            held?: number | null;
+            /** Amount */
+            amount?: number | null;
+            /** Remaining */
+            remaining?: number | null;
+            /** Drawn */
+            drawn?: number | null;
+            /** Expected */
+            expected?: number | null;
+            /** Balance */
+            balance?: number | null;
+            /** Donations */
+            donations?: number | null;
         };
         /**
          * LineOut
@@ -2613,8 +2689,7 @@ export interface components {
             created_at: string;
             /** Ref */
             ref: string;
-            /** Cause Type */
-            cause_type: string;
+            cause_type: components["schemas"]["CauseType"];
             /** Cause Id */
             cause_id: string | null;
             /**
@@ -3202,6 +3277,13 @@ export interface components {
             /** Points */
             points: number;
         };
+        /**
+         * MismatchKind
+         * @description What the ledger check found wrong; each kind names its own fields (see
+         *     ``LedgerMismatch`` in the schemas).
+         * @enum {string}
+         */
+        MismatchKind: "balance_differs_from_entries" | "last_balance_after_differs" | "balance_sign" | "transaction_unbalanced" | "lots_differ_from_available" | "holds_differ_from_held" | "lot_draws_differ" | "summary_differs" | "project_differs_from_donations";
         /**
          * OrganisationBoardOut
          * @example {
