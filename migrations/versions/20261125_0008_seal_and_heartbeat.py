@@ -2,8 +2,8 @@
 set from NULL, nothing else changed; ``tanhui seal-ledger``); a recompute audit records a
 heartbeat, so a run cut off by a restart reads ``interrupted``
 
-Revision ID: 0007_seal_and_heartbeat
-Revises: 0006_communities
+Revision ID: 0008_seal_and_heartbeat
+Revises: 0007_retire_communities
 Create Date: 2026-11-25 19:30:00
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import app.db
 
-revision: str = "0007_seal_and_heartbeat"
-down_revision: str | None = "0006_communities"
+revision: str = "0008_seal_and_heartbeat"
+down_revision: str | None = "0007_retire_communities"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
