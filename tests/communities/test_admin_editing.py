@@ -65,9 +65,10 @@ async def test_a_retired_organisation_takes_no_joins_but_keeps_members_and_stati
     assert_problem(await join(bob, org["join_code"]), 409, "organisation_retired")
     assert (await bob.get("/v1/me/organisations")).json()["items"] == []
     # Its member still sees it and its statistics; the leaderboard still counts it.
-    assert [
-        m["organisation"]["id"] for m in (await alice.get("/v1/me/organisations")).json()["items"]
-    ] == [org["id"]]
+    mine = (await alice.get("/v1/me/organisations")).json()["items"]
+    assert [(m["organisation"]["id"], m["organisation"]["active"]) for m in mine] == [
+        (org["id"], False)
+    ]
     stats = await alice.get(f"/v1/organisations/{org['id']}/stats")
     assert stats.status_code == 200, stats.text
     assert stats.json()["totals"]["reduction_g"] == 467

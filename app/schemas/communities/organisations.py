@@ -19,6 +19,7 @@ ORG_EXAMPLE: dict[str, Any] = {
     "kind": "community",
     "region": "CN-SX",
     "member_count": 412,
+    "active": True,
     "created_at": "2026-11-20T02:00:00+00:00",
 }
 
@@ -46,20 +47,21 @@ class OrganisationOut(BaseModel):
     kind: OrganisationKind
     region: str
     member_count: int
+    active: bool = Field(description="false: retired, accepts no new members")
     created_at: Instant
 
 
 class AdminOrganisationOut(OrganisationOut):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [
-                {**ORG_EXAMPLE, "join_code": "K7QM4TZP", "active": True, "retired_at": None}
-            ]
+            "examples": [{**ORG_EXAMPLE, "join_code": "K7QM4TZP", "retired_at": None}]
         }
     )
 
-    join_code: str = Field(description="What citizens enter to join; share it with members")
-    active: bool = Field(description="false: retired, accepts no joins (the code stops working)")
+    join_code: str = Field(
+        description="What citizens enter to join; share it with members. It stops working "
+        "while the organisation is retired"
+    )
     retired_at: Instant | None = Field(description="When it was retired; null while active")
 
 

@@ -56,11 +56,11 @@ def view(org: Organisation, *, with_code: bool = False) -> dict[str, Any]:
         "kind": org.kind,
         "region": org.region,
         "member_count": org.member_count,
+        "active": org.retired_at is None,
         "created_at": org.created_at,
     }
     if with_code:
         out["join_code"] = org.join_code
-        out["active"] = org.retired_at is None
         out["retired_at"] = org.retired_at
     return out
 

@@ -1523,9 +1523,9 @@ export interface components {
          *       "kind": "community",
          *       "region": "CN-SX",
          *       "member_count": 412,
+         *       "active": true,
          *       "created_at": "2026-11-20T02:00:00+00:00",
          *       "join_code": "K7QM4TZP",
-         *       "active": true,
          *       "retired_at": null
          *     }
          */
@@ -1540,20 +1540,20 @@ export interface components {
             /** Member Count */
             member_count: number;
             /**
+             * Active
+             * @description false: retired, accepts no new members
+             */
+            active: boolean;
+            /**
              * Created At
              * Format: date-time
              */
             created_at: string;
             /**
              * Join Code
-             * @description What citizens enter to join; share it with members
+             * @description What citizens enter to join; share it with members. It stops working while the organisation is retired
              */
             join_code: string;
-            /**
-             * Active
-             * @description false: retired, accepts no joins (the code stops working)
-             */
-            active: boolean;
             /**
              * Retired At
              * @description When it was retired; null while active
@@ -2837,6 +2837,7 @@ export interface components {
          *         "kind": "community",
          *         "region": "CN-SX",
          *         "member_count": 412,
+         *         "active": true,
          *         "created_at": "2026-11-20T02:00:00+00:00"
          *       },
          *       "joined_at": "2026-11-25T01:00:00+00:00"
@@ -2861,6 +2862,7 @@ export interface components {
          *             "kind": "community",
          *             "region": "CN-SX",
          *             "member_count": 412,
+         *             "active": true,
          *             "created_at": "2026-11-20T02:00:00+00:00"
          *           },
          *           "joined_at": "2026-11-25T01:00:00+00:00"
@@ -3355,6 +3357,7 @@ export interface components {
          *       "kind": "community",
          *       "region": "CN-SX",
          *       "member_count": 412,
+         *       "active": true,
          *       "created_at": "2026-11-20T02:00:00+00:00"
          *     }
          */
@@ -3368,6 +3371,11 @@ export interface components {
             region: string;
             /** Member Count */
             member_count: number;
+            /**
+             * Active
+             * @description false: retired, accepts no new members
+             */
+            active: boolean;
             /**
              * Created At
              * Format: date-time
