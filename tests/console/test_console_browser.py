@@ -391,11 +391,14 @@ def test_admin_tours_merchants_partners_and_reports(context, server):
     with page.expect_download() as download:
         page.click("#report-csv")
     assert download.value.suggested_filename == "reductions-by-day.csv"
+    assert page.locator("header.top").bounding_box()["height"] < 70
     shot(page, backend, "admin-reports")
     # Language switch: the same page in English.
     page.select_option("select.lang", "en")
     page.wait_for_selector("text=Reports")
     assert page.inner_text("header.top nav").startswith("Dashboard")
+    # At 1280 px the header keeps to one line in either language (one line is ~50 px).
+    assert page.locator("header.top").bounding_box()["height"] < 70
     shot(page, backend, "admin-reports-en")
     page.select_option("select.lang", "zh-CN")
     assert not errors, errors
@@ -522,6 +525,14 @@ def test_admin_renames_and_retires_an_organisation_and_a_product(context, server
     page.locator("#organisations-table tr", has_text=renamed).locator("a.open").click()
     page.wait_for_selector("#org-state")
     assert "已停用" in page.inner_text("#org-state")
+    # Reinstated, it is active again.
+    visit(page, base_url, "organisations")
+    row = page.locator("#organisations-table tr", has_text=renamed)
+    row.locator("button.reinstate").click()
+    row.locator("button.reinstate-confirm").click()
+    page.wait_for_selector(f".notice.ok >> text=已恢复“{renamed}”")
+    row = page.locator("#organisations-table tr", has_text=renamed)
+    assert "启用" in row.inner_text() and row.locator("button.retire").count() == 1
 
     go(page, "社区与公益", "低碳商品")
     page.wait_for_selector(f"#products-table >> text={label}")
