@@ -585,6 +585,12 @@ def test_a_label_that_records_name_cannot_change_and_the_reason_is_shown(context
     visit(page, base_url, "products")
     row = page.locator(f"#products-table tr[data-product='{data.product_id}']")
     assert "350 g" in row.inner_text()
+    row.locator("button.edit").click()
+    page.fill("#prod-edit-name", "低碳燕麦奶 1 升（新包装）")
+    page.click("#prod-edit-save")
+    page.wait_for_selector(".notice.ok >> text=新包装")
+    row = page.locator(f"#products-table tr[data-product='{data.product_id}']")
+    assert "新包装" in row.inner_text() and "350 g" in row.inner_text()
     assert not errors, errors
 
 

@@ -116,7 +116,7 @@ function editForm(ctx, p) {
   const changes = () => {
     const body = {};
     const text = (key, input) => {
-      if (input.value.trim() !== p[key]) body[key] = input.value.trim();
+      if (input.value.trim() !== (p[key] || "").trim()) body[key] = input.value.trim();
     };
     text("name", name);
     text("label_id", label);
