@@ -1,9 +1,9 @@
 """What the browser tests find on a fresh server: an administrator and an auditor (made with
 the command line, as an operator would), and through the API a merchant with a staff
 account and an incentive, citizens with credited records, one record waiting for review and
-one issued redemption code; an organisation with a member, a labelled product, a donation
-project, a verified-reduction batch (CN-SH), and in CN-GD over a tonne of approved savings
-not yet in a batch."""
+one issued redemption code; an organisation with a member, a labelled product that a
+purchase at the till names (so its label is fixed), a donation project, a verified-reduction
+batch (CN-SH), and in CN-GD over a tonne of approved savings not yet in a batch."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class Seed:
     citizen_id: str
     batch_id: str
     organisation_id: str
+    product_id: str
 
 
 def _email(role: str) -> str:
@@ -143,7 +144,7 @@ def seed(base_url: str, env: dict[str, str]) -> Seed:
         # A member's ride after joining counts for the organisation.
         ride = {"distance_km": 12.4, "duration_min": 31}
         assert _record(c, citizens[0][1], "transit.metro", ride, 0)["status"] == "credited"
-        _ok(
+        product = _ok(
             c.post(
                 "/v1/admin/products",
                 json={
@@ -156,6 +157,14 @@ def seed(base_url: str, env: dict[str, str]) -> Seed:
                 headers=boss,
             )
         )
+        # Bought at the till by the citizen who is no member (the organisation's figures stay).
+        shown = _ok(c.get("/v1/me/member-code", headers=citizens[1][1]))["code"]
+        purchase = {
+            "member_code": shown,
+            "client_event_id": uuid.uuid4().hex,
+            "items": [{"product_id": product["id"], "quantity": 2}],
+        }
+        _ok(c.post("/v1/merchant/purchases", json=purchase, headers=till))
         _ok(
             c.post(
                 "/v1/admin/projects",
@@ -188,4 +197,5 @@ def seed(base_url: str, env: dict[str, str]) -> Seed:
         me["id"],
         batch["id"],
         organisation["id"],
+        product["id"],
     )

@@ -22,11 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from app.migrate import upgrade
 from tests.conftest import IN_CI, PG_ADMIN_URL, REDIS_URL, RUN_ID, _pg_base, _services_up
-from tests.console.seed import Seed, seed
+from tests.console.seed import Seed, _ok, _record, _token, seed
 from tests.helpers import PASSWORD
 from tests.production.server import base_env, serve
 
@@ -167,6 +168,14 @@ def visit(page, base_url: str, route: str) -> None:
     page.wait_for_selector(f'main[data-route="{route}"][data-ready]')
 
 
+def go(page, section: str, name: str) -> None:
+    """Open a page from the navigation: its section in the header, then the page in the
+    section's row under it."""
+    page.locator("header.top nav a", has_text=section).click()
+    page.locator("nav.subnav a", has_text=name).click()
+    page.wait_for_selector(f"nav.subnav a.active >> text={name}")
+
+
 def no_console_errors(page) -> list[str]:
     """Script errors of the page. A refused request is logged by the browser too ("Failed to
     load resource"): the console shows those itself, so they are not counted."""
@@ -233,7 +242,9 @@ def test_auditor_sees_everything_and_no_button_that_changes_anything(context, se
             page.locator(
                 "form input[type=password], #simulate, #schedule, #approve, #reject, #reverse, "
                 "#org-form, #prod-form, #proj-form, #batch-form, #batch-final, "
-                "#merchant-editor form, button.rename, button.offer"
+                "#merchant-editor form, button.rename, button.offer, button.edit, "
+                "button.retire, button.reinstate, #org-editor form, #prod-editor form, "
+                "#org-status-filter, #prod-status-filter"
             ).count()
             == 0
         )
@@ -271,7 +282,7 @@ def test_admin_simulates_a_factor_then_schedules_it(context, server):
     page.reload()
     page.wait_for_selector("#ledger-status")
 
-    page.click("text=方法学")
+    go(page, "减排核算", "方法学")
     page.click("a[href='#/methodologies/transit.metro']")
     page.wait_for_selector("#params-form")
     assert "湖北日报" in page.inner_text("main")  # the source of a parameter is shown
@@ -296,7 +307,7 @@ def test_admin_simulates_a_factor_then_schedules_it(context, server):
     shot(page, backend, "admin-methodology-scheduled")
 
     # The act is in the audit log.
-    page.click("text=审计日志")
+    go(page, "报表与审计", "审计日志")
     page.wait_for_selector("#audit-table tbody tr")
     assert "methodology" in page.inner_text("#audit-table")
     shot(page, backend, "admin-audit")
@@ -344,7 +355,7 @@ def test_admin_tours_merchants_partners_and_reports(context, server):
     page = context.new_page()
     errors = no_console_errors(page)
     sign_in(page, base_url, data.admin)
-    page.click("text=商户与员工")
+    go(page, "商户与伙伴", "商户与员工")
     page.wait_for_selector("#merchants-table")
     assert "绿色咖啡" in page.inner_text("#merchants-table")
     cashier = f"cashier-{uuid.uuid4().hex[:6]}@example.cn"
@@ -356,7 +367,7 @@ def test_admin_tours_merchants_partners_and_reports(context, server):
     page.wait_for_selector(".notice.ok >> text=已停用")
     assert "停用" in page.locator("#merchants-table li", has_text=cashier).inner_text()
     shot(page, backend, "admin-merchants")
-    page.click("text=数据伙伴")
+    go(page, "商户与伙伴", "数据伙伴")
     page.fill("#partner-name", "太原地铁")
     page.check("input[value='transit.metro']")
     page.click("#partner-create")
@@ -373,18 +384,21 @@ def test_admin_tours_merchants_partners_and_reports(context, server):
     assert len(page.inner_text("#partner-secret")) >= 32
     # The access cookie is gone (expired): the next call renews the session by itself.
     context.clear_cookies(name="tanhui_console")
-    page.click("text=报表")
+    go(page, "报表与审计", "报表")
     page.wait_for_selector("#report-table")
     assert [c for c in context.cookies() if c["name"] == "tanhui_console"]
     assert page.locator("#report svg.chart").count() == 1
     with page.expect_download() as download:
         page.click("#report-csv")
     assert download.value.suggested_filename == "reductions-by-day.csv"
+    assert page.locator("header.top").bounding_box()["height"] < 70
     shot(page, backend, "admin-reports")
     # Language switch: the same page in English.
     page.select_option("select.lang", "en")
     page.wait_for_selector("text=Reports")
     assert page.inner_text("header.top nav").startswith("Dashboard")
+    # At 1280 px the header keeps to one line in either language (one line is ~50 px).
+    assert page.locator("header.top").bounding_box()["height"] < 70
     shot(page, backend, "admin-reports-en")
     page.select_option("select.lang", "zh-CN")
     assert not errors, errors
@@ -395,7 +409,7 @@ def test_admin_registers_an_organisation_and_a_product_and_sees_them_listed(cont
     page = context.new_page()
     errors = no_console_errors(page)
     sign_in(page, base_url, data.admin)
-    page.click("text=社区组织")
+    go(page, "社区与公益", "社区组织")
     page.wait_for_selector("#organisations-table")
     name = f"太原理工大学 {uuid.uuid4().hex[:4]}"
     page.fill("#org-name", name)
@@ -418,7 +432,7 @@ def test_admin_registers_an_organisation_and_a_product_and_sees_them_listed(cont
     page.wait_for_selector("#org-form .notice.error")
     shot(page, backend, "admin-organisations")
 
-    page.click("text=低碳商品")
+    go(page, "社区与公益", "低碳商品")
     page.wait_for_selector("#products-table")
     label = f"CL-2026-{uuid.uuid4().hex[:4].upper()}"
     page.fill("#prod-name", "再生纸笔记本")
@@ -432,7 +446,7 @@ def test_admin_registers_an_organisation_and_a_product_and_sees_them_listed(cont
     assert "再生纸笔记本" in row.inner_text() and "120.5" in row.inner_text()
     shot(page, backend, "admin-products")
 
-    page.click("text=公益项目")
+    go(page, "社区与公益", "公益项目")
     page.wait_for_selector("#projects-table")
     page.fill("#proj-name", "汾河湿地修复")
     page.fill("#proj-description", "每单位修复一平方米湿地。")
@@ -448,12 +462,144 @@ def test_admin_registers_an_organisation_and_a_product_and_sees_them_listed(cont
     assert not errors, errors
 
 
+def test_admin_renames_and_retires_an_organisation_and_a_product(context, server):
+    base_url, data, backend = server
+    tag = uuid.uuid4().hex[:4].upper()
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        boss = _token(c, data.admin)
+        org = f"晋阳湖园区 {tag}"
+        _ok(
+            c.post(
+                "/v1/admin/organisations",
+                json={"name": org, "kind": "park", "region": "CN-SX"},
+                headers=boss,
+            )
+        )
+        label = f"CL-2026-R{tag}"
+        _ok(
+            c.post(
+                "/v1/admin/products",
+                json={
+                    "name": "竹纤维毛巾",
+                    "label_id": label,
+                    "certifier": "示例认证中心",
+                    "reduction_g_per_unit": "80",
+                    "source": f"碳标签 {label}",
+                },
+                headers=boss,
+            )
+        )
+    page = context.new_page()
+    errors = no_console_errors(page)
+    sign_in(page, base_url, data.admin)
+
+    go(page, "社区与公益", "社区组织")
+    page.wait_for_selector(f"#organisations-table >> text={org}")
+    page.locator("#organisations-table tr", has_text=org).locator("button.edit").click()
+    renamed = f"晋阳湖生态园区 {tag}"
+    page.fill("#org-rename", renamed)
+    page.click("#org-rename-save")
+    page.wait_for_selector(f".notice.ok >> text={renamed}")
+    row = page.locator("#organisations-table tr", has_text=renamed)
+    assert "启用" in row.inner_text()
+    # Retiring asks first; cancelling changes nothing.
+    row.locator("button.retire").click()
+    assert "加入码失效" in row.locator(".confirm-question").inner_text()
+    row.locator("button.cancel").click()
+    assert row.locator("button.retire-confirm").is_hidden()
+    row.locator("button.retire").click()
+    shot(page, backend, "admin-organisation-retire-confirm")
+    row.locator("button.retire-confirm").click()
+    page.wait_for_selector(f".notice.ok >> text=已停用“{renamed}”")
+    row = page.locator("#organisations-table tr.retired", has_text=renamed)
+    assert "已停用" in row.inner_text() and row.locator("button.reinstate").count() == 1
+    # The seeded organisation is still active; the retired one is found by its status.
+    page.select_option("#org-status-filter", "false")
+    page.locator("form.row button[type=submit]", has_text="筛选").click()
+    page.wait_for_function(
+        "() => !document.querySelector('#organisations-table').innerText.includes('迎泽街道社区')"
+    )
+    assert renamed in page.inner_text("#organisations-table")
+    shot(page, backend, "admin-organisations-retired")
+    # Its page says so too.
+    page.locator("#organisations-table tr", has_text=renamed).locator("a.open").click()
+    page.wait_for_selector("#org-state")
+    assert "已停用" in page.inner_text("#org-state")
+    # Reinstated, it is active again.
+    visit(page, base_url, "organisations")
+    row = page.locator("#organisations-table tr", has_text=renamed)
+    row.locator("button.reinstate").click()
+    row.locator("button.reinstate-confirm").click()
+    page.wait_for_selector(f".notice.ok >> text=已恢复“{renamed}”")
+    row = page.locator("#organisations-table tr", has_text=renamed)
+    assert "启用" in row.inner_text() and row.locator("button.retire").count() == 1
+
+    go(page, "社区与公益", "低碳商品")
+    page.wait_for_selector(f"#products-table >> text={label}")
+    page.locator("#products-table tr", has_text=label).locator("button.edit").click()
+    page.fill("#prod-edit-name", "竹纤维毛巾（两条装）")
+    page.fill("#prod-edit-grams", "160")
+    fixed = f"{label}-2"
+    page.fill("#prod-edit-label", fixed)
+    with page.expect_request("**/v1/admin/products/*") as sent:
+        page.click("#prod-edit-save")
+    # Only what changed is sent.
+    assert sent.value.post_data_json == {
+        "name": "竹纤维毛巾（两条装）",
+        "label_id": fixed,
+        "reduction_g_per_unit": "160",
+    }
+    page.wait_for_selector(f".notice.ok >> text={fixed}")
+    row = page.locator("#products-table tr", has_text=fixed)
+    assert "两条装" in row.inner_text() and "160 g" in row.inner_text()
+    row.locator("button.retire").click()
+    row.locator("button.retire-confirm").click()
+    page.wait_for_selector(".notice.ok >> text=已停用“竹纤维毛巾（两条装）”")
+    row = page.locator("#products-table tr.retired", has_text=fixed)
+    assert "已停用" in row.inner_text()
+    assert "有效" in page.locator("#products-table tr", has_text="CL-2026-0001").inner_text()
+    shot(page, backend, "admin-products-retired")
+    assert not errors, errors
+
+
+def test_a_label_that_records_name_cannot_change_and_the_reason_is_shown(context, server):
+    base_url, data, backend = server
+    page = context.new_page()
+    errors = no_console_errors(page)
+    sign_in(page, base_url, data.admin)
+    visit(page, base_url, "products")
+    row = page.locator(f"#products-table tr[data-product='{data.product_id}']")
+    row.locator("button.edit").click()
+    page.fill("#prod-edit-grams", "400")
+    with page.expect_response("**/v1/admin/products/*") as answer:
+        page.click("#prod-edit-save")
+    assert answer.value.status == 409
+    problem = answer.value.json()
+    assert problem["reason"] == "product_in_use"
+    page.wait_for_selector("#prod-edit-form .notice.error")
+    shown = page.inner_text("#prod-edit-form .notice.error")
+    assert problem["title"] in shown and problem["detail"] in shown
+    assert "已有记录引用该产品" in shown  # in Chinese, as the console asked
+    shot(page, backend, "admin-product-in-use")
+    # Nothing changed; renaming it is still allowed.
+    visit(page, base_url, "products")
+    row = page.locator(f"#products-table tr[data-product='{data.product_id}']")
+    assert "350 g" in row.inner_text()
+    row.locator("button.edit").click()
+    page.fill("#prod-edit-name", "低碳燕麦奶 1 升（新包装）")
+    page.click("#prod-edit-save")
+    page.wait_for_selector(".notice.ok >> text=新包装")
+    row = page.locator(f"#products-table tr[data-product='{data.product_id}']")
+    assert "新包装" in row.inner_text() and "350 g" in row.inner_text()
+    assert not errors, errors
+
+
 def test_admin_issues_a_batch_retires_it_and_exports_it(context, server):
     base_url, data, backend = server
     page = context.new_page()
     errors = no_console_errors(page)
     sign_in(page, base_url, data.admin)
-    page.click("text=减排量批次")
+    go(page, "减排核算", "减排量批次")
     page.wait_for_selector("#batches-table")
     page.select_option("#batch-methodology", "energy.electricity_saving")
     page.fill("#batch-region", "CN-GD")
@@ -604,4 +750,48 @@ def test_till_looks_up_settles_and_refuses_a_second_settle(phone, server):
     till.wait_for_selector("form.signin")
     till.reload()
     till.wait_for_selector("form.signin")
+    assert not errors, errors
+
+
+def test_the_review_queue_loads_more_than_a_page(context, server):
+    """Last of its backend: it fills the queue with more records than one page holds."""
+    base_url, data, backend = server
+    saving = {"baseline_kwh": 120, "actual_kwh": 98.5, "period_days": 30}
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        who = _token(c, data.citizen)
+        for i in range(51):
+            rec = _record(c, who, "energy.electricity_saving", saving, 3 + i / 10)
+            assert rec["status"] == "pending_review", rec
+        waiting = 0
+        boss = _token(c, data.admin)
+        cursor = None
+        while True:
+            q = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+            page_ = _ok(c.get("/v1/admin/review", params=q, headers=boss))
+            waiting += len(page_["items"])
+            cursor = page_["next_cursor"]
+            if not cursor:
+                break
+    assert waiting > 50
+    page = context.new_page()
+    errors = no_console_errors(page)
+    sign_in(page, base_url, data.admin)
+    visit(page, base_url, "review")
+    rows = page.locator("#review-table tbody tr")
+    assert rows.count() == 50
+    assert "50" in page.inner_text("#review-count") and "继续加载" in page.inner_text(
+        "#review-count"
+    )
+    page.click("#review-table-more")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#review-table tbody tr').length === n", arg=waiting
+    )
+    assert page.locator("#review-table-more").is_hidden()
+    assert str(waiting) in page.inner_text("#review-count")
+    # Every record is listed once: the cursor carried on where the first page ended.
+    ids = page.eval_on_selector_all(
+        "#review-table tbody tr", "rows => rows.map(r => r.dataset.record)"
+    )
+    assert len(set(ids)) == waiting
+    shot(page, backend, "admin-review-more")
     assert not errors, errors

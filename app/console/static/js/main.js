@@ -19,31 +19,26 @@ import { tillPage } from "./pages/till.js";
 import { incentivesPage } from "./pages/incentives.js";
 import { redemptionsPage } from "./pages/redemptions.js";
 
-const OPERATOR_PAGES = [
-  ["dashboard", dashboardPage],
-  ["methodologies", methodologiesPage],
-  ["review", reviewPage],
-  ["records", recordsPage],
-  ["organisations", organisationsPage],
-  ["products", productsPage],
-  ["projects", projectsPage],
-  ["batches", batchesPage],
-  ["merchants", merchantsPage],
-  ["partners", partnersPage],
-  ["reports", reportsPage],
-  ["audit", auditPage],
+// Pages in sections: a section of one page is a link of its own; a larger one is a link to
+// its first page, and its pages show as a second row under the header while one is open.
+const OPERATOR_SECTIONS = [
+  ["dashboard", [["dashboard", dashboardPage]]],
+  ["reductions", [["methodologies", methodologiesPage], ["review", reviewPage], ["records", recordsPage], ["batches", batchesPage]]],
+  ["communities", [["organisations", organisationsPage], ["products", productsPage], ["projects", projectsPage]]],
+  ["partners", [["merchants", merchantsPage], ["partners", partnersPage]]],
+  ["oversight", [["reports", reportsPage], ["audit", auditPage]]],
 ];
-const MERCHANT_PAGES = [
-  ["till", tillPage],
-  ["incentives", incentivesPage],
-  ["redemptions", redemptionsPage],
+const MERCHANT_SECTIONS = [
+  ["till", [["till", tillPage]]],
+  ["incentives", [["incentives", incentivesPage]]],
+  ["redemptions", [["redemptions", redemptionsPage]]],
 ];
 
 const state = { user: null };
 const root = document.getElementById("app");
 
-function pagesFor(user) {
-  return user.role === "merchant" ? MERCHANT_PAGES : OPERATOR_PAGES;
+function sectionsFor(user) {
+  return user.role === "merchant" ? MERCHANT_SECTIONS : OPERATOR_SECTIONS;
 }
 
 /** Only administrators change platform data, only staff change their merchant's. */
@@ -74,26 +69,47 @@ function languageSwitch() {
   return select;
 }
 
-function header(pages, current) {
+function sectionLabel([key, pages]) {
+  return pages.length === 1 ? t(`nav.${pages[0][0]}`) : t(`nav.section.${key}`);
+}
+
+function header(sections, current) {
   const user = state.user;
-  return h(
+  const open = sections.find(([, pages]) => pages.some(([name]) => name === current));
+  const link = (name, label, active, extra = {}) =>
+    h("a", { href: `#/${name}`, class: active ? "active" : null, "aria-current": active ? "page" : null, ...extra }, label);
+  const top = h(
     "header",
     { class: "top" },
     h("div", { class: "brand" }, h("img", { src: "./icon.svg", alt: "", width: 28, height: 28 }), h("span", {}, t("app.name"))),
     h(
       "nav",
       { class: "nav", "aria-label": t("nav.label") },
-      pages.map(([name]) => h("a", { href: `#/${name}`, class: name === current ? "active" : null, "aria-current": name === current ? "page" : null }, t(`nav.${name}`))),
+      sections.map((section) => {
+        const [key, pages] = section;
+        const here = section === open;
+        // A section's link is "current" only when it is the page itself (one-page sections).
+        return pages.length === 1
+          ? link(pages[0][0], sectionLabel(section), here, { "data-section": key })
+          : h("a", { href: `#/${pages[0][0]}`, class: here ? "active" : null, "data-section": key }, sectionLabel(section));
+      }),
     ),
     h(
       "div",
       { class: "who" },
       h("span", { class: "user" }, user.email),
-      h("span", { class: `role role-${user.role}` }, t(`role.${user.role}`)),
+      h("span", { class: `role role-${user.role}`, title: user.email }, t(`role.${user.role}`)),
       languageSwitch(),
       h("button", { type: "button", class: "link", id: "sign-out", onclick: signOut }, t("signout")),
     ),
   );
+  if (!open || open[1].length === 1) return [top];
+  const sub = h(
+    "nav",
+    { class: "subnav", "aria-label": sectionLabel(open) },
+    h("div", { class: "subnav-inner" }, open[1].map(([name]) => link(name, t(`nav.${name}`), name === current))),
+  );
+  return [top, sub];
 }
 
 async function signOut() {
@@ -154,7 +170,8 @@ export async function render() {
     signInPage();
     return;
   }
-  const pages = pagesFor(state.user);
+  const sections = sectionsFor(state.user);
+  const pages = sections.flatMap(([, list]) => list);
   let { name, args } = route();
   let page = pages.find(([n]) => n === name);
   if (!page) {
@@ -163,7 +180,7 @@ export async function render() {
     history.replaceState(null, "", `#/${page[0]}`);
   }
   const main = h("main", { id: "main", class: `page page-${page[0]}`, "data-route": [page[0], ...args].join("/") });
-  replace(root, header(pages, page[0]), main);
+  replace(root, ...header(sections, page[0]), main);
   const note = flash instanceof Node ? flash : flash ? success(flash) : null;
   flash = null;
   const ctx = { user: state.user, canChange: canChange(state.user), args, main, navigate, current: () => mine === rendering };

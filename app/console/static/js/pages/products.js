@@ -1,33 +1,169 @@
-// The catalogue of carbon-labelled products. A label's values never change: a corrected label
-// is a new product, so there is no editing here.
+// The catalogue of carbon-labelled products. Administrators see it whole, retired products
+// included, and may rename, correct or retire a product; a label's values can be corrected
+// only until a record names the product (the API refuses afterwards, and says why).
 import { fmtTime, h, field, toRfc3339, put } from "../dom.js";
-import { act, post } from "../api.js";
+import { act, patch, post } from "../api.js";
+import { confirmedButton } from "../confirm.js";
 import { pagedTable } from "../paging.js";
 import { t } from "../i18n.js";
+import { openEditor, retiredBadge } from "./organisations.js";
 
 export async function productsPage(ctx) {
   const { main } = ctx;
+  const admin = ctx.canChange;
   put(main, h("h1", {}, t("nav.products")));
-  if (ctx.canChange) put(main, createForm(ctx));
-  const list = pagedTable({
-    path: "/v1/products?limit=50",
-    id: "products-table",
-    empty: t("prod.none"),
-    headers: [t("prod.name"), t("prod.label"), t("prod.certifier"), { num: t("prod.grams") }, t("prod.source"), t("prod.valid")],
-    row: (p) =>
-      h(
-        "tr",
-        { "data-product": p.id },
-        h("td", {}, p.name, h("br"), h("code", { class: "muted" }, p.id)),
-        h("td", {}, h("code", {}, p.label_id)),
-        h("td", {}, p.certifier),
-        h("td", { class: "num" }, `${p.reduction_g_per_unit} g`),
-        h("td", { class: "source" }, p.source),
-        h("td", {}, p.valid_from || p.valid_until ? `${fmtTime(p.valid_from)} – ${fmtTime(p.valid_until)}` : t("prod.always")),
-      ),
-  });
-  await list.load();
-  put(main, h("p", { class: "muted" }, t("prod.intro")), list.el);
+  if (admin) put(main, createForm(ctx));
+  const status = admin ? h("select", { id: "prod-status-filter" }, ["", "true", "false"].map((v) => h("option", { value: v }, t(`status.filter.${v || "all"}`)))) : null;
+  const editor = h("section", { id: "prod-editor" });
+  const out = h("div", {});
+  const slot = h("div", { class: "slot" });
+  const show = h("button", { type: "submit" }, t("audit.filter"));
+  const load = async () => {
+    const q = new URLSearchParams({ limit: "50" });
+    if (status?.value) q.set("active", status.value);
+    const list = pagedTable({
+      path: `${admin ? "/v1/admin/products" : "/v1/products"}?${q}`,
+      id: "products-table",
+      empty: admin ? t("prod.none.admin") : t("prod.none"),
+      headers: [t("prod.name"), t("prod.label"), t("prod.certifier"), { num: t("prod.grams") }, t("prod.source"), t("prod.valid"), admin ? t("merchants.state") : null, admin ? "" : null].filter((x) => x !== null),
+      row: (p) => productRow(ctx, p, editor),
+    });
+    await list.load();
+    editor.replaceChildren();
+    out.replaceChildren(list.el);
+  };
+  put(main,
+    h("p", { class: "muted" }, admin ? t("prod.intro.admin") : t("prod.intro")),
+    admin ? h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); act(show, slot, load); } }, field(t("merchants.state"), status), show) : null,
+    slot,
+    editor,
+    out,
+  );
+  await load();
+}
+
+function validity(p) {
+  return p.valid_from || p.valid_until ? `${fmtTime(p.valid_from)} – ${fmtTime(p.valid_until)}` : t("prod.always");
+}
+
+function stateBadge(p) {
+  if (!p.active) return retiredBadge(p);
+  return p.in_force ? h("span", { class: "badge ok" }, t("prod.state.in_force")) : h("span", { class: "badge" }, t("prod.state.out_of_validity"));
+}
+
+function productRow(ctx, p, editor) {
+  const admin = ctx.canChange;
+  const slot = h("div", { class: "slot" });
+  const actions = admin
+    ? h(
+        "td",
+        {},
+        h(
+          "div",
+          { class: "row actions" },
+          h("button", { type: "button", class: "edit", onclick: () => openEditor(editor, editForm(ctx, p)) }, t("prod.edit")),
+          confirmedButton({
+            label: p.active ? t("prod.retire") : t("prod.reinstate"),
+            confirmLabel: p.active ? t("prod.retire.confirm") : t("prod.reinstate.confirm"),
+            className: p.active ? "retire" : "reinstate",
+            question: p.active ? t("prod.retire.question", { name: p.name }) : t("prod.reinstate.question", { name: p.name }),
+            slot,
+            action: async () => {
+              await patch(`/v1/admin/products/${encodeURIComponent(p.id)}`, { active: !p.active });
+              ctx.navigate("products", p.active ? t("prod.retired", { name: p.name }) : t("prod.reinstated", { name: p.name }));
+            },
+          }),
+        ),
+        slot,
+      )
+    : null;
+  return h(
+    "tr",
+    { "data-product": p.id, class: admin && !p.active ? "retired" : null },
+    h("td", {}, p.name, h("br"), h("code", { class: "muted" }, p.id)),
+    h("td", {}, h("code", {}, p.label_id)),
+    h("td", {}, p.certifier),
+    h("td", { class: "num" }, `${p.reduction_g_per_unit} g`),
+    h("td", { class: "source" }, p.source),
+    h("td", { class: p.valid_from || p.valid_until ? null : "nowrap" }, validity(p)),
+    admin ? h("td", {}, stateBadge(p)) : null,
+    actions,
+  );
+}
+
+/** The local date (YYYY-MM-DD) of an instant, as a date input shows it; "" for none. */
+function localDay(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const pad = (v) => String(v).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/** Edit a product: only the fields that differ from what is shown are sent. */
+function editForm(ctx, p) {
+  const name = h("input", { type: "text", id: "prod-edit-name", maxlength: 200, required: true, value: p.name });
+  const label = h("input", { type: "text", id: "prod-edit-label", maxlength: 100, required: true, spellcheck: "false", value: p.label_id });
+  const certifier = h("input", { type: "text", id: "prod-edit-certifier", maxlength: 200, required: true, value: p.certifier });
+  const grams = h("input", { type: "text", id: "prod-edit-grams", inputmode: "decimal", maxlength: 13, required: true, value: p.reduction_g_per_unit });
+  const source = h("textarea", { id: "prod-edit-source", rows: 2, maxlength: 500, required: true });
+  source.value = p.source;
+  const from = h("input", { type: "date", id: "prod-edit-from", value: localDay(p.valid_from) });
+  const until = h("input", { type: "date", id: "prod-edit-until", value: localDay(p.valid_until) });
+  const slot = h("div", { class: "slot" });
+  const button = h("button", { type: "submit", class: "primary", id: "prod-edit-save" }, t("prod.edit.save"));
+  const cancel = h("button", { type: "button", class: "link", onclick: () => form.remove() }, t("confirm.cancel"));
+  const changes = () => {
+    const body = {};
+    const text = (key, input) => {
+      if (input.value.trim() !== (p[key] || "").trim()) body[key] = input.value.trim();
+    };
+    text("name", name);
+    text("label_id", label);
+    text("certifier", certifier);
+    text("source", source);
+    const g = grams.value.trim();
+    if (g !== p.reduction_g_per_unit && !(g !== "" && Number(g) === Number(p.reduction_g_per_unit))) body.reduction_g_per_unit = g;
+    for (const [key, input] of [["valid_from", from], ["valid_until", until]]) {
+      if (input.value !== localDay(p[key])) body[key] = input.value ? toRfc3339(input.value) : null;
+    }
+    return body;
+  };
+  const form = h(
+    "form",
+    {
+      class: "boxed",
+      id: "prod-edit-form",
+      onsubmit: (e) => {
+        e.preventDefault();
+        act(button, slot, async () => {
+          const body = changes();
+          if (!Object.keys(body).length) {
+            slot.replaceChildren(h("div", { class: "notice", role: "status" }, t("prod.edit.nothing")));
+            return;
+          }
+          const done = await patch(`/v1/admin/products/${encodeURIComponent(p.id)}`, body);
+          ctx.navigate("products", t("prod.edited", { name: done.name, label: done.label_id }));
+        });
+      },
+    },
+    h("h2", {}, t("prod.edit.title", { name: p.name })),
+    h("p", { class: "muted" }, t("prod.edit.intro")),
+    h(
+      "div",
+      { class: "form-grid" },
+      field(t("prod.name"), name),
+      field(t("prod.label"), label),
+      field(t("prod.certifier"), certifier),
+      field(t("prod.grams"), grams, t("prod.grams.hint")),
+      field(t("prod.from"), from),
+      field(t("prod.until"), until, t("prod.until.hint")),
+    ),
+    field(t("prod.source"), source, t("prod.source.hint")),
+    h("div", { class: "row" }, button, cancel),
+    slot,
+  );
+  return form;
 }
 
 function createForm(ctx) {
