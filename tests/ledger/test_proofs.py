@@ -56,8 +56,7 @@ async def export(admin) -> list[str]:
     return r.text.splitlines(keepends=True)
 
 
-async def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``tanhui ARGS`` in its own process; awaitable, so independent commands run at once."""
+def _cli_env(database_url: str) -> dict[str, str]:
     env = {
         **os.environ,
         "TANHUI_ENV": "test",
@@ -67,12 +66,27 @@ async def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]
         **{f"TANHUI_{k.upper()}": str(v) for k, v in TEST_HASH_COST.items()},
     }
     env.pop("TANHUI_REDIS_URL", None)
+    return env
+
+
+def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        env=_cli_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def cli_at_once(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``cli``, awaitable: independent commands run at the same time."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "app.cli",
         *args,
-        env=env,
+        env=_cli_env(database_url),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -295,8 +309,8 @@ async def test_tampering_behind_the_services_back_is_caught(
     assert (await live_audit(app))["ok"]
     # The command line on the live database and on the export, both at once.
     ok, verified = await asyncio.gather(
-        cli(database_url, "audit"),
-        cli(database_url, "verify-export", str(tmp_path / "before.jsonl")),
+        cli_at_once(database_url, "audit"),
+        cli_at_once(database_url, "verify-export", str(tmp_path / "before.jsonl")),
     )
     assert ok.returncode == 0, ok.stderr
     assert verified.returncode == 0, verified.stderr
@@ -313,8 +327,8 @@ async def test_tampering_behind_the_services_back_is_caught(
         verify(after)
     assert bad.value.where.startswith("line ")
     caught, refused = await asyncio.gather(
-        cli(database_url, "audit"),
-        cli(database_url, "verify-export", str(tmp_path / "after.jsonl")),
+        cli_at_once(database_url, "audit"),
+        cli_at_once(database_url, "verify-export", str(tmp_path / "after.jsonl")),
     )
     assert caught.returncode != 0 and expected in caught.stderr, (caught.stdout, caught.stderr)
     assert refused.returncode != 0 and "after.jsonl: line " in refused.stderr, refused.stderr
