@@ -116,7 +116,7 @@ def _sweep(run_id_prefix: str) -> None:
     pattern = "tanhui_t_" + run_id_prefix.replace("_", r"\_") + "%"
 
     async def run() -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
         try:
             names = await conn.fetch(
                 "SELECT datname FROM pg_database WHERE datname LIKE $1", pattern
