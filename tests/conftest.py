@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -251,10 +252,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "ledger_tampered: the test breaks the ledger on purpose; skip the final check"
     )
-    if WORKER == "main" and getattr(config.option, "testrunuid", "") is None:
-        config.option.testrunuid = RUN_UID  # what xdist gives its workers
+    if WORKER == "main":
+        if getattr(config.option, "testrunuid", "") is None:
+            config.option.testrunuid = RUN_UID  # what xdist gives its workers
+        # ``timeout`` and CI runners stop a run with SIGTERM, which would end this process
+        # before any teardown; as an interrupt, the session still finishes (and sweeps).
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.hookimpl(trylast=True)  # after xdist has stopped its workers
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Drop the templates, then sweep this run's databases: a worker its own, a plain run or
     xdist's controller (which gets here after every worker has ended, however it ended) the
