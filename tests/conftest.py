@@ -270,7 +270,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     xdist's controller (which gets here after every worker has ended, however it ended) the
     whole run's."""
     for b in _backends.values():
-        b.teardown()
+        with contextlib.suppress(OSError, asyncpg.PostgresError):  # the sweep tries again
+            b.teardown()
     prefixes = {f"{RUN_ID}_"}
     if WORKER == "main":
         prefixes.add(f"{(getattr(session.config.option, 'testrunuid', None) or RUN_UID)[:10]}_")
