@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -210,9 +210,9 @@ _RETRYABLE = (
 )
 
 
-def is_database_outage(exc: BaseException) -> bool:
-    """A failure of the database, not of the request: a lost or refused connection (a
-    restart or failover), a full pool, or a transaction aborted as a deadlock's victim."""
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything behind it, each once: the driver's error a DBAPIError
+    wraps, ``__cause__`` and ``__context__``."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -220,10 +220,16 @@ def is_database_outage(exc: BaseException) -> bool:
         if e is None or id(e) in seen:
             continue
         seen.add(id(e))
-        if isinstance(e, _OUTAGES + _RETRYABLE) or (
-            isinstance(e, DBAPIError) and e.connection_invalidated
-        ):
-            return True
+        yield e
         orig = e.orig if isinstance(e, DBAPIError) else None
         todo += [orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__]
-    return False
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """A failure of the database, not of the request: a lost or refused connection (a
+    restart or failover), a full pool, or a transaction aborted as a deadlock's victim."""
+    return any(
+        isinstance(e, _OUTAGES + _RETRYABLE)
+        or (isinstance(e, DBAPIError) and e.connection_invalidated)
+        for e in causes(exc)
+    )

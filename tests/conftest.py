@@ -3,9 +3,12 @@
 A migrated template database is built once per backend per test process (each pytest-xdist
 worker is one); each test gets its own copy (``CREATE DATABASE … TEMPLATE`` on PostgreSQL, a
 file copy on SQLite) and its own Redis key prefix, and everything is dropped afterwards.
+On PostgreSQL a thread of the worker copies the next test's database while a test runs, and
+another drops the finished one behind it: creating and dropping cost more than most tests.
 Database names carry the run id and the worker id, so workers, and runs from other checkouts
-sharing the same server, never meet. Without ``CI=true`` the PostgreSQL half is skipped when
-nothing listens; under CI it must run.
+sharing the same server, never meet; every process sweeps its own names when it ends, and
+the process that started the workers sweeps the whole run's. Without ``CI=true`` the
+PostgreSQL half is skipped when nothing listens; under CI it must run.
 
 Passwords are hashed with the cheapest argon2 cost (``TEST_HASH_COST``): a test is about
 behaviour, not about key stretching, and the production cost would dominate the run.
@@ -15,10 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,9 +44,12 @@ PG_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("TANHUI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-# xdist names its workers gw0, gw1 …; a plain run is "main".
+# xdist names its workers gw0, gw1 …; a plain run (and xdist's controller) is "main".
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-RUN_ID = f"{uuid.uuid4().hex[:10]}_{WORKER}"
+# One id for the whole run: xdist hands the controller's test-run id to every worker
+# (pytest_configure below sets it), so the controller can sweep what any worker left.
+RUN_UID = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+RUN_ID = f"{RUN_UID[:10]}_{WORKER}"
 TEST_SECRET = "test-secret-" + "x" * 40
 
 
@@ -98,11 +107,42 @@ async def _pg_exec(sql: str) -> None:
         await conn.close()
 
 
+def _pg_url(name: str) -> str:
+    return f"postgresql+asyncpg://{_pg_base().split('://', 1)[1]}/{name}"
+
+
+def _sweep(run_id_prefix: str) -> None:
+    """Drop every database whose name starts ``tanhui_t_<run_id_prefix>``: this run's only
+    (the id is random per run), whatever path left it behind."""
+    pattern = "tanhui_t_" + run_id_prefix.replace("_", r"\_") + "%"
+
+    async def run() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+        try:
+            names = await conn.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE $1", pattern
+            )
+            for (name,) in names:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run())
+    except (OSError, asyncpg.PostgresError) as exc:  # nothing listens, nothing to sweep
+        logging.getLogger("tests").warning("could not sweep test databases: %r", exc)
+
+
 class Backend:
     def __init__(self, name: str, tmp: Path) -> None:
         self.name = name
         self.tmp = tmp
         self.template: str | None = None
+        # PostgreSQL: the next test's copy is made while the current test runs, and a
+        # finished test's database is dropped behind it, each on its own thread.
+        self._creator: ThreadPoolExecutor | None = None
+        self._dropper: ThreadPoolExecutor | None = None
+        self._next: Future[str] | None = None
 
     def prepare(self) -> None:
         if self.name == "sqlite":
@@ -112,26 +152,46 @@ class Backend:
         else:
             name = f"tanhui_t_{RUN_ID}_tpl"
             asyncio.run(_pg_exec(f'CREATE DATABASE "{name}"'))
-            upgrade(f"postgresql+asyncpg://{_pg_base().split('://', 1)[1]}/{name}")
             self.template = name
+            upgrade(_pg_url(name))
+            self._creator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="create-db")
+            self._dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-db")
 
     def teardown(self) -> None:
-        if self.name == "postgres" and self.template:
-            asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)'))
+        """At the end of the session (not when pytest switches the ``backend`` parameter:
+        the template outlives that): the copy made for a next test that never came, then the
+        template."""
+        if self._creator is None or self._dropper is None:
+            return
+        self._creator.shutdown(wait=True)
+        self._dropper.shutdown(wait=True)
+        if self._next is not None and self._next.exception() is None:
+            self._drop(self._next.result())
+        self._drop(str(self.template))
+
+    def _create(self) -> str:
+        name = f"tanhui_t_{RUN_ID}_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        return name
+
+    def _drop(self, name: str) -> None:
+        asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     async def fresh_database(self, tmp_path: Path) -> str:
         if self.name == "sqlite":
             path = tmp_path / "tanhui.db"
             shutil.copyfile(str(self.template), path)
             return f"sqlite+aiosqlite:///{path}"
-        name = f"tanhui_t_{RUN_ID}_{uuid.uuid4().hex[:12]}"
-        await _pg_exec(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
-        return f"postgresql+asyncpg://{_pg_base().split('://', 1)[1]}/{name}"
+        assert self._creator is not None
+        ready = self._next or self._creator.submit(self._create)
+        self._next = self._creator.submit(self._create)
+        return _pg_url(await asyncio.wrap_future(ready))
 
     async def drop_database(self, url: str) -> None:
         if self.name == "postgres":
-            name = url.rsplit("/", 1)[1]
-            await _pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            assert self._dropper is not None
+            # Behind the test; a drop that fails is left to the final sweep.
+            self._dropper.submit(self._drop, url.rsplit("/", 1)[1])
 
 
 _backends: dict[str, Backend] = {}
@@ -152,7 +212,6 @@ def backend(
         b = Backend(name, tmp_path_factory.mktemp(name))
         b.prepare()
         _backends[name] = b
-        request.addfinalizer(b.teardown)
     yield _backends[name]
 
 
@@ -193,6 +252,31 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "ledger_tampered: the test breaks the ledger on purpose; skip the final check"
     )
+    if WORKER == "main":
+        if getattr(config.option, "testrunuid", "") is None:
+            config.option.testrunuid = RUN_UID  # what xdist gives its workers
+        # ``timeout`` and CI runners stop a run with SIGTERM, which would end this process
+        # before any teardown; as an interrupt, the session still finishes (and sweeps).
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.hookimpl(trylast=True)  # after xdist has stopped its workers
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop the templates, then sweep this run's databases: a worker its own, a plain run or
+    xdist's controller (which gets here after every worker has ended, however it ended) the
+    whole run's."""
+    for b in _backends.values():
+        with contextlib.suppress(OSError, asyncpg.PostgresError):  # the sweep tries again
+            b.teardown()
+    prefixes = {f"{RUN_ID}_"}
+    if WORKER == "main":
+        prefixes.add(f"{(getattr(session.config.option, 'testrunuid', None) or RUN_UID)[:10]}_")
+    for prefix in prefixes:
+        _sweep(prefix)
 
 
 @pytest.fixture

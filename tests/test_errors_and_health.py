@@ -1,5 +1,11 @@
 from __future__ import annotations
 
+import pytest
+
+import app.main  # noqa: F401  (imports every router, so every error class exists)
+from app.kit.errors import CATALOGUE, Conflict, Forbidden
+from app.kit.problems import problem_codes
+from app.services.rewards.errors import OutOfStock
 from tests.helpers import assert_problem
 
 
@@ -86,3 +92,26 @@ async def test_oversized_bodies_are_refused_before_parsing(client):
         "/v1/auth/register", content=chunks(), headers={"Content-Type": "application/json"}
     )
     assert_problem(r, 413, "payload_too_large")
+
+
+def test_an_error_is_declared_in_one_line_and_its_code_names_one_class():
+    assert (OutOfStock.status, OutOfStock.code, OutOfStock.title, OutOfStock.reason) == (
+        409,
+        "out_of_stock",
+        "Out of stock",
+        None,
+    )
+    assert CATALOGUE[("out_of_stock", None)] is OutOfStock
+    assert CATALOGUE[("forbidden", "csrf_failed")].title == "Missing or wrong CSRF token"
+    assert {"out_of_stock", "member_code_refused", "batch_final"} <= set(problem_codes())
+    with pytest.raises(TypeError, match="repeats the code"):
+
+        class _Again(Conflict, code="out_of_stock", title="Sold out"): ...
+
+    with pytest.raises(ValueError, match="not a valid ProblemReason"):
+
+        class _Unlisted(Forbidden, reason="no_such_reason"): ...
+
+    with pytest.raises(TypeError, match="not an error status"):
+
+        class _Fine(Conflict, status=200, code="fine"): ...

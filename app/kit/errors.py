@@ -94,12 +94,43 @@ class DomainError(Exception):
 
     ``reason`` refines ``code`` where there is a finer cause (``unauthorized`` because
     ``token_expired``); a subclass may fix it, a raise may give it. Other keywords are
-    extra members of the problem body."""
+    extra members of the problem body.
+
+    Every error is declared the same way, in one line: what it changes from its base, as
+    class keywords, checked here (``class OutOfStock(Conflict, code="out_of_stock",
+    title="Out of stock"): ...``). A ``code`` (with its ``reason``) names one class only."""
 
     status: int = 400
     code: str = "bad_request"
     title: str = "Bad request"
     reason: str | None = None
+
+    def __init_subclass__(
+        cls,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        title: str | None = None,
+        reason: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            if not 400 <= status <= 599:
+                raise TypeError(f"{cls.__name__}: status {status} is not an error status")
+            cls.status = status
+        if code is not None:
+            cls.code = code
+        if title is not None:
+            cls.title = title
+        if reason is not None:
+            cls.reason = ProblemReason(reason).value  # only the listed reasons
+        if "code" in vars(cls) or "reason" in vars(cls):  # also one set in the class body
+            key = (cls.code, cls.reason)
+            other = CATALOGUE.get(key)
+            if other is not None and _name(other) != _name(cls):
+                raise TypeError(f"{_name(cls)} repeats the code {key} of {_name(other)}")
+            CATALOGUE[key] = cls
 
     def __init__(
         self, detail: str | None = None, *, reason: str | None = None, **extra: Any
@@ -111,37 +142,38 @@ class DomainError(Exception):
         self.extra = extra
 
 
-class BadRequest(DomainError):
-    status, code, title = 400, "bad_request", "Bad request"
+# Every declared (code, reason), and the class that declares it.
+CATALOGUE: dict[tuple[str, str | None], type[DomainError]] = {}
 
 
-class Unauthorized(DomainError):
-    status, code, title = 401, "unauthorized", "Not authenticated"
+def _name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
-class Forbidden(DomainError):
-    status, code, title = 403, "forbidden", "Not allowed"
+class BadRequest(DomainError, status=400, code="bad_request", title="Bad request"): ...
 
 
-class NotFound(DomainError):
-    status, code, title = 404, "not_found", "Not found"
+class Unauthorized(DomainError, status=401, code="unauthorized", title="Not authenticated"): ...
 
 
-class Conflict(DomainError):
-    status, code, title = 409, "conflict", "Conflict"
+class Forbidden(DomainError, status=403, code="forbidden", title="Not allowed"): ...
 
 
-class IdempotencyConflict(Conflict):
-    code, title = "idempotency_conflict", "Idempotency key reused with other content"
+class NotFound(DomainError, status=404, code="not_found", title="Not found"): ...
 
 
-class InvalidState(Conflict):
-    code, title = "invalid_state", "Not possible in the current state"
+class Conflict(DomainError, status=409, code="conflict", title="Conflict"): ...
 
 
-class ValidationFailed(DomainError):
-    status, code, title = 422, "validation_error", "Validation failed"
+class IdempotencyConflict(
+    Conflict, code="idempotency_conflict", title="Idempotency key reused with other content"
+): ...
 
+
+class InvalidState(Conflict, code="invalid_state", title="Not possible in the current state"): ...
+
+
+class ValidationFailed(DomainError, status=422, code="validation_error", title="Validation failed"):
     @classmethod
     def of(cls, detail: str, errors: list[Any], *, under: str) -> ValidationFailed:
         """A model's validation errors (pydantic's ``exc.errors()``), each field named below
@@ -157,9 +189,9 @@ class ValidationFailed(DomainError):
         return cls(detail, errors=found)
 
 
-class RateLimited(DomainError):
-    status, code, title = 429, "rate_limited", "Too many requests"
+class RateLimited(DomainError, status=429, code="rate_limited", title="Too many requests"): ...
 
 
-class ServiceUnavailable(DomainError):
-    status, code, title = 503, "unavailable", "Service unavailable"
+class ServiceUnavailable(
+    DomainError, status=503, code="unavailable", title="Service unavailable"
+): ...

@@ -41,8 +41,7 @@ CursorParam = Annotated[
 LimitParam = Annotated[int, Query(ge=1, le=200, description="Items per page")]
 
 
-class InvalidCursor(BadRequest):
-    reason = "invalid_cursor"
+class InvalidCursor(BadRequest, reason="invalid_cursor"): ...
 
 
 class Page(BaseModel, Generic[T]):

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.db import is_database_outage
 from app.i18n import translate
-from app.kit.errors import DomainError, ProblemReason
+from app.kit.errors import CATALOGUE, DomainError, ProblemReason
 
 logger = logging.getLogger("tanhui.errors")
 
@@ -211,12 +211,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def problem_codes() -> list[str]:
     """Every ``code`` a problem can have: the domain errors' (of every module imported so far,
     which is every module once the routers are), the HTTP statuses' and the others."""
-    codes: set[str] = set(_STATUS_CODES.values()) | set(OTHER_CODES)
-    pending: list[type[DomainError]] = [DomainError]
-    while pending:
-        cls = pending.pop()
-        codes.add(cls.code)
-        pending.extend(cls.__subclasses__())
+    codes = set(_STATUS_CODES.values()) | set(OTHER_CODES) | {code for code, _ in CATALOGUE}
     return sorted(codes)
 
 

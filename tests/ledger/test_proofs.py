@@ -56,7 +56,7 @@ async def export(admin) -> list[str]:
     return r.text.splitlines(keepends=True)
 
 
-def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli_env(database_url: str) -> dict[str, str]:
     env = {
         **os.environ,
         "TANHUI_ENV": "test",
@@ -66,12 +66,38 @@ def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
         **{f"TANHUI_{k.upper()}": str(v) for k, v in TEST_HASH_COST.items()},
     }
     env.pop("TANHUI_REDIS_URL", None)
+    return env
+
+
+def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
-        env=env,
+        env=_cli_env(database_url),
         capture_output=True,
         text=True,
         timeout=120,
+    )
+
+
+async def cli_at_once(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``cli``, awaitable: independent commands run at the same time."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app.cli",
+        *args,
+        env=_cli_env(database_url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    return subprocess.CompletedProcess(
+        [sys.executable, "-m", "app.cli", *args], proc.returncode or 0, out.decode(), err.decode()
     )
 
 
@@ -281,26 +307,31 @@ async def test_tampering_behind_the_services_back_is_caught(
     before = await export(auditor)
     (tmp_path / "before.jsonl").write_text("".join(before))
     assert (await live_audit(app))["ok"]
-    ok = cli(database_url, "audit")
+    # The command line on the live database and on the export, both at once.
+    ok, verified = await asyncio.gather(
+        cli_at_once(database_url, "audit"),
+        cli_at_once(database_url, "verify-export", str(tmp_path / "before.jsonl")),
+    )
     assert ok.returncode == 0, ok.stderr
-    ok = cli(database_url, "verify-export", str(tmp_path / "before.jsonl"))
-    assert ok.returncode == 0 and "OK, 5 transactions, 2 checkpoints" in ok.stdout, ok.stderr
+    assert verified.returncode == 0, verified.stderr
+    assert "OK, 5 transactions, 2 checkpoints" in verified.stdout
 
     how, expected = TAMPERINGS[tampering]
     await behind_the_back(app, backend, *await _statements(app, how, 2, backend))
 
     report = await live_audit(app)
     assert not report["ok"] and expected in report["problem"], report
-    caught = cli(database_url, "audit")
-    assert caught.returncode != 0 and expected in caught.stderr, (caught.stdout, caught.stderr)
-
     after = await export(auditor)
     (tmp_path / "after.jsonl").write_text("".join(after))
     with pytest.raises(Bad) as bad:
         verify(after)
     assert bad.value.where.startswith("line ")
-    caught = cli(database_url, "verify-export", str(tmp_path / "after.jsonl"))
-    assert caught.returncode != 0 and "after.jsonl: line " in caught.stderr, caught.stderr
+    caught, refused = await asyncio.gather(
+        cli_at_once(database_url, "audit"),
+        cli_at_once(database_url, "verify-export", str(tmp_path / "after.jsonl")),
+    )
+    assert caught.returncode != 0 and expected in caught.stderr, (caught.stdout, caught.stderr)
+    assert refused.returncode != 0 and "after.jsonl: line " in refused.stderr, refused.stderr
 
 
 @pytest.mark.ledger_tampered

@@ -5,5 +5,6 @@ from __future__ import annotations
 from app.kit.errors import Conflict
 
 
-class SelfChangeRefused(Conflict):
-    code, title = "self_change_refused", "Administrators cannot demote or disable themselves"
+class SelfChangeRefused(
+    Conflict, code="self_change_refused", title="Administrators cannot demote or disable themselves"
+): ...

@@ -5,27 +5,22 @@ from __future__ import annotations
 from app.kit.errors import Conflict
 
 
-class MembershipLimitReached(Conflict):
-    code, title = "membership_limit", "Membership limit reached"
+class MembershipLimitReached(
+    Conflict, code="membership_limit", title="Membership limit reached"
+): ...
 
 
-class AlreadyMember(Conflict):
-    code, title = "already_member", "Already a member"
+class AlreadyMember(Conflict, code="already_member", title="Already a member"): ...
 
 
-class MemberCodeRefused(Conflict):
+class MemberCodeRefused(Conflict, code="member_code_refused", title="Member code not usable"):
     """``reason``: ``code_unknown``, ``code_used`` or ``code_expired``."""
 
-    code, title = "member_code_refused", "Member code not usable"
+
+class ProjectClosed(Conflict, code="project_closed", title="Project not open for donations"): ...
 
 
-class ProjectClosed(Conflict):
-    code, title = "project_closed", "Project not open for donations"
+class TargetReached(Conflict, code="target_reached", title="Project target reached"): ...
 
 
-class TargetReached(Conflict):
-    code, title = "target_reached", "Project target reached"
-
-
-class OrganisationRetired(Conflict):
-    code, title = "organisation_retired", "Organisation retired"
+class OrganisationRetired(Conflict, code="organisation_retired", title="Organisation retired"): ...

@@ -32,6 +32,7 @@ from app.kit.pagination import Keyset
 from app.models import LedgerCheckpoint, LedgerEntry, LedgerTransaction
 from app.services.ledger import proofs
 from app.services.ledger.accounts import table
+from app.services.ledger.postings import HASHED_COLUMNS
 
 MAX_ROWS = 10_000  # transactions per checkpoint: what an auditor re-hashes to check one
 SETTLE_TIMEOUT_S = 30.0
@@ -163,19 +164,7 @@ async def hashes_of(session: AsyncSession, ids: list[str]) -> dict[str, str]:
         chunk = ids[start : start + 500]
         txns = {
             r.id: r
-            for r in await session.execute(
-                select(
-                    TXNS.id,
-                    TXNS.ref,
-                    TXNS.kind,
-                    TXNS.cause_type,
-                    TXNS.cause_id,
-                    TXNS.user_id,
-                    TXNS.memo,
-                    TXNS.created_at,
-                    TXNS.decision_hash,
-                ).where(TXNS.id.in_(chunk))
-            )
+            for r in await session.execute(select(*HASHED_COLUMNS).where(TXNS.id.in_(chunk)))
         }
         entries: dict[str, list[tuple[str, int, int]]] = {i: [] for i in chunk}
         for e in await session.execute(

@@ -24,27 +24,14 @@ from app.services.ledger.accounts import (
 )
 from app.services.ledger.errors import LedgerInvariantError
 from app.services.ledger.lots import open_lots, plan_draws
-from app.services.ledger.postings import Draft, Posted, post
+from app.services.ledger.postings import POSTED_COLUMNS, Draft, Posted, post
 
 TXNS = table(LedgerTransaction).c
 
 
 async def find(session: AsyncSession, ref: str) -> Posted | None:
     """The transaction already posted under ``ref``, if any (refs make postings idempotent)."""
-    row = (
-        await session.execute(
-            select(
-                TXNS.id,
-                TXNS.ref,
-                TXNS.kind,
-                TXNS.cause_type,
-                TXNS.cause_id,
-                TXNS.user_id,
-                TXNS.memo,
-                TXNS.created_at,
-            ).where(TXNS.ref == ref)
-        )
-    ).first()
+    row = (await session.execute(select(*POSTED_COLUMNS).where(TXNS.ref == ref))).first()
     return None if row is None else Posted(*row)
 
 

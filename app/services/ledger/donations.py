@@ -18,8 +18,8 @@ from app.services.ledger.accounts import (
     user_accounts,
 )
 from app.services.ledger.credits import find
-from app.services.ledger.errors import InsufficientPoints, LedgerInvariantError
-from app.services.ledger.lots import open_lots, plan_draws
+from app.services.ledger.errors import LedgerInvariantError
+from app.services.ledger.lots import plan_draws, spendable_lots
 from app.services.ledger.postings import Draft, Posted, post
 
 
@@ -42,12 +42,7 @@ async def donate(
     await lock(session, [*user_accounts(user_id), project])
     if (found := await find(session, ref)) is not None:
         return found
-    lots = await open_lots(session, user_id, utcnow())
-    have = sum(lot.remaining for lot in lots)
-    if have < points:
-        raise InsufficientPoints(
-            f"This needs {points} points; {have} are spendable.", needed=points, spendable=have
-        )
+    lots = await spendable_lots(session, user_id, points, utcnow())
     [txn] = await post(
         session,
         [

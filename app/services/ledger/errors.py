@@ -5,8 +5,7 @@ from __future__ import annotations
 from app.kit.errors import Conflict
 
 
-class InsufficientPoints(Conflict):
-    code, title = "insufficient_points", "Not enough points"
+class InsufficientPoints(Conflict, code="insufficient_points", title="Not enough points"): ...
 
 
 class LedgerInvariantError(RuntimeError):

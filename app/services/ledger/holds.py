@@ -22,8 +22,8 @@ from app.services.ledger.accounts import (
     table,
     user_accounts,
 )
-from app.services.ledger.errors import InsufficientPoints, LedgerInvariantError
-from app.services.ledger.lots import draws_to_give_back, open_lots, plan_draws
+from app.services.ledger.errors import LedgerInvariantError
+from app.services.ledger.lots import draws_to_give_back, plan_draws, spendable_lots
 from app.services.ledger.postings import Draft, Posted, post
 
 HOLDS = table(Hold).c
@@ -64,12 +64,7 @@ async def hold(
     if found is not None:
         return HeldPoints(*found)
     now = utcnow()
-    lots = await open_lots(session, user_id, now)
-    have = sum(lot.remaining for lot in lots)
-    if have < points:
-        raise InsufficientPoints(
-            f"This needs {points} points; {have} are spendable.", needed=points, spendable=have
-        )
+    lots = await spendable_lots(session, user_id, points, now)
     [txn] = await post(
         session,
         [

@@ -23,6 +23,7 @@ from app.services.ledger.accounts import (
     table,
     user_accounts,
 )
+from app.services.ledger.errors import InsufficientPoints
 from app.services.ledger.postings import Draft, Draw, post
 
 LOTS = table(PointLot).c
@@ -49,6 +50,20 @@ async def open_lots(
     query = _OPEN if include_expired else _OPEN.where(LOTS.expires_at > bindparam("now"))
     rows = await session.execute(query, {"user_id": user_id, "now": now})
     return [OpenLot(r.id, int(r.amount), int(r.remaining)) for r in rows]
+
+
+async def spendable_lots(
+    session: AsyncSession, user_id: str, points: int, now: datetime
+) -> list[OpenLot]:
+    """The unexpired lots a spend of ``points`` draws from (call under the citizen's lock).
+    Raises InsufficientPoints, with what is spendable, when they hold too few."""
+    lots = await open_lots(session, user_id, now)
+    have = sum(lot.remaining for lot in lots)
+    if have < points:
+        raise InsufficientPoints(
+            f"This needs {points} points; {have} are spendable.", needed=points, spendable=have
+        )
+    return lots
 
 
 def plan_draws(lots: list[OpenLot], points: int, first_lot: str | None = None) -> list[Draw]:

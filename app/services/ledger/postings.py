@@ -269,6 +269,20 @@ _UPDATE_BALANCE = (
     update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("b_id")).values(balance=bindparam("balance"))
 )
 _LOTS = table(PointLot)
+TXNS = table(LedgerTransaction).c
+# A transaction's columns as ``Posted`` holds them; with the decision hash, what its own hash
+# covers (besides its entries).
+POSTED_COLUMNS = (
+    TXNS.id,
+    TXNS.ref,
+    TXNS.kind,
+    TXNS.cause_type,
+    TXNS.cause_id,
+    TXNS.user_id,
+    TXNS.memo,
+    TXNS.created_at,
+)
+HASHED_COLUMNS = (*POSTED_COLUMNS, TXNS.decision_hash)
 _UPDATE_REMAINING = (
     update(_LOTS).where(_LOTS.c.id == bindparam("l_id")).values(remaining=bindparam("remaining"))
 )

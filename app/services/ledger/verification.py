@@ -27,6 +27,7 @@ from app.models import LedgerEntry, LedgerTransaction, Record
 from app.services.ledger import proofs
 from app.services.ledger.accounts import table
 from app.services.ledger.checkpoints import listing
+from app.services.ledger.postings import HASHED_COLUMNS
 
 EXPORT_FORMAT = "tanhui-ledger-export"
 TXNS = table(LedgerTransaction).c
@@ -160,15 +161,7 @@ async def _items(
     query = (
         select(
             TXNS.seq,
-            TXNS.id,
-            TXNS.ref,
-            TXNS.kind,
-            TXNS.cause_type,
-            TXNS.cause_id,
-            TXNS.user_id,
-            TXNS.memo,
-            TXNS.created_at,
-            TXNS.decision_hash,
+            *HASHED_COLUMNS,
             TXNS.hash,
             ENTRIES.account_id,
             ENTRIES.amount,

@@ -5,5 +5,4 @@ from __future__ import annotations
 from app.kit.errors import ValidationFailed
 
 
-class UnknownType(ValidationFailed):
-    code, title = "unknown_type", "Unknown methodology"
+class UnknownType(ValidationFailed, code="unknown_type", title="Unknown methodology"): ...

@@ -5,9 +5,9 @@ from __future__ import annotations
 from app.kit.errors import Forbidden, NotFound
 
 
-class TypeNotAllowed(Forbidden):
-    code, title = "type_not_allowed", "Methodology not allowed for this partner"
+class TypeNotAllowed(
+    Forbidden, code="type_not_allowed", title="Methodology not allowed for this partner"
+): ...
 
 
-class UnknownUser(NotFound):
-    code, title = "unknown_user", "Unknown user_ref"
+class UnknownUser(NotFound, code="unknown_user", title="Unknown user_ref"): ...

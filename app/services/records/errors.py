@@ -5,5 +5,4 @@ from __future__ import annotations
 from app.kit.errors import Conflict
 
 
-class AlreadyReversed(Conflict):
-    code, title = "already_reversed", "Already reversed"
+class AlreadyReversed(Conflict, code="already_reversed", title="Already reversed"): ...

@@ -36,11 +36,10 @@ import sqlite3
 from collections import deque
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db import is_database_outage, read_only, session_scope
+from app.db import causes, is_database_outage, read_only, session_scope
 from app.kit.errors import DomainError, ServiceUnavailable
 from app.kv import KV
 from app.observability import RECORD_GROUP_SIZE, RECORD_GROUPS, RECORD_QUEUE_WAIT
@@ -57,22 +56,11 @@ _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 def retryable(exc: BaseException) -> bool:
     """True when the whole unit failed for a reason of the moment, not because of its content."""
-    if is_database_outage(exc):
-        return True
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if getattr(e, "sqlstate", None) in _RETRYABLE_SQLSTATES:
-            return True
-        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
-            return True
-        orig = e.orig if isinstance(e, DBAPIError) else None
-        todo += [orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__]
-    return False
+    return is_database_outage(exc) or any(
+        getattr(e, "sqlstate", None) in _RETRYABLE_SQLSTATES
+        or (isinstance(e, sqlite3.OperationalError) and "locked" in str(e))
+        for e in causes(exc)
+    )
 
 
 def _unavailable() -> ServiceUnavailable:

@@ -6,25 +6,19 @@ from __future__ import annotations
 from app.kit.errors import Conflict
 
 
-class OutOfStock(Conflict):
-    code, title = "out_of_stock", "Out of stock"
+class OutOfStock(Conflict, code="out_of_stock", title="Out of stock"): ...
 
 
-class LimitReached(Conflict):
-    code, title = "limit_reached", "Per-user limit reached"
+class LimitReached(Conflict, code="limit_reached", title="Per-user limit reached"): ...
 
 
-class IncentiveInactive(Conflict):
-    code, title = "incentive_inactive", "Incentive not active"
+class IncentiveInactive(Conflict, code="incentive_inactive", title="Incentive not active"): ...
 
 
-class AlreadyFulfilled(Conflict):
-    code, title = "already_fulfilled", "Code already used"
+class AlreadyFulfilled(Conflict, code="already_fulfilled", title="Code already used"): ...
 
 
-class CodeCancelled(Conflict):
-    code, title = "cancelled", "Code cancelled"
+class CodeCancelled(Conflict, code="cancelled", title="Code cancelled"): ...
 
 
-class CodeExpired(Conflict):
-    code, title = "expired", "Code expired"
+class CodeExpired(Conflict, code="expired", title="Code expired"): ...

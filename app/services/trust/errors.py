@@ -5,9 +5,11 @@ from __future__ import annotations
 from app.kit.errors import Conflict
 
 
-class NothingToIssue(Conflict):
-    code, title = "nothing_to_issue", "Not enough verified reductions for a tonne"
+class NothingToIssue(
+    Conflict, code="nothing_to_issue", title="Not enough verified reductions for a tonne"
+): ...
 
 
-class BatchFinal(Conflict):
-    code, title = "batch_final", "The batch was already retired or transferred"
+class BatchFinal(
+    Conflict, code="batch_final", title="The batch was already retired or transferred"
+): ...
