@@ -27,6 +27,9 @@ The till is in ``redemption_tills``; codes given back (cancel, expiry) in
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -192,11 +195,38 @@ async def redeem(
     seen = await sold_out.look(kv, incentive_id, user_id)
     if seen.refuse:
         raise OutOfStock("This incentive is out of stock.")
+    async with _gate(incentive_id):
+        if kv is not None:  # while this request waited, the stock may have run out
+            seen = await sold_out.look(kv, incentive_id, user_id)
+            if seen.refuse:
+                raise OutOfStock("This incentive is out of stock.")
+        try:
+            return await _redeem(session, secret, user_id, incentive_id, idempotency_key, now)
+        except _SoldOut as gone:
+            await sold_out.mark(session, kv, seen, incentive_id, now, gone.valid_until)
+            raise OutOfStock("This incentive is out of stock.") from None
+
+
+# A worker lets this many requests for one incentive reach the database at once; the others
+# wait here, not for pooled connections: a burst of a thousand redeemers neither starves
+# other requests of connections nor asks the database once the stock is gone (after the
+# wait, the sold-out marker is read again). The winners serialise on the incentive's row
+# anyway.
+GATE_WIDTH = 4
+_gates: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+
+
+@asynccontextmanager
+async def _gate(incentive_id: str) -> AsyncIterator[None]:
+    gate, users = _gates.setdefault(incentive_id, (asyncio.Semaphore(GATE_WIDTH), [0]))
+    users[0] += 1
     try:
-        return await _redeem(session, secret, user_id, incentive_id, idempotency_key, now)
-    except _SoldOut as gone:
-        await sold_out.mark(session, kv, seen, incentive_id, now, gone.valid_until)
-        raise OutOfStock("This incentive is out of stock.") from None
+        async with gate:
+            yield
+    finally:
+        users[0] -= 1
+        if users[0] == 0 and _gates.get(incentive_id, (None,))[0] is gate:
+            del _gates[incentive_id]
 
 
 class _SoldOut(Exception):
