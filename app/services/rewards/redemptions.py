@@ -185,21 +185,19 @@ async def redeem(
 ) -> Issued:
     """Take one unit of stock, hold the points, issue a code: all or nothing.
 
-    In order: the sold-out marker in the store (a refusal of a citizen with no redemption of
-    the incentive ends here); the code drawn, hashed and sealed (no database); one read
-    without a lock, from which replays and refusals answer (a sold-out incentive costs that
-    read and no write, and writes the marker); the citizen's lock and the same read again;
-    the hold through the ledger; the redemption row; and last the conditional stock UPDATE,
-    so the hot incentive's row is locked for one statement and the COMMIT."""
+    In order: the worker's gate for this incentive; the sold-out marker in the store (a
+    refusal of a citizen with no redemption of the incentive ends here); the code drawn,
+    hashed and sealed (no database); one read without a lock, from which replays and
+    refusals answer (a sold-out incentive costs that read and no write, and writes the
+    marker); the citizen's lock and the same read again; the hold through the ledger (its ref
+    is new, so it is not looked up); the redemption row; and last the conditional stock
+    UPDATE, so the hot incentive's row is locked for one statement and the COMMIT."""
     now = now or utcnow()
-    seen = await sold_out.look(kv, incentive_id, user_id)
-    if seen.refuse:
-        raise OutOfStock("This incentive is out of stock.")
     async with _gate(incentive_id):
-        if kv is not None:  # while this request waited, the stock may have run out
-            seen = await sold_out.look(kv, incentive_id, user_id)
-            if seen.refuse:
-                raise OutOfStock("This incentive is out of stock.")
+        # Read after the wait at the gate: the stock may have run out meanwhile.
+        seen = await sold_out.look(kv, incentive_id, user_id)
+        if seen.refuse:
+            raise OutOfStock("This incentive is out of stock.")
         try:
             return await _redeem(session, secret, user_id, incentive_id, idempotency_key, now)
         except _SoldOut as gone:
@@ -264,6 +262,7 @@ async def _redeem(
         ref=f"redemption:{redemption_id}:hold",
         cause_type="redemption",
         cause_id=redemption_id,
+        new_ref=True,
     )
     fields: dict[str, Any] = {
         "id": redemption_id,
