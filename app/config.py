@@ -41,8 +41,11 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./tanhui.db"
     redis_url: str | None = None
     redis_prefix: str = Field(default="tanhui:", max_length=64)
-    # Redis connections per worker; requests beyond it wait (up to 2 s) for a free one.
+    # Redis connections per worker; requests beyond it wait for a free one, up to
+    # ``redis_pool_wait_seconds``, then answer 503 (busy): a wait is not an outage, so it
+    # never sends authentication to the database fallback.
     redis_max_connections: int = Field(default=64, ge=1, le=10_000)
+    redis_pool_wait_seconds: float = Field(default=10.0, gt=0, le=60)
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "tanhui"
     jwt_audience: str = "tanhui-api"

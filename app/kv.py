@@ -11,9 +11,11 @@ import asyncio
 import math
 import time
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 # Sliding-window rate limit: one sorted set per key, members are request timestamps.
 _RATE_LUA = """
@@ -68,6 +70,63 @@ return {2, tostring(tonumber(oldest[2]) + window - now)}
 
 AUTH_OK, AUTH_REVOKED, AUTH_RATE_LIMITED, AUTH_UNLOADED = 0, 1, 2, -1
 
+# A sold-out marker: a set whose members are the citizens with any redemption of the incentive
+# (plus '', so that the set exists with none), and a generation counter bumped whenever units
+# may have come back. The check answers {1, gen} when the caller may be refused from the marker
+# (it exists and the caller is not among its members), else {0, gen}; a marker is only written
+# when the generation is still the one read before the database said "sold out", so a marker
+# never outlives the return of a unit that committed after that read.
+_SOLD_OUT_CHECK_LUA = """
+local gen = redis.call('GET', KEYS[2]) or '0'
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return {0, gen} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {1, gen} end
+return {0, gen}
+"""
+
+_SOLD_OUT_MARK_LUA = """
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SADD', KEYS[1], '')
+local n = #ARGV
+local i = 3
+while i <= n do
+  local j = math.min(i + 999, n)
+  redis.call('SADD', KEYS[1], unpack(ARGV, i, j))
+  i = j + 1
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+_SOLD_OUT_CLEAR_LUA = """
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], 86400)
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+class KVBusy(Exception):
+    """Every pooled connection to the store stayed in use for the whole wait: the worker is
+    overloaded, the store is not down. Not a ``RedisError``, so no caller takes it for an
+    outage (and falls back to the database, adding load where there is too much): it answers
+    503 with ``Retry-After`` instead."""
+
+
+class _WaitingPool(BlockingConnectionPool):
+    """A bounded pool whose wait for a free connection ends in ``KVBusy``, not in redis-py's
+    ``ConnectionError``: only a failure to reach the store counts as an outage."""
+
+    async def get_connection(
+        self, command_name: str | None = None, *keys: Any, **options: Any
+    ) -> AbstractConnection:
+        try:
+            return await super().get_connection()  # the arguments are deprecated and unused
+        except RedisConnectionError as exc:
+            if isinstance(exc.__cause__, asyncio.TimeoutError):
+                raise KVBusy("no pooled connection to the store came free in time") from exc
+            raise
+
 
 class AuthKeys(NamedTuple):
     """The keys one authentication reads: ``marker`` exists once the standing is loaded."""
@@ -113,21 +172,41 @@ class KV(Protocol):
     async def load_standing(self, marker: str, values: Sequence[tuple[str, str, int]]) -> None:
         """Write (key, value, ttl) triples, then the marker that says they are loaded."""
 
+    async def sold_out_check(self, keys: tuple[str, str], member: str) -> tuple[bool, str]:
+        """(refuse from the marker, the generation to mark with); ``keys``: marker, gen."""
+
+    async def sold_out_mark(
+        self, keys: tuple[str, str], generation: str, members: Sequence[str], ttl_seconds: float
+    ) -> bool:
+        """Write the marker with these members if the generation is unchanged."""
+
+    async def sold_out_clear(self, keys: tuple[str, str]) -> None:
+        """Bump the generation and drop the marker."""
+
     async def close(self) -> None: ...
 
 
 class RedisKV:
     """Every key is prefixed, so several deployments (or test runs) can share one Redis."""
 
-    def __init__(self, url: str, prefix: str = "tanhui:", max_connections: int = 64) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "tanhui:",
+        max_connections: int = 64,
+        pool_wait_seconds: float = 10.0,
+    ) -> None:
         self.prefix = prefix
         # A bounded pool that waits for a free connection: under a burst (a thousand phones at
         # once) an unbounded pool opens a connection per request, connects time out, and every
-        # such request falls back to the database for revocations.
-        pool = BlockingConnectionPool.from_url(
+        # such request falls back to the database for revocations. A connection is held from
+        # sending a command until its answer is read, which on a saturated worker waits for
+        # the event loop, not for Redis: the wait is long (``KVBusy`` past it), while reaching
+        # Redis (connect, answer) keeps its 2-second bound and only that is an outage.
+        pool = _WaitingPool.from_url(
             url,
             max_connections=max_connections,
-            timeout=2,
+            timeout=pool_wait_seconds,
             socket_timeout=2,
             socket_connect_timeout=2,
             health_check_interval=15,
@@ -136,6 +215,9 @@ class RedisKV:
         self._rate = self.redis.register_script(_RATE_LUA)
         self._rank = self.redis.register_script(_RANK_LUA)
         self._auth = self.redis.register_script(_AUTH_LUA)
+        self._sold_out_check = self.redis.register_script(_SOLD_OUT_CHECK_LUA)
+        self._sold_out_mark = self.redis.register_script(_SOLD_OUT_MARK_LUA)
+        self._sold_out_clear = self.redis.register_script(_SOLD_OUT_CLEAR_LUA)
         self._seq = 0
 
     async def ping(self) -> bool:
@@ -214,6 +296,24 @@ class RedisKV:
             pipe.set(self.prefix + marker, b"1")
             await pipe.execute()
 
+    async def sold_out_check(self, keys: tuple[str, str], member: str) -> tuple[bool, str]:
+        refuse, gen = await self._sold_out_check(
+            keys=[self.prefix + k for k in keys], args=[member]
+        )
+        return bool(refuse), gen.decode() if isinstance(gen, bytes) else str(gen)
+
+    async def sold_out_mark(
+        self, keys: tuple[str, str], generation: str, members: Sequence[str], ttl_seconds: float
+    ) -> bool:
+        done = await self._sold_out_mark(
+            keys=[self.prefix + k for k in keys],
+            args=[generation, max(1, int(ttl_seconds * 1000)), *members],
+        )
+        return bool(done)
+
+    async def sold_out_clear(self, keys: tuple[str, str]) -> None:
+        await self._sold_out_clear(keys=[self.prefix + k for k in keys])
+
     async def close(self) -> None:
         await self.redis.aclose()
 
@@ -227,6 +327,8 @@ class MemoryKV:
         self._marker_set = False
         self._zsets: dict[str, dict[str, float]] = {}
         self._windows: dict[str, list[float]] = {}
+        self._marks: dict[str, tuple[float, frozenset[str]]] = {}
+        self._generations: dict[str, int] = {}
         self._lock = asyncio.Lock()
 
     async def ping(self) -> bool:
@@ -313,12 +415,42 @@ class MemoryKV:
             await self.set_value(key, value, ttl)
         self._marker_set = True
 
+    async def sold_out_check(self, keys: tuple[str, str], member: str) -> tuple[bool, str]:
+        marker, gen = keys
+        generation = str(self._generations.get(gen, 0))
+        mark = self._marks.get(marker)
+        if mark is None or mark[0] < time.monotonic():
+            self._marks.pop(marker, None)
+            return False, generation
+        return member not in mark[1], generation
+
+    async def sold_out_mark(
+        self, keys: tuple[str, str], generation: str, members: Sequence[str], ttl_seconds: float
+    ) -> bool:
+        marker, gen = keys
+        if str(self._generations.get(gen, 0)) != generation:
+            return False
+        self._marks[marker] = (time.monotonic() + ttl_seconds, frozenset(members))
+        return True
+
+    async def sold_out_clear(self, keys: tuple[str, str]) -> None:
+        marker, gen = keys
+        self._generations[gen] = self._generations.get(gen, 0) + 1
+        self._marks.pop(marker, None)
+
     async def close(self) -> None:
         return None
 
 
-def make_kv(redis_url: str | None, prefix: str = "tanhui:", max_connections: int = 64) -> KV:
-    return RedisKV(redis_url, prefix, max_connections) if redis_url else MemoryKV()
+def make_kv(
+    redis_url: str | None,
+    prefix: str = "tanhui:",
+    max_connections: int = 64,
+    pool_wait_seconds: float = 10.0,
+) -> KV:
+    if not redis_url:
+        return MemoryKV()
+    return RedisKV(redis_url, prefix, max_connections, pool_wait_seconds)
 
 
 def retry_after_seconds(seconds: float) -> int:

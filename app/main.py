@@ -70,7 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.kv = make_kv(
-            settings.redis_url, settings.redis_prefix, settings.redis_max_connections
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.redis_max_connections,
+            settings.redis_pool_wait_seconds,
         )
         await on_startup(app)
         committer = None

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.db import is_database_outage
 from app.i18n import translate
 from app.kit.errors import CATALOGUE, DomainError, ProblemReason
+from app.kv import KVBusy
 
 logger = logging.getLogger("tanhui.errors")
 
@@ -190,6 +191,19 @@ def install_error_handlers(app: FastAPI) -> None:
                 503,
                 "unavailable",
                 "The database is unreachable for a moment; retry the same request.",
+                "Service unavailable",
+                headers={
+                    "Retry-After": "1",
+                    **({"X-Request-ID": request_id} if request_id else {}),
+                },
+                request_id=request_id,
+            )
+        if isinstance(exc, KVBusy):
+            logger.warning("store busy: %s", exc, extra={"request_id": request_id})
+            return problem(
+                503,
+                "unavailable",
+                "The service is busy for a moment; retry the same request.",
                 "Service unavailable",
                 headers={
                     "Retry-After": "1",

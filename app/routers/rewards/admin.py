@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.deps import Admin, AdminOrAuditor, Session
+from app.deps import Admin, AdminOrAuditor, KVDep, Session
 from app.kit.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.kit.pagination import CursorParam, LimitParam
 from app.kit.problems import responses
@@ -23,6 +23,7 @@ from app.schemas.rewards import (
 from app.services.identity.errors import EmailTaken, WeakPassword
 from app.services.rewards import incentives as incentive_service
 from app.services.rewards import merchants as merchant_service
+from app.services.rewards import sold_out
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=responses(Unauthorized, Forbidden))
 
@@ -69,10 +70,14 @@ async def update_merchant(
     body: MerchantPatch,
     principal: Admin,
     session: Session,
+    kv: KVDep,
 ) -> MerchantOut:
+    changes = body.model_dump(exclude_unset=True)
     merchant = await merchant_service.update_merchant(
-        session, merchant_id, body.model_dump(exclude_unset=True), actor=principal
+        session, merchant_id, changes, actor=principal
     )
+    if "active" in changes:
+        await sold_out.clear_merchant_after_commit(session, kv, merchant_id)
     return MerchantOut.model_validate(merchant)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from app.deps import Citizen, CurrentUser, IdempotencyKey, Session, SettingsDep
+from app.deps import Citizen, CurrentUser, IdempotencyKey, KVDep, Session, SettingsDep
 from app.kit.errors import (
     BadRequest,
     Forbidden,
@@ -80,6 +80,7 @@ async def redeem(
     settings: SettingsDep,
     response: Response,
     idempotency_key: IdempotencyKey,
+    kv: KVDep,
 ) -> RedemptionOut:
     issued = await redemption_service.redeem(
         session,
@@ -87,6 +88,7 @@ async def redeem(
         user_id=principal.id,
         incentive_id=body.incentive_id,
         idempotency_key=idempotency_key,
+        kv=kv,
     )
     if not issued.created:
         response.status_code = 200
@@ -132,9 +134,10 @@ async def cancel_redemption(
     principal: Citizen,
     session: Session,
     settings: SettingsDep,
+    kv: KVDep,
 ) -> RedemptionOut:
     redemption = await redemption_service.cancel(
-        session, user_id=principal.id, redemption_id=redemption_id
+        session, user_id=principal.id, redemption_id=redemption_id, kv=kv
     )
     view = await redemption_views.citizen_view(session, settings.jwt_key, redemption)
     return RedemptionOut.model_validate(view)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from app.db import utcnow
-from app.deps import MerchantOrAdmin, MerchantStaff, Session, SettingsDep
+from app.deps import KVDep, MerchantOrAdmin, MerchantStaff, Session, SettingsDep
 from app.kit.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.kit.pagination import CursorParam, LimitParam
 from app.kit.problems import responses
@@ -24,7 +24,7 @@ from app.schemas.rewards import (
 )
 from app.services.rewards import incentives as incentive_service
 from app.services.rewards import merchants as merchant_service
-from app.services.rewards import redemption_views
+from app.services.rewards import redemption_views, sold_out
 from app.services.rewards import redemptions as redemption_service
 from app.services.rewards.errors import AlreadyFulfilled, CodeCancelled, CodeExpired
 
@@ -60,6 +60,7 @@ async def update_incentive(
     body: IncentivePatch,
     principal: MerchantOrAdmin,
     session: Session,
+    kv: KVDep,
 ) -> IncentiveOut:
     incentive = await incentive_service.update_incentive(
         session,
@@ -67,6 +68,7 @@ async def update_incentive(
         actor=principal,
         changes=body.model_dump(exclude_unset=True),
     )
+    sold_out.clear_after_commit(session, kv, [incentive.id])  # stock, window or pause changed
     return IncentiveOut.model_validate(incentive_service.merchant_view(incentive))
 
 

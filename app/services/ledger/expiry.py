@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, session_scope, utcnow
+from app.kv import KV, make_kv
 from app.services import ledger
 from app.services.rewards import redemptions
 
@@ -23,6 +24,8 @@ async def run_expiry(
 ) -> dict[str, Any]:
     engine = make_engine(settings.database_url, pool_size=2)
     maker = make_sessionmaker(engine)
+    # Codes given back bring units back: their incentives' sold-out markers are dropped.
+    kv = make_kv(settings.redis_url, settings.redis_prefix, 2) if settings.redis_url else None
     now = utcnow()
     lots = points = codes = 0
     try:
@@ -43,8 +46,10 @@ async def run_expiry(
                 bar.update(1)
             after = batch[-1][1], batch[-1][0]
         bar.close()
-        codes = await _expire_codes(maker, now, batch_size)
+        codes = await _expire_codes(maker, now, batch_size, kv)
     finally:
+        if kv is not None:
+            await kv.close()
         await engine.dispose()
     return {
         "lots_expired": lots,
@@ -54,13 +59,13 @@ async def run_expiry(
     }
 
 
-async def _expire_codes(maker: Any, now: datetime, batch_size: int) -> int:
+async def _expire_codes(maker: Any, now: datetime, batch_size: int, kv: KV | None) -> int:
     """Batches until one finds nothing: a batch may expire fewer than it could when a till
     verifies or a citizen cancels a code at the same moment."""
     total = 0
     while True:
         async with session_scope(maker) as session:
-            done = await redemptions.expire_codes(session, now, batch_size)
+            done = await redemptions.expire_codes(session, now, batch_size, kv)
         total += done
         if done == 0:
             return total

@@ -48,21 +48,27 @@ async def hold(
     ref: str,
     cause_type: str,
     cause_id: str | None,
+    new_ref: bool = False,
 ) -> HeldPoints:
     """Move points from available to held (phase one of a spend), drawing the soonest-expiring
-    unexpired lots. Raises InsufficientPoints when the unexpired lots hold too few."""
+    unexpired lots. Raises InsufficientPoints when the unexpired lots hold too few.
+
+    A hold with the ref of an earlier one is that hold (a replay), unless the caller says the
+    ref is ``new_ref`` (made of an id it just drew): then it is not looked up, and the unique
+    refs of holds and transactions still refuse a second one."""
     if points <= 0:
         raise LedgerInvariantError(f"a hold needs points > 0, got {points} for {ref}")
     await lock(session, user_accounts(user_id))
-    found = (
-        await session.execute(
-            select(
-                HOLDS.id, HOLDS.ref, HOLDS.user_id, HOLDS.amount, HOLDS.hold_transaction_id
-            ).where(HOLDS.ref == ref)
-        )
-    ).first()
-    if found is not None:
-        return HeldPoints(*found)
+    if not new_ref:
+        found = (
+            await session.execute(
+                select(
+                    HOLDS.id, HOLDS.ref, HOLDS.user_id, HOLDS.amount, HOLDS.hold_transaction_id
+                ).where(HOLDS.ref == ref)
+            )
+        ).first()
+        if found is not None:
+            return HeldPoints(*found)
     now = utcnow()
     lots = await spendable_lots(session, user_id, points, now)
     [txn] = await post(

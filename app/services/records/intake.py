@@ -12,178 +12,69 @@ records at once.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any
 
-from pydantic import ValidationError
-from sqlalchemy import bindparam, insert, literal, select
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import after_commit, insert_ignore, new_id, utcnow
 from app.kit.errors import (
     DomainError,
-    IdempotencyConflict,
     InvalidState,
-    Unauthorized,
-    ValidationFailed,
 )
 from app.kv import KV
-from app.models import Account, DailyUsage, MethodologyVersion, Partner, Record, User
+from app.models import DailyUsage, MethodologyVersion, Partner, Record
 from app.models.records import Reason, RecordSource, RecordStatus
 from app.observability import POINTS_CREDITED, RECORDS, REDUCTION_G, REJECTION_REASONS
 from app.rules import Context, Methodology, points_for, registry, resolve
-from app.rules.base import dec
 from app.schemas.records import RecordIn
 from app.services import ledger
 from app.services.communities import stats as organisation_stats
-from app.services.ledger import proofs
-from app.services.ledger.accounts import one_of, table
-from app.services.methodologies.errors import UnknownType
+from app.services.ledger.accounts import one_of
 from app.services.methodologies.facts import facts_for
 from app.services.methodologies.versions import parsed, version_in_force
 from app.services.records import leaderboards
+from app.services.records.prepared import (
+    Citizen,
+    Outcome,
+    Owner,
+    Prepared,
+    _canonical,
+    _replay,
+    citizens,
+    content_hash,
+    parse,
+    prepare,
+    revoked,
+)
+from app.services.records.writes import (
+    _USAGE,
+    _capped,
+    _credit_for,
+    _local_day,
+    _row,
+    _upsert_usage,
+)
 
-
-class Owner(Protocol):
-    """Whose record it is: what deciding a record needs of its citizen (a ``User`` is one)."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def region(self) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class Citizen:
-    id: str
-    region: str | None
-    has_accounts: bool = True
-
-
-_USERS = table(User).c
-_ACCOUNTS = table(Account).c
-
-
-async def citizens(
-    conn: AsyncSession | AsyncConnection, user_ids: Sequence[str]
-) -> dict[str, Citizen]:
-    """The active citizens among ``user_ids``, and whether their ledger accounts exist yet, in
-    one statement: the single-record path reads them for a whole group instead of each
-    request reading its own row."""
-    available = _ACCOUNTS.id == literal("user:") + _USERS.id + literal(":available")
-    rows = await conn.execute(
-        select(_USERS.id, _USERS.region, _ACCOUNTS.id.is_not(None).label("has_accounts"))
-        .select_from(table(User).outerjoin(table(Account), available))
-        .where(one_of(conn, _USERS.id, "ids"), _USERS.is_active.is_(True)),
-        {"ids": sorted(set(user_ids))},
-    )
-    return {row.id: Citizen(row.id, row.region, bool(row.has_accounts)) for row in rows}
-
-
-def revoked() -> Unauthorized:
-    """A token whose citizen is gone or disabled (the revocation raced the request)."""
-    return Unauthorized("Unknown or disabled user.", reason="token_revoked")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    record: Record
-    created: bool
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _canonical(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_canonical(v) for v in value]
-    if hasattr(value, "as_tuple"):  # Decimal
-        return dec(value)
-    return value
-
-
-def content_hash(code: str, occurred_at: datetime, data: dict[str, Any]) -> str:
-    """Same record content, same hash: 10 and 10.0 km, or one instant in two offsets, agree."""
-    body = json.dumps(
-        {
-            "type": code,
-            "occurred_at": occurred_at.astimezone(UTC).isoformat(),
-            "data": _canonical(data),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
-def parse(item: RecordIn) -> tuple[Methodology, Any]:
-    """The methodology and validated data, or a 422 that stores nothing."""
-    m = registry.get(item.type)
-    if m is None:
-        known = ", ".join(x.code for x in registry.all_methodologies())
-        raise UnknownType(
-            f"Unknown type {item.type!r}; known: {known}.",
-            errors=[{"field": "type", "message": "unknown methodology"}],
-        )
-    try:
-        data = m.Input.model_validate(item.data)
-    except ValidationError as exc:
-        raise ValidationFailed.of(
-            "The record's data does not match its type's schema.", exc.errors(), under="data"
-        ) from None
-    return m, data
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A record past its schema, with its content hash: what needs no database, done before
-    the record waits for a unit of work."""
-
-    record_in: RecordIn
-    m: Methodology
-    data: Any
-    digest: str
-
-
-def prepare(record_in: RecordIn) -> Prepared:
-    """Parse and hash one record, or raise the 422 that stores nothing."""
-    m, data = parse(record_in)
-    return Prepared(
-        record_in, m, data, content_hash(m.code, record_in.occurred_at, data.model_dump())
-    )
-
-
-def _replay(found: Record, digest: str) -> Outcome:
-    if found.content_hash != digest:
-        raise IdempotencyConflict(
-            f"client_event_id {found.client_event_id!r} was already used for other content."
-        )
-    return Outcome(found, created=False)
-
-
-def _capped(record: Record, wanted: int, cap: int | None, used: int) -> int:
-    """Apply the daily cap to a record about to be credited; returns the points it gets."""
-    left = None if cap is None else max(0, cap - used)
-    points = wanted if left is None else min(wanted, left)
-    if points < wanted:
-        record.reasons = [*record.reasons, Reason.DAILY_CAP_REACHED]
-    record.points = points
-    record.status = RecordStatus.CREDITED
-    record.breakdown = {
-        **record.breakdown,
-        "points_before_cap": wanted,
-        "daily_cap_points": cap,
-        "cap_left_before": left,
-        "points": points,
-    }
-    return points
+__all__ = [
+    "Citizen",
+    "Outcome",
+    "Owner",
+    "Prepared",
+    "_canonical",
+    "apply_credit",
+    "citizens",
+    "content_hash",
+    "ingest",
+    "ingest_many",
+    "parse",
+    "prepare",
+    "revoked",
+]
 
 
 @dataclass
@@ -270,45 +161,6 @@ class _Batch:
             for u, c, d in sorted(self.changed)
         ]
         await session.execute(_upsert_usage(session), rows)
-
-
-_USAGE = table(DailyUsage).c
-
-
-def _upsert_usage(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table(DailyUsage))
-    return stmt.on_conflict_do_update(
-        index_elements=[_USAGE.user_id, _USAGE.code, _USAGE.day],
-        set_={"points": stmt.excluded.points},
-    )
-
-
-_COLUMNS = [attr.key for attr in sa_inspect(Record).column_attrs]
-
-
-def _row(record: Record) -> dict[str, Any]:
-    """A new record's values for a bulk INSERT (the Record itself stays out of the session)."""
-    return {key: getattr(record, key) for key in _COLUMNS}
-
-
-def _credit_for(record: Record, points: int, settings: Settings, now: datetime) -> ledger.Credit:
-    """The ledger credit of a record: its idempotent ref, a lot living ``points_ttl_days``, and
-    its reduction, which counts in the citizen's lifetime grams even when a cap left 0 points."""
-    return ledger.Credit(
-        user_id=record.user_id,
-        points=points,
-        ref=f"record:{record.id}:credit",
-        cause_type="record",
-        cause_id=record.id,
-        expires_at=now + timedelta(days=settings.points_ttl_days),
-        reduction_g=record.reduction_g,
-        decision_hash=proofs.decision_hash(proofs.record_decision(record, points)),
-    )
-
-
-def _local_day(at: datetime, settings: Settings) -> str:
-    return at.astimezone(settings.tz).date().isoformat()
 
 
 async def ingest(

@@ -18,46 +18,40 @@ Statuses: ``issued`` → ``fulfilled`` | ``cancelled`` | ``expired``, once.
 
 What needs no lock happens before the first one: drawing, hashing and sealing a code, and the
 read that answers replays and refusals (a sold-out incentive answers from it, writing nothing).
+Once the database has said "sold out", a marker in the store answers the refusals of everyone
+with no redemption of the incentive without the database (``app.services.rewards.sold_out``).
+
+The till is in ``redemption_tills``; codes given back (cancel, expiry) in
+``redemption_returns``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import (
-    Row,
-    Table,
-    and_,
-    bindparam,
-    func,
-    literal_column,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Row, Table, and_, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import after_commit, new_id, utcnow
-from app.kit.errors import IdempotencyConflict, NotFound, ValidationFailed
+from app.db import new_id, utcnow
+from app.kit.errors import IdempotencyConflict, NotFound
+from app.kv import KV
 from app.models import Incentive, Merchant, Redemption
 from app.models.rewards import RedemptionStatus
-from app.observability import REDEMPTIONS
 from app.services import ledger
-from app.services.rewards import codes
-from app.services.rewards.errors import (
-    AlreadyFulfilled,
-    CodeCancelled,
-    CodeExpired,
-    IncentiveInactive,
-    LimitReached,
-    OutOfStock,
-)
+from app.services.rewards import codes, sold_out
+from app.services.rewards.errors import IncentiveInactive, LimitReached, OutOfStock
 from app.services.rewards.incentives import INACTIVE, inactive_reason
-from app.services.rewards.redemption_views import NAMES, TILL_TITLES
+from app.services.rewards.redemption_returns import cancel, count, expire_codes
+from app.services.rewards.redemption_tills import lookup, verify
+from app.services.rewards.redemption_views import NAMES
+
+__all__ = ["Issued", "cancel", "expire_codes", "lookup", "redeem", "verify"]
 
 _TAKEN = (
     RedemptionStatus.ISSUED,
@@ -187,15 +181,67 @@ async def redeem(
     incentive_id: str,
     idempotency_key: str,
     now: datetime | None = None,
+    kv: KV | None = None,
 ) -> Issued:
     """Take one unit of stock, hold the points, issue a code: all or nothing.
 
-    In order: the code drawn, hashed and sealed (no database); one read without a lock, from
-    which replays and refusals answer (a sold-out incentive costs that read and no write);
-    the citizen's lock and the same read again; the hold through the ledger; the redemption
-    row; and last the conditional stock UPDATE, so the hot incentive's row is locked for one
-    statement and the COMMIT."""
+    In order: the worker's gate for this incentive; the sold-out marker in the store (a
+    refusal of a citizen with no redemption of the incentive ends here); the code drawn,
+    hashed and sealed (no database); one read without a lock, from which replays and
+    refusals answer (a sold-out incentive costs that read and no write, and writes the
+    marker); the citizen's lock and the same read again; the hold through the ledger (its ref
+    is new, so it is not looked up); the redemption row; and last the conditional stock
+    UPDATE, so the hot incentive's row is locked for one statement and the COMMIT."""
     now = now or utcnow()
+    async with _gate(incentive_id):
+        # Read after the wait at the gate: the stock may have run out meanwhile.
+        seen = await sold_out.look(kv, incentive_id, user_id)
+        if seen.refuse:
+            raise OutOfStock("This incentive is out of stock.")
+        try:
+            return await _redeem(session, secret, user_id, incentive_id, idempotency_key, now)
+        except _SoldOut as gone:
+            await sold_out.mark(session, kv, seen, incentive_id, now, gone.valid_until)
+            raise OutOfStock("This incentive is out of stock.") from None
+
+
+# A worker lets this many requests for one incentive reach the database at once; the others
+# wait here, not for pooled connections: a burst of a thousand redeemers neither starves
+# other requests of connections nor asks the database once the stock is gone (after the
+# wait, the sold-out marker is read again). The winners serialise on the incentive's row
+# anyway.
+GATE_WIDTH = 4
+_gates: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+
+
+@asynccontextmanager
+async def _gate(incentive_id: str) -> AsyncIterator[None]:
+    gate, users = _gates.setdefault(incentive_id, (asyncio.Semaphore(GATE_WIDTH), [0]))
+    users[0] += 1
+    try:
+        async with gate:
+            yield
+    finally:
+        users[0] -= 1
+        if users[0] == 0 and _gates.get(incentive_id, (None,))[0] is gate:
+            del _gates[incentive_id]
+
+
+class _SoldOut(Exception):
+    """The database said "out of stock" (the caller answers ``OutOfStock``)."""
+
+    def __init__(self, valid_until: datetime | None) -> None:
+        self.valid_until = valid_until
+
+
+async def _redeem(
+    session: AsyncSession,
+    secret: str,
+    user_id: str,
+    incentive_id: str,
+    idempotency_key: str,
+    now: datetime,
+) -> Issued:
     redemption_id = new_id()
     code = codes.new_code()
     sealed = (codes.hash_code(secret, code), codes.encrypt_code(secret, code, redemption_id))
@@ -216,6 +262,7 @@ async def redeem(
         ref=f"redemption:{redemption_id}:hold",
         cause_type="redemption",
         cause_id=redemption_id,
+        new_ref=True,
     )
     fields: dict[str, Any] = {
         "id": redemption_id,
@@ -248,7 +295,7 @@ async def redeem(
         fields["code_hint"] = codes.hint(code)
     await _take_unit(session, incentive_id, now, params)
     _remember_names(session, incentive_id, state.title, state.merchant_name)
-    _count(session, RedemptionStatus.ISSUED)
+    count(session, RedemptionStatus.ISSUED)
     return Issued(Redemption(**fields), created=True)
 
 
@@ -258,7 +305,7 @@ def _check_open(incentive: Any, now: datetime) -> None:
     if reason is not None:
         raise IncentiveInactive(f"This incentive is {INACTIVE[reason]}.", reason=reason)
     if incentive.stock is not None and incentive.stock <= 0:
-        raise OutOfStock("This incentive is out of stock.")
+        raise _SoldOut(incentive.valid_until)
 
 
 async def _take_unit(
@@ -272,205 +319,4 @@ async def _take_unit(
     if taken.first() is None:
         state = (await session.execute(_STATE, params)).one()
         _decide(session, state, incentive_id, now)
-        raise OutOfStock("This incentive is out of stock.")  # taken by others meanwhile
-
-
-def _count(session: AsyncSession, event: str, n: int = 1) -> None:
-    """Count a redemption event in the metrics once it is committed."""
-
-    async def inc() -> None:
-        REDEMPTIONS.labels(event).inc(n)
-
-    if n:
-        after_commit(session, inc)
-
-
-async def _lock_redemption(session: AsyncSession, redemption_id: str) -> Redemption | None:
-    return await session.scalar(
-        select(Redemption)
-        .where(Redemption.id == redemption_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-
-
-def _ensure_issued(redemption: Redemption, now: datetime, *, past_expiry_ok: bool) -> None:
-    if redemption.status == RedemptionStatus.FULFILLED:
-        raise AlreadyFulfilled("This code has already been used.")
-    if redemption.status == RedemptionStatus.CANCELLED:
-        raise CodeCancelled("This code was cancelled.")
-    if redemption.status == RedemptionStatus.EXPIRED:
-        raise CodeExpired("This code has expired.")
-    if not past_expiry_ok and redemption.expires_at <= now:
-        # Not swept yet. Answering with an error rolls the request back, so the points are
-        # not released here; ``expire_codes`` releases them.
-        raise CodeExpired("This code has expired.")
-
-
-async def _give_back(
-    session: AsyncSession, redemption: Redemption, status: str, now: datetime, by: str | None
-) -> None:
-    """Release the hold and mark the code; the caller returns the stock."""
-    await ledger.release(session, redemption.hold_id, user_id=redemption.user_id)
-    redemption.status = status
-    redemption.resolved_at = now
-    redemption.resolved_by = by
-
-
-_RETURN_STOCK = (
-    update(_INCENTIVES)
-    .where(_I.id == bindparam("b_incentive"))
-    .values(stock=_I.stock + bindparam("b_units"), issued=_I.issued - bindparam("b_units"))
-)
-
-
-async def _return_stock(session: AsyncSession, incentive_id: str, units: int) -> None:
-    """One UPDATE, the incentive's row last (unlimited stock stays NULL)."""
-    await session.execute(_RETURN_STOCK, {"b_incentive": incentive_id, "b_units": units})
-
-
-async def _find_code(
-    session: AsyncSession, secret: str, merchant_id: str, raw_code: str
-) -> Row[tuple[str, str]]:
-    """(id, user_id) of this merchant's redemption with that code, or a 404. The incentive's
-    title comes with it, for the till's view."""
-    code = codes.normalise(raw_code)
-    if code is None:
-        raise ValidationFailed(
-            "A code is 12 characters from 2-9 and A-Z without I, L, O and U.",
-            errors=[{"field": "body.code", "message": "not a redemption code"}],
-        )
-    row = (
-        await session.execute(
-            _FIND_CODE, {"b_hash": codes.hash_code(secret, code), "b_merchant": merchant_id}
-        )
-    ).first()
-    if row is None:  # another merchant's code is as unknown here as a made-up one
-        raise NotFound("No such code for this merchant.")
-    session.info.setdefault(TILL_TITLES, {})[row.incentive_id] = row.title
-    return row  # type: ignore[return-value]
-
-
-_FIND_CODE = (
-    select(_R.id, _R.user_id, _R.incentive_id, _I.title)
-    .join_from(_REDEMPTIONS, _INCENTIVES, _I.id == _R.incentive_id)
-    .where(_R.code_hash == bindparam("b_hash"), _R.merchant_id == bindparam("b_merchant"))
-)
-
-
-async def lookup(
-    session: AsyncSession, secret: str, *, merchant_id: str, raw_code: str
-) -> tuple[Redemption, Incentive]:
-    """The till's check before settling: reads only, locks nothing, changes nothing."""
-    row = await _find_code(session, secret, merchant_id, raw_code)
-    redemption = await session.get(Redemption, row.id)
-    assert redemption is not None
-    incentive = await session.get(Incentive, redemption.incentive_id)
-    assert incentive is not None  # incentives are never deleted
-    return redemption, incentive
-
-
-# Fulfilment is this one conditional UPDATE under the owner's lock: a code that is not issued
-# (or is past its lifetime) matches nothing, and the reason is read afterwards.
-_FULFIL = (
-    update(_REDEMPTIONS)
-    .where(
-        _R.id == bindparam("b_id"),
-        _R.status == RedemptionStatus.ISSUED,
-        _R.expires_at > bindparam("b_now"),
-    )
-    .values(
-        status=RedemptionStatus.FULFILLED,
-        resolved_at=bindparam("b_now"),
-        resolved_by=bindparam("b_by"),
-    )
-    .returning(*_R)
-)
-
-
-async def verify(
-    session: AsyncSession,
-    secret: str,
-    *,
-    merchant_id: str,
-    staff_id: str,
-    raw_code: str,
-    now: datetime | None = None,
-) -> Redemption:
-    """Fulfil a code at the till: the hold settles to the merchant, exactly once.
-
-    The code is hashed and looked up without a lock; then the owner's accounts and the
-    merchant's account are locked in one statement, the code flips from ``issued`` with one
-    conditional UPDATE, and the hold settles."""
-    now = now or utcnow()
-    row = await _find_code(session, secret, merchant_id, raw_code)
-    await ledger.lock_user(session, row.user_id, ledger.merchant_account(merchant_id))
-    fulfilled = (
-        await session.execute(_FULFIL, {"b_id": row.id, "b_now": now, "b_by": staff_id})
-    ).first()
-    if fulfilled is None:
-        redemption = await session.get(Redemption, row.id, populate_existing=True)
-        assert redemption is not None
-        _ensure_issued(redemption, now, past_expiry_ok=False)
-        raise AssertionError(f"redemption {row.id} is issued but could not be fulfilled")
-    await ledger.settle(
-        session, fulfilled.hold_id, merchant_id=merchant_id, user_id=fulfilled.user_id
-    )
-    _count(session, RedemptionStatus.FULFILLED)
-    return Redemption(**fulfilled._mapping)
-
-
-async def cancel(
-    session: AsyncSession, *, user_id: str, redemption_id: str, now: datetime | None = None
-) -> Redemption:
-    """The citizen gives an unused code back: points and stock return. A code past its
-    lifetime but not yet swept may still be cancelled; the outcome is the same."""
-    now = now or utcnow()
-    await ledger.lock_user(session, user_id)
-    owner = await session.scalar(select(Redemption.user_id).where(Redemption.id == redemption_id))
-    if owner != user_id:
-        raise NotFound(f"Redemption {redemption_id} does not exist.")
-    redemption = await _lock_redemption(session, redemption_id)
-    assert redemption is not None
-    _ensure_issued(redemption, now, past_expiry_ok=True)
-    await _give_back(session, redemption, RedemptionStatus.CANCELLED, now, by=user_id)
-    await _return_stock(session, redemption.incentive_id, 1)
-    await session.flush()
-    _count(session, RedemptionStatus.CANCELLED)
-    return redemption
-
-
-async def expire_codes(session: AsyncSession, now: datetime, limit: int) -> int:
-    """Expire up to ``limit`` issued codes past ``expires_at``: release their holds and return
-    their stock. Returns how many were expired. Safe beside verify and cancel, and to rerun:
-    every candidate is re-read under its lock and skipped if already resolved (so a batch
-    can return fewer than ``limit`` while more are due; the next run takes them).
-
-    One batch touches several citizens; it takes all their locks first, in id order, before
-    any redemption or incentive row, and the incentive rows last, in id order."""
-    candidates = (
-        await session.execute(
-            select(Redemption.id, Redemption.user_id)
-            .where(Redemption.status == RedemptionStatus.ISSUED, Redemption.expires_at <= now)
-            .order_by(Redemption.expires_at, Redemption.id)
-            .limit(limit)
-        )
-    ).all()
-    for user_id in sorted({user_id for _, user_id in candidates}):
-        await ledger.lock_user(session, user_id)
-    returned: Counter[str] = Counter()
-    for redemption_id, _ in candidates:
-        redemption = await _lock_redemption(session, redemption_id)
-        if (
-            redemption is None
-            or redemption.status != RedemptionStatus.ISSUED
-            or redemption.expires_at > now
-        ):
-            continue
-        await _give_back(session, redemption, RedemptionStatus.EXPIRED, now, by=None)
-        returned[redemption.incentive_id] += 1
-    for incentive_id in sorted(returned):
-        await _return_stock(session, incentive_id, returned[incentive_id])
-    await session.flush()
-    _count(session, RedemptionStatus.EXPIRED, sum(returned.values()))
-    return sum(returned.values())
+        raise _SoldOut(state.valid_until)  # taken by others meanwhile
