@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from fastapi import FastAPI
 
 from app.db import session_scope
@@ -13,3 +15,11 @@ async def on_startup(app: FastAPI) -> None:
     parameters is created from the code defaults if it does not exist yet."""
     async with session_scope(app.state.sessionmaker) as session:
         await ensure_defaults(session)
+
+    # Everything loaded so far (modules, the app, the schemas, the catalog) lives as long as
+    # the worker: keep it out of the collector's reach, so a full collection walks only what
+    # requests allocate, and collect young objects less often than CPython's default (700).
+    # Measured (bench/README.md): p99 of GET /v1/account at half of peak 255 ms -> 26-58 ms.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
