@@ -7,59 +7,26 @@ import asyncio
 import os
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import ValidationError
-
-from app.config import Settings, get_settings
+from app.cli.common import run_db, settings_or_exit, warn_unknown_variables
+from app.cli.ledger import (
+    checkpoint,
+    cmd_audit,
+    cmd_checkpoint,
+    cmd_seal_ledger,
+    cmd_verify_export,
+)
+from app.config import Settings
 from app.models.identity import Role
 
-# Read by the container's command, the test suite and the benchmarks, not by the service.
-OTHER_VARIABLES = {
-    "TANHUI_WORKERS",
-    "TANHUI_FORWARDED_ALLOW_IPS",
-    "TANHUI_TEST_POSTGRES_URL",
-    "TANHUI_TEST_REDIS_URL",
-    "TANHUI_FUZZ_EXAMPLES",
-    "TANHUI_BENCH_POSTGRES_URL",
-    "TANHUI_BENCH_REDIS_URL",
-}
-
-
-def warn_unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
-    """``TANHUI_`` variables that no setting reads: usually a misspelt name, whose intended
-    setting silently keeps its default."""
-    environ = dict(os.environ) if environ is None else environ
-    known = {f"TANHUI_{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
-    unknown = sorted(
-        k for k in environ if k.upper().startswith("TANHUI_") and k.upper() not in known
-    )
-    for name in unknown:
-        print(f"warning: {name} is not a Tanhui setting and is ignored", file=sys.stderr)
-    return unknown
-
-
-def _settings_or_exit() -> Settings:
-    from app.security import configure_password_hashing
-
-    warn_unknown_variables()
-    try:
-        settings = get_settings()
-    except ValidationError as exc:
-        lines = [
-            f"  {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
-            for e in exc.errors()
-        ]
-        sys.exit("Invalid settings (environment variables TANHUI_*):\n" + "\n".join(lines))
-    configure_password_hashing(settings)
-    return settings
+__all__ = ["build_parser", "main", "warn_unknown_variables"]
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     if args.migrate:
         cmd_migrate(args)
     if args.workers > 1:
@@ -96,25 +63,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_migrate(args: argparse.Namespace) -> None:
     from app.migrate import upgrade
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     upgrade(settings.database_url)
     print("database is at the latest schema")
-
-
-def _run_db(fn: Callable[..., Awaitable[Any]], *fargs: Any) -> Any:
-    from app.db import make_engine, make_sessionmaker, session_scope
-
-    settings = _settings_or_exit()
-
-    async def main() -> Any:
-        engine = make_engine(settings.database_url, pool_size=2)
-        try:
-            async with session_scope(make_sessionmaker(engine)) as session:
-                return await fn(session, settings, *fargs)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -153,7 +104,7 @@ def cmd_create_user(args: argparse.Namespace) -> None:
         )
 
     try:
-        user = _run_db(go)
+        user = run_db(go)
     except DomainError as exc:
         sys.exit(f"error: {exc.detail}")
     print(f"created {user.role} {user.email} id={user.id}")
@@ -164,7 +115,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
     from app.services.rewards.demo import seed_demo
 
     try:
-        print(_run_db(seed_demo))
+        print(run_db(seed_demo))
     except DomainError as exc:
         sys.exit(f"error: {exc.detail}")
 
@@ -172,7 +123,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 def cmd_expire_points(args: argparse.Namespace) -> None:
     from app.services.ledger.expiry import run_expiry
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     quiet = args.quiet or args.json
     result = asyncio.run(run_expiry(settings, batch_size=args.batch_size, progress=not quiet))
     if args.json:
@@ -183,7 +134,7 @@ def cmd_expire_points(args: argparse.Namespace) -> None:
         print(result)
 
     try:
-        _checkpoint(max_rows=None, timeout=None, show=not args.json)
+        checkpoint(max_rows=None, timeout=None, show=not args.json)
     except TimeoutError as exc:
         sys.exit(f"points expired; no checkpoint cut: {exc}")
 
@@ -204,128 +155,6 @@ def cmd_openapi(args: argparse.Namespace) -> None:
     )
     document = create_app(settings).openapi()
     print(json.dumps(document, ensure_ascii=False, indent=2 if args.indent else None))
-
-
-def _checkpoint(max_rows: int | None, timeout: float | None, show: bool = True) -> list[Any]:
-    from app.services.ledger import checkpoints
-
-    async def go(session: Any, settings: Settings) -> list[Any]:
-        kw: dict[str, Any] = {}
-        if max_rows is not None:
-            kw["max_rows"] = max_rows
-        if timeout is not None:
-            kw["timeout_s"] = timeout
-        return await checkpoints.cut(session, **kw)
-
-    made = _run_db(go)
-    if not show:
-        return made
-    for cp in made:
-        print(f"checkpoint seq {cp.seq_from}..{cp.seq_to}: {cp.count} transactions, root {cp.root}")
-    if not made:
-        print("no new transactions to checkpoint")
-    return made
-
-
-def cmd_checkpoint(args: argparse.Namespace) -> None:
-    try:
-        _checkpoint(args.max_rows, args.timeout)
-    except TimeoutError as exc:
-        sys.exit(f"error: {exc}")
-
-
-def cmd_seal_ledger(args: argparse.Namespace) -> None:
-    import json
-
-    from tqdm import tqdm
-
-    from app.db import make_engine, make_sessionmaker, session_scope
-    from app.services.ledger import sealing
-
-    settings = _settings_or_exit()
-
-    async def main() -> dict[str, int]:
-        engine = make_engine(settings.database_url, pool_size=2)
-        try:
-            maker = make_sessionmaker(engine)
-            async with session_scope(maker) as session:
-                total = await sealing.unsealed(session)
-            quiet = args.quiet or args.json
-            with tqdm(total=total, unit="transaction", desc="sealing", disable=quiet) as bar:
-                sealed = await sealing.seal(maker, on_progress=bar.update)
-            async with session_scope(maker) as session:
-                return {"sealed": sealed, "unsealed": await sealing.unsealed(session)}
-        finally:
-            await engine.dispose()
-
-    report = asyncio.run(main())
-    if args.json:
-        print(json.dumps(report, sort_keys=True))
-    elif not args.quiet:
-        print(f"sealed {report['sealed']} transactions; {report['unsealed']} left without a hash")
-
-
-def cmd_audit(args: argparse.Namespace) -> None:
-    if args.what == "recompute":
-        _cmd_recompute(args)
-        return
-    import json
-
-    from app.services.ledger.verification import audit
-
-    async def go(session: Any, settings: Settings) -> dict[str, Any]:
-        return await audit(session)
-
-    report = _run_db(go)
-    print(json.dumps(report, indent=2, sort_keys=True))
-    if not report["ok"]:
-        sys.exit(f"ledger audit failed: {report['problem']}")
-
-
-def _cmd_recompute(args: argparse.Namespace) -> None:
-    import json
-
-    from app.services.trust.recompute import run_from_cli
-
-    settings = _settings_or_exit()
-    try:
-        report = asyncio.run(
-            run_from_cli(
-                settings,
-                start=args.start,
-                end=args.end,
-                methodology=args.methodology,
-                progress=not args.quiet,
-            )
-        )
-    except ValueError as exc:
-        sys.exit(f"error: {exc}")
-    print(json.dumps(report, indent=2, sort_keys=True, default=str))
-    if report["status"] != "done" or report["mismatch_count"]:
-        sys.exit(f"recompute audit: {report['mismatch_count']} records differ")
-
-
-def cmd_verify_export(args: argparse.Namespace) -> None:
-    """Offline: reads only the files, needs no settings and no database."""
-    from app.services.ledger.verification import Bad, trusted_checkpoints, verify
-
-    try:
-        trusted = None
-        if args.trusted:
-            with open(args.trusted, encoding="utf-8") as f:
-                trusted = trusted_checkpoints(f.readlines())
-        with open(args.file, encoding="utf-8") as f:
-            report = verify(f, trusted)
-    except Bad as exc:
-        sys.exit(f"{args.file}: {exc}")
-    except OSError as exc:
-        sys.exit(f"error: {exc}")
-    print(
-        f"{args.file}: OK, {report['transactions']} transactions, "
-        f"{report['checkpoints']} checkpoints (last root {report['last_root']}), "
-        f"{report['not_yet_checkpointed']} after the last checkpoint, "
-        f"{report['unsealed']} posted before sealing"
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -386,14 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
     openapi = sub.add_parser("openapi", help="print the OpenAPI document (JSON) to stdout")
     openapi.add_argument("--indent", action="store_true", help="indent the JSON for reading")
     openapi.set_defaults(func=cmd_openapi)
-    checkpoint = sub.add_parser(
+    cut = sub.add_parser(
         "checkpoint", help="cut hash checkpoints over the ledger transactions not yet covered"
     )
-    checkpoint.add_argument("--max-rows", type=int, default=None, help="per checkpoint")
-    checkpoint.add_argument(
+    cut.add_argument("--max-rows", type=int, default=None, help="per checkpoint")
+    cut.add_argument(
         "--timeout", type=float, default=None, help="seconds to wait for open transactions"
     )
-    checkpoint.set_defaults(func=cmd_checkpoint)
+    cut.set_defaults(func=cmd_checkpoint)
 
     seal = sub.add_parser(
         "seal-ledger",
