@@ -125,6 +125,26 @@ async def test_concurrent_refreshes_of_one_token_succeed_once(client):
     assert_problem(r, 401)
 
 
+async def test_sign_out_everywhere_while_stolen_tokens_are_replayed(client):
+    """Signing out everywhere revokes every family of the user while reuses of spent tokens
+    revoke their own families: both take the same rows, in the same order, and all answer."""
+    actor = await citizen(client)
+    spent = []
+    for _ in range(3):  # three phones, each with a spent refresh token and a live pair
+        pair = (await login(client, actor.email)).json()
+        r = await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+        assert r.status_code == 200, r.text
+        spent.append(pair["refresh_token"])
+    rs = await asyncio.gather(
+        actor.post("/v1/auth/logout-all"),
+        *[client.post("/v1/auth/refresh", json={"refresh_token": t}) for t in spent * 2],
+    )
+    assert rs[0].status_code == 204, rs[0].text
+    assert [r.status_code for r in rs[1:]] == [401] * 6  # no 503 from a deadlock victim
+    r = await client.get("/v1/me", headers={"Authorization": f"Bearer {actor.token}"})
+    assert_problem(r, 401)
+
+
 async def test_forged_none_expired_and_foreign_tokens_are_401(client, app):
     actor = await citizen(client)
     settings = app.state.settings

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from weakref import WeakKeyDictionary
 
 from redis.exceptions import RedisError
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import ColumnElement, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -233,6 +233,15 @@ async def _revoke_family(session: AsyncSession, kv: KV, settings: Settings, fami
         await session.flush()
 
 
+async def _lock_in_order(session: AsyncSession, *where: ColumnElement[bool]) -> None:
+    """Lock the refresh-token rows a bulk revocation will update in ``jti`` order first: an
+    ``UPDATE`` alone locks them in the order of its scan, which can deadlock with a family's
+    revocation taking the same rows in ``jti`` order."""
+    await session.execute(
+        select(RefreshToken.jti).where(*where).order_by(RefreshToken.jti).with_for_update()
+    )
+
+
 async def revoke_access(
     session: AsyncSession, kv: KV, settings: Settings, jti: str, expires_at: datetime
 ) -> None:
@@ -270,11 +279,9 @@ async def revoke_all(session: AsyncSession, kv: KV, settings: Settings, user_id:
     """Void every access and refresh token of the user issued until now."""
     now = floor_ms(datetime.now(UTC))
     await session.execute(update(User).where(User.id == user_id).values(tokens_valid_after=now))
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    live = (RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+    await _lock_in_order(session, *live)
+    await session.execute(update(RefreshToken).where(*live).values(revoked_at=now))
     ttl = int(_access_life(settings).total_seconds()) + 1
     await _store(kv, _valid_after_key(user_id), repr(now.timestamp()), ttl)
 
@@ -301,15 +308,13 @@ async def revoke_other_sessions(
         await revoke_access(
             session, kv, settings, row.access_jti, row.created_at + _access_life(settings)
         )
-    await session.execute(
-        update(RefreshToken)
-        .where(
-            RefreshToken.user_id == claims.sub,
-            RefreshToken.family_id != (keep or ""),
-            RefreshToken.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
+    live = (
+        RefreshToken.user_id == claims.sub,
+        RefreshToken.family_id != (keep or ""),
+        RefreshToken.revoked_at.is_(None),
     )
+    await _lock_in_order(session, *live)
+    await session.execute(update(RefreshToken).where(*live).values(revoked_at=now))
 
 
 async def authenticate(
