@@ -53,6 +53,16 @@ RUN_ID = f"{RUN_UID[:10]}_{WORKER}"
 TEST_SECRET = "test-secret-" + "x" * 40
 
 
+def _redis_root(run_uid: str) -> str:
+    return f"tanhui-test:{run_uid[:10]}:"
+
+
+def redis_prefix() -> str:
+    """A test's own Redis key prefix, under the run's: the run sweeps them all at its end,
+    whatever a server started by a test wrote after the test's own clean-up."""
+    return f"{_redis_root(RUN_UID)}{uuid.uuid4().hex[:12]}:"
+
+
 def _midday_zone() -> str:
     """A fixed-offset zone whose local time is now between 12:00 and 13:00.
 
@@ -220,7 +230,7 @@ def make_settings(backend: Backend, database_url: str, **overrides: object) -> S
         "env": "test",
         "database_url": database_url,
         "redis_url": REDIS_URL if backend.name == "postgres" else None,
-        "redis_prefix": f"tanhui-test:{uuid.uuid4().hex[:12]}:",
+        "redis_prefix": redis_prefix(),
         "jwt_secret": TEST_SECRET,
         "timezone": TEST_TIMEZONE,
         "log_json": False,
@@ -277,6 +287,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         prefixes.add(f"{(getattr(session.config.option, 'testrunuid', None) or RUN_UID)[:10]}_")
     for prefix in prefixes:
         _sweep(prefix)
+    if WORKER == "main":  # the Redis keys of every worker and server of the run
+        run_uid = getattr(session.config.option, "testrunuid", None) or RUN_UID
+        with contextlib.suppress(redis.RedisError):
+            r = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+            for key in r.scan_iter(match=_redis_root(run_uid) + "*", count=1000):
+                r.delete(key)
 
 
 @pytest.fixture

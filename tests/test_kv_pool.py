@@ -3,8 +3,6 @@ database fallback; past the wait the request answers 503 with ``Retry-After``.""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from app.kv import AuthKeys, KVBusy, RedisKV
@@ -19,11 +17,11 @@ def _fallbacks() -> float:
 async def test_a_full_pool_is_busy_not_unreachable(backend):
     if backend.name != "postgres":
         pytest.skip("Redis runs with the PostgreSQL backend")
-    from tests.conftest import REDIS_URL
+    from tests.conftest import REDIS_URL, redis_prefix
 
     kv = RedisKV(
         REDIS_URL,
-        prefix=f"tanhui-test:{uuid.uuid4().hex}:",
+        prefix=redis_prefix(),
         max_connections=1,
         pool_wait_seconds=0.05,
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from app.kv import MemoryKV, RedisKV
@@ -16,9 +14,9 @@ async def kv(request, backend):
         return
     if backend.name != "postgres":
         pytest.skip("Redis runs with the PostgreSQL backend")
-    from tests.conftest import REDIS_URL
+    from tests.conftest import REDIS_URL, redis_prefix
 
-    store = RedisKV(REDIS_URL, prefix=f"tanhui-test:{uuid.uuid4().hex[:12]}:")
+    store = RedisKV(REDIS_URL, prefix=redis_prefix())
     yield store
     await store.redis.delete(*[k async for k in store.redis.scan_iter(store.prefix + "*")] or ["-"])
     await store.close()

@@ -26,7 +26,15 @@ import httpx
 import pytest
 
 from app.migrate import upgrade
-from tests.conftest import IN_CI, PG_ADMIN_URL, REDIS_URL, RUN_ID, _pg_base, _services_up
+from tests.conftest import (
+    IN_CI,
+    PG_ADMIN_URL,
+    REDIS_URL,
+    RUN_ID,
+    _pg_base,
+    _services_up,
+    redis_prefix,
+)
 from tests.console.seed import Seed, _ok, _record, _token, seed
 from tests.helpers import PASSWORD
 from tests.production.server import base_env, serve
@@ -114,7 +122,7 @@ def server(request, tmp_path_factory, browser) -> Iterator[tuple[str, Seed, str]
         env = base_env(
             url,
             TANHUI_REDIS_URL=REDIS_URL,
-            TANHUI_REDIS_PREFIX=f"tanhui-test:{uuid.uuid4().hex[:12]}:",
+            TANHUI_REDIS_PREFIX=redis_prefix(),
         )
     try:
         with serve(env) as (base_url, _proc):

@@ -19,7 +19,15 @@ import pytest
 
 from app.migrate import upgrade
 from app.services.partners.keys import sign
-from tests.conftest import IN_CI, PG_ADMIN_URL, REDIS_URL, RUN_ID, _pg_base, _services_up
+from tests.conftest import (
+    IN_CI,
+    PG_ADMIN_URL,
+    REDIS_URL,
+    RUN_ID,
+    _pg_base,
+    _services_up,
+    redis_prefix,
+)
 from tests.helpers import PASSWORD
 from tests.production.server import base_env, create_user, serve, token
 from tests.records.helpers import ago, event
@@ -55,7 +63,7 @@ def env_for(database_url: str, **extra: str) -> dict[str, str]:
     return base_env(
         database_url,
         TANHUI_REDIS_URL=REDIS_URL,
-        TANHUI_REDIS_PREFIX=f"tanhui-test:{uuid.uuid4().hex[:12]}:",
+        TANHUI_REDIS_PREFIX=redis_prefix(),
         **extra,
     )
 
