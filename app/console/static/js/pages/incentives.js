@@ -55,23 +55,25 @@ function row(ctx, editor, i) {
   );
 }
 
-/** Create (existing = null) or edit an incentive. */
-function incentiveForm(ctx, existing) {
+/** Create (existing = null) or edit an incentive: the merchant's own, or, with `merchant`,
+ *  one an administrator publishes in that merchant's name. */
+export function incentiveForm(ctx, existing, merchant = null) {
   const e = existing || {};
   const title = h("input", { type: "text", id: "inc-title", maxlength: 200, required: true, value: e.title || "" });
-  const description = h("textarea", { id: "inc-description", rows: 2, maxlength: 2000 }, e.description || "");
+  const description = h("textarea", { id: "inc-description", rows: 2, maxlength: 4000 }, e.description || "");
   const cost = h("input", { type: "number", id: "inc-cost", min: 1, step: 1, required: !existing, disabled: Boolean(existing), value: e.points_cost ?? "" });
   const stock = h("input", { type: "number", id: "inc-stock", min: 0, step: 1, value: e.stock ?? "" });
   const limit = h("input", { type: "number", id: "inc-limit", min: 1, step: 1, value: e.per_user_limit ?? "" });
   const from = h("input", { type: "datetime-local", id: "inc-from", value: localInput(e.valid_from) });
   const until = h("input", { type: "datetime-local", id: "inc-until", value: localInput(e.valid_until) });
-  const ttl = h("input", { type: "number", id: "inc-ttl", min: 1, step: 1, disabled: Boolean(existing), value: e.code_ttl_days ?? 30 });
+  const ttl = h("input", { type: "number", id: "inc-ttl", min: 1, max: 365, step: 1, disabled: Boolean(existing), value: e.code_ttl_days ?? 30 });
   const slot = h("div", { class: "slot" });
   const button = h("button", { type: "submit", class: "primary", id: "inc-save" }, existing ? t("inc.save") : t("inc.create"));
   return h(
     "form",
     {
       class: "boxed",
+      id: merchant ? "merchant-incentive" : null,
       onsubmit: (ev) => {
         ev.preventDefault();
         act(button, slot, async () => {
@@ -79,6 +81,9 @@ function incentiveForm(ctx, existing) {
           if (existing) {
             await patch(`/v1/merchant/incentives/${encodeURIComponent(existing.id)}`, common);
             ctx.navigate("incentives", t("inc.saved", { title: common.title }));
+          } else if (merchant) {
+            await post(`/v1/admin/merchants/${encodeURIComponent(merchant.id)}/incentives`, { ...common, points_cost: intOrNull(cost), code_ttl_days: intOrNull(ttl) ?? 30 });
+            ctx.navigate("merchants", t("merchants.incentive.created", { title: common.title, name: merchant.name }));
           } else {
             await post("/v1/merchant/incentives", { ...common, points_cost: intOrNull(cost), code_ttl_days: intOrNull(ttl) ?? 30 });
             ctx.navigate("incentives", t("inc.created", { title: common.title }));
@@ -86,7 +91,7 @@ function incentiveForm(ctx, existing) {
         });
       },
     },
-    h("h2", {}, existing ? t("inc.editing", { title: existing.title }) : t("inc.new")),
+    h("h2", {}, existing ? t("inc.editing", { title: existing.title }) : merchant ? t("merchants.incentive.title", { name: merchant.name }) : t("inc.new")),
     h(
       "div",
       { class: "form-grid" },

@@ -1,5 +1,6 @@
-import { fmtInt, fmtTime, h, field, table, toRfc3339, put } from "../dom.js";
+import { fmtInt, fmtTime, h, field, table, put } from "../dom.js";
 import { pagedTable } from "../paging.js";
+import { incentiveForm } from "./incentives.js";
 import { act, get, patch, post } from "../api.js";
 import { t } from "../i18n.js";
 
@@ -63,7 +64,7 @@ function merchantRow(ctx, m, staff, editor) {
           ),
       });
       await list.load();
-      openEditor(editor, h("div", {}, incentiveForm(ctx, m), h("h3", {}, t("merchants.incentives", { name: m.name })), list.el));
+      openEditor(editor, h("div", {}, incentiveForm(ctx, null, m), h("h3", {}, t("merchants.incentives", { name: m.name })), list.el));
     }),
   );
   return h(
@@ -99,59 +100,6 @@ function renameForm(ctx, m) {
   );
 }
 
-const intOrNull = (input) => (input.value.trim() === "" ? null : Number(input.value));
-
-/** An administrator publishes an incentive in the merchant's name. */
-function incentiveForm(ctx, m) {
-  const title = h("input", { type: "text", id: "inc-title", maxlength: 200, required: true });
-  const description = h("textarea", { id: "inc-description", rows: 2, maxlength: 4000 });
-  const cost = h("input", { type: "number", id: "inc-cost", min: 1, step: 1, required: true });
-  const stock = h("input", { type: "number", id: "inc-stock", min: 0, step: 1 });
-  const limit = h("input", { type: "number", id: "inc-limit", min: 1, step: 1 });
-  const from = h("input", { type: "datetime-local", id: "inc-from" });
-  const until = h("input", { type: "datetime-local", id: "inc-until" });
-  const ttl = h("input", { type: "number", id: "inc-ttl", min: 1, max: 365, step: 1, value: 30 });
-  const slot = h("div", { class: "slot" });
-  const button = h("button", { type: "submit", class: "primary", id: "inc-save" }, t("inc.create"));
-  return h(
-    "form",
-    {
-      class: "boxed",
-      id: "merchant-incentive",
-      onsubmit: (e) => {
-        e.preventDefault();
-        act(button, slot, async () => {
-          const made = await post(`/v1/admin/merchants/${encodeURIComponent(m.id)}/incentives`, {
-            title: title.value.trim(),
-            description: description.value.trim() || null,
-            points_cost: intOrNull(cost),
-            stock: intOrNull(stock),
-            per_user_limit: intOrNull(limit),
-            valid_from: from.value ? toRfc3339(from.value) : null,
-            valid_until: until.value ? toRfc3339(until.value) : null,
-            code_ttl_days: intOrNull(ttl) ?? 30,
-          });
-          ctx.navigate("merchants", t("merchants.incentive.created", { title: made.title, name: m.name }));
-        });
-      },
-    },
-    h("h2", {}, t("merchants.incentive.title", { name: m.name })),
-    h(
-      "div",
-      { class: "form-grid" },
-      field(t("inc.title"), title),
-      field(t("inc.description"), description),
-      field(t("inc.cost"), cost),
-      field(t("inc.stock"), stock, t("inc.stock.hint")),
-      field(t("inc.limit"), limit, t("inc.limit.hint")),
-      field(t("inc.from"), from),
-      field(t("inc.until"), until),
-      field(t("inc.ttl"), ttl),
-    ),
-    button,
-    slot,
-  );
-}
 
 /** A staff account; administrators can disable it (its sessions end) or enable it again. */
 function staffItem(ctx, u, slot) {
