@@ -179,6 +179,21 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
 
+    def _retry_later(detail: str, request_id: str | None) -> JSONResponse:
+        """503 with ``Retry-After``: nothing was committed, the same request may be sent again.
+        This handler runs outside the request-id middleware, so it sets the header itself."""
+        return problem(
+            503,
+            "unavailable",
+            detail,
+            "Service unavailable",
+            headers={
+                "Retry-After": "1",
+                **({"X-Request-ID": request_id} if request_id else {}),
+            },
+            request_id=request_id,
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = getattr(request.state, "request_id", None)
@@ -187,29 +202,13 @@ def install_error_handlers(app: FastAPI) -> None:
                 "database unreachable: %s", type(exc).__name__, extra={"request_id": request_id}
             )
             # Nothing was committed: every write endpoint is idempotent, so a retry is safe.
-            return problem(
-                503,
-                "unavailable",
-                "The database is unreachable for a moment; retry the same request.",
-                "Service unavailable",
-                headers={
-                    "Retry-After": "1",
-                    **({"X-Request-ID": request_id} if request_id else {}),
-                },
-                request_id=request_id,
+            return _retry_later(
+                "The database is unreachable for a moment; retry the same request.", request_id
             )
         if isinstance(exc, KVBusy):
             logger.warning("store busy: %s", exc, extra={"request_id": request_id})
-            return problem(
-                503,
-                "unavailable",
-                "The service is busy for a moment; retry the same request.",
-                "Service unavailable",
-                headers={
-                    "Retry-After": "1",
-                    **({"X-Request-ID": request_id} if request_id else {}),
-                },
-                request_id=request_id,
+            return _retry_later(
+                "The service is busy for a moment; retry the same request.", request_id
             )
         logger.exception("unhandled error", extra={"request_id": request_id})
         # This handler runs outside the request-id middleware, so it sets the header itself.
