@@ -115,8 +115,12 @@ def measure(
         }
         for key, script, unit, per, conns, extra in plan:
             print(f"  {names[key]} at peak, {conns} connections …", flush=True)
+            cpu = svc.worker_cpu_seconds()
             r = run_wrk(script, svc.url, connections=conns, extra=extra, **common)  # type: ignore[arg-type]
             figures[key] = figure(names[key], unit, r, per)
+            cpu = svc.worker_cpu_seconds() - cpu
+            done = r.requests * per
+            figures[key].extra["worker_cpu_us"] = round(cpu * 1e6 / done, 1) if done else None
 
         if args.only in (None, "hot"):
             for n in range(args.hot_rounds):
@@ -168,6 +172,7 @@ def hot_incentive(
     incentive = asyncio.run(fixtures.hot_incentive(svc.url, admin, args.stock, cost=10))
     earned = asyncio.run(fixtures.earn(svc.url, tokens, tag))
     token_file = fixtures.write_tokens(Path(tmp) / "redeemers", tokens)
+    cpu = svc.worker_cpu_seconds()
     r = run_wrk(
         "redeem",
         svc.url,
@@ -179,6 +184,7 @@ def hot_incentive(
         extra={"tag": tag, "incentive": incentive},
         until_done=len(tokens),
     )
+    cpu = svc.worker_cpu_seconds() - cpu
     stored = asyncio.run(fixtures.redemption_counts(pg_dsn(svc.database), incentive))
     successes = int(r.raw.get("ok", 0))
     f = figure("hot incentive (redemptions/s)", "redemptions/s", r)
@@ -188,6 +194,8 @@ def hot_incentive(
     # what matters is that every redeemer got an answer.
     f.errors = len(tokens) - successes - int(r.raw.get("s409", 0))
     f.seconds = round(burst, 2)
+    last_ok = r.raw.get("last_ok_ms", 0)
+    sold_out = max(0.0, (last_ok - r.raw.get("first_ms", 0)) / 1000) if last_ok else 0.0
     f.extra.update(
         {
             "stock": args.stock,
@@ -196,6 +204,10 @@ def hot_incentive(
             "successes": successes,
             "refused_409": int(r.raw.get("s409", 0)),
             "answered_per_s": round(r.requests / burst, 1) if burst else 0.0,
+            # The stock's own pace: the successes over the time to the last of them.
+            "sold_out_s": round(sold_out, 3),
+            "successes_per_s_to_sold_out": round(successes / sold_out, 1) if sold_out else 0.0,
+            "worker_cpu_us": round(cpu * 1e6 / r.requests, 1) if r.requests else None,
             **stored,
             "exactly_stock": successes == args.stock
             and stored["redemptions_stored"] == args.stock
@@ -255,7 +267,9 @@ def print_report(result: dict[str, Any]) -> None:
                 f"[{label}] {key}: {hot['successes']} successes for stock {hot['stock']} "
                 f"({hot['refused_409']} refused with 409; {hot['redemptions_stored']} stored, "
                 f"stock left {hot['stock_left']}) — {verdict}; "
-                f"{hot['answered_per_s']} answers/s"
+                f"{hot['answered_per_s']} answers/s; sold out in {hot['sold_out_s']} s "
+                f"({hot['successes_per_s_to_sold_out']} successes/s until then); worker CPU "
+                f"{hot['worker_cpu_us']} µs per answer"
             )
         check = run["ledger_check"]
         print(
@@ -267,6 +281,14 @@ def print_report(result: dict[str, Any]) -> None:
             + ", ".join(f"rss {m['rss_mb']} peak {m['peak_mb']}" for m in run["worker_memory_mb"])
         )
         print(f"[{label}] records of the run: {run['records_of_the_run']}")
+        print(
+            f"[{label}] worker CPU per unit at peak (µs): "
+            + ", ".join(
+                f"{key} {f['extra'].get('worker_cpu_us')}"
+                for key, f in run["figures"].items()
+                if not key.startswith("hot")
+            )
+        )
         for key in ("single", "batch"):
             f = run["figures"].get(key)
             cost = hashing.share(result["hashing"], f["rate"], result["workers"]) if f else None

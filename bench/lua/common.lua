@@ -38,6 +38,7 @@ tokens = {}
 counters = { ok = 0, s409 = 0, s4xx = 0, s5xx = 0, other = 0, wrapped = 0 }
 first_ms = nil
 last_ms = nil
+last_ok_ms = nil
 local interval_ms = 0
 local next_ms = 0
 local reserved = 0
@@ -93,6 +94,7 @@ function response(status, headers, body)
   last_ms = now_ms()
   if status == 200 or status == 201 then
     counters.ok = counters.ok + 1
+    last_ok_ms = last_ms
   elseif status == 409 then
     counters.s409 = counters.s409 + 1
   elseif status >= 500 then
@@ -119,13 +121,15 @@ end
 -- One machine-readable line for the driver (bench/wrk.py parses it). -----------------
 function done(summary, latency, requests)
   local c = { ok = 0, s409 = 0, s4xx = 0, s5xx = 0, other = 0, wrapped = 0 }
-  local first, last = nil, nil
+  local first, last, last_ok = nil, nil, nil
   for _, t in ipairs(threads) do
     local tc = t:get("counters")
     for k, _ in pairs(c) do c[k] = c[k] + (tc[k] or 0) end
     local f, l = t:get("first_ms"), t:get("last_ms")
     if f and (first == nil or f < first) then first = f end
     if l and (last == nil or l > last) then last = l end
+    local o = t:get("last_ok_ms")
+    if o and (last_ok == nil or o > last_ok) then last_ok = o end
   end
   local e = summary.errors
   io.write(string.format(
@@ -133,11 +137,11 @@ function done(summary, latency, requests)
     "\"s4xx\": %d, \"s5xx\": %d, \"other\": %d, \"wrapped\": %d, " ..
     "\"connect_errors\": %d, \"read_errors\": %d, \"write_errors\": %d, \"timeouts\": %d, " ..
     "\"p50_us\": %d, \"p90_us\": %d, \"p99_us\": %d, \"max_us\": %d, \"mean_us\": %.1f, " ..
-    "\"first_ms\": %.3f, \"last_ms\": %.3f}\n",
+    "\"first_ms\": %.3f, \"last_ms\": %.3f, \"last_ok_ms\": %.3f}\n",
     summary.requests, summary.duration, c.ok, c.s409, c.s4xx, c.s5xx, c.other, c.wrapped,
     e.connect, e.read, e.write, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    latency.mean, first or 0, last or 0))
+    latency.mean, first or 0, last or 0, last_ok or 0))
 end
 
 -- Helpers for the scripts ---------------------------------------------------------------

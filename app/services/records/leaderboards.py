@@ -57,14 +57,18 @@ def _increments(day: date, region: str | None, user_id: str, grams: int) -> list
 
 
 def count_after_commit(session: AsyncSession, kv: KV, settings: Settings, record: Record) -> None:
-    """Count a credited record once the unit of work commits; all records of one unit of work
-    go to Redis in one round trip."""
-    pending: list[Increment] | None = session.info.get(_PENDING)
+    """Count a credited record once the unit of work commits. The records of one unit of work
+    are summed per board and citizen first (a batch of one citizen's records is a handful of
+    increments, not eight per record), then go to Redis in one round trip."""
+    pending: dict[tuple[str, str], list[Any]] | None = session.info.get(_PENDING)
     if pending is None:
-        pending = session.info[_PENDING] = []
+        pending = session.info[_PENDING] = {}
 
         async def add() -> None:
-            increments = session.info.pop(_PENDING, [])
+            summed = session.info.pop(_PENDING, {})
+            increments = [
+                Increment(k, member, amount, ttl) for (k, member), (amount, ttl) in summed.items()
+            ]
             try:
                 await kv.zincrby_many(increments)
             except RedisError:
@@ -75,9 +79,13 @@ def count_after_commit(session: AsyncSession, kv: KV, settings: Settings, record
                 )
 
         after_commit(session, add)
-    pending += _increments(
+    for inc in _increments(
         date.fromisoformat(record.local_day), record.region, record.user_id, record.reduction_g
-    )
+    ):
+        if (found := pending.get((inc.key, inc.member))) is not None:
+            found[0] += inc.amount
+        else:
+            pending[(inc.key, inc.member)] = [inc.amount, inc.ttl_seconds]
 
 
 async def rebuild(session: AsyncSession, kv: KV, settings: Settings, *, actor: Actor) -> int:
