@@ -31,11 +31,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import new_id, utcnow
+from app.kit.bulk import insert_rows, update_rows
 from app.models import AccountSummary, LedgerEntry, LedgerTransaction, LotDraw, PointLot
 from app.models.ledger import AccountKind
 from app.services.ledger import proofs
@@ -255,19 +254,15 @@ async def post(
     if txn_rows:
         await _write(session, txn_rows, entry_rows, lot_rows, lots_after, draw_rows)
     changed = [
-        {"b_id": account_id, "balance": account.balance}
+        {"id": account_id, "balance": account.balance}
         for account_id, account in sorted(accounts.items())
         if before.get(account_id) != account.balance
     ]
-    if changed:
-        await session.execute(_UPDATE_BALANCE, changed)
+    await update_rows(session, ACCOUNTS, "id", changed)
     await _save_summaries(session, accounts, summaries)
     return posted
 
 
-_UPDATE_BALANCE = (
-    update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("b_id")).values(balance=bindparam("balance"))
-)
 _LOTS = table(PointLot)
 TXNS = table(LedgerTransaction).c
 # A transaction's columns as ``Posted`` holds them; with the decision hash, what its own hash
@@ -283,9 +278,6 @@ POSTED_COLUMNS = (
     TXNS.created_at,
 )
 HASHED_COLUMNS = (*POSTED_COLUMNS, TXNS.decision_hash)
-_UPDATE_REMAINING = (
-    update(_LOTS).where(_LOTS.c.id == bindparam("l_id")).values(remaining=bindparam("remaining"))
-)
 
 
 async def _write(
@@ -296,17 +288,16 @@ async def _write(
     lots_after: dict[str, int],
     draw_rows: list[dict[str, Any]],
 ) -> None:
-    await session.execute(insert(table(LedgerTransaction)), txn_rows)
-    await session.execute(insert(table(LedgerEntry)), entry_rows)
-    if lot_rows:
-        await session.execute(insert(_LOTS), lot_rows)
-    if lots_after:
-        await session.execute(
-            _UPDATE_REMAINING,
-            [{"l_id": lot_id, "remaining": left} for lot_id, left in sorted(lots_after.items())],
-        )
-    if draw_rows:
-        await session.execute(insert(table(LotDraw)), draw_rows)
+    await insert_rows(session, table(LedgerTransaction), txn_rows)
+    await insert_rows(session, table(LedgerEntry), entry_rows)
+    await insert_rows(session, _LOTS, lot_rows)
+    await update_rows(
+        session,
+        _LOTS,
+        "id",
+        [{"id": lot_id, "remaining": left} for lot_id, left in sorted(lots_after.items())],
+    )
+    await insert_rows(session, table(LotDraw), draw_rows)
 
 
 async def _save_summaries(
@@ -335,12 +326,10 @@ async def _save_summaries(
                 "lifetime_grams": summary.lifetime_grams,
             }
         )
-    await session.execute(_upsert_summaries(session), rows)
+    await insert_rows(session, table(AccountSummary), rows, _upsert_summaries)
 
 
-def _upsert_summaries(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table(AccountSummary))
+def _upsert_summaries(stmt: Any) -> Any:
     c = table(AccountSummary).c
     return stmt.on_conflict_do_update(
         index_elements=[c.user_id],

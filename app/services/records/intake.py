@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import after_commit, insert_ignore, new_id, utcnow
+from app.kit.bulk import insert_rows
 from app.kit.errors import (
     DomainError,
     InvalidState,
@@ -34,7 +35,7 @@ from app.rules import Context, Methodology, points_for, registry, resolve
 from app.schemas.records import RecordIn
 from app.services import ledger
 from app.services.communities import stats as organisation_stats
-from app.services.ledger.accounts import one_of
+from app.services.ledger.accounts import one_of, table
 from app.services.methodologies.facts import facts_for
 from app.services.methodologies.versions import parsed, version_in_force
 from app.services.records import leaderboards
@@ -160,7 +161,7 @@ class _Batch:
             {"user_id": u, "code": c, "day": d, "points": self.usage[(u, c, d)]}
             for u, c, d in sorted(self.changed)
         ]
-        await session.execute(_upsert_usage(session), rows)
+        await insert_rows(session, table(DailyUsage), rows, _upsert_usage)
 
 
 async def ingest(
@@ -231,7 +232,7 @@ async def ingest_many(
             record.transaction_id = txn_id
         await batch.save_usage(session)
         if new:
-            await session.execute(insert(Record), [_row(record) for record in new])
+            await insert_rows(session, table(Record), [_row(record) for record in new])
             await organisation_stats.count_credited(session, [record for record, _ in credits])
         for record in new:
             if kv is not None and record.status == RecordStatus.CREDITED and record.reduction_g > 0:

@@ -6,8 +6,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.models import DailyUsage, Record
@@ -38,9 +36,8 @@ def _capped(record: Record, wanted: int, cap: int | None, used: int) -> int:
 _USAGE = table(DailyUsage).c
 
 
-def _upsert_usage(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table(DailyUsage))
+def _upsert_usage(stmt: Any) -> Any:
+    """ON CONFLICT for a day's usage: the new total replaces the old one."""
     return stmt.on_conflict_do_update(
         index_elements=[_USAGE.user_id, _USAGE.code, _USAGE.day],
         set_={"points": stmt.excluded.points},
