@@ -14,11 +14,22 @@ The statement is built with SQLAlchemy and compiled once per process; the docume
 the driver as it is (``exec_driver_sql``, which engine events still see). Values are what the
 columns hold: aware UTC datetimes (RFC 3339 in the document), integers, text, and JSON
 columns as nested JSON. On SQLite (one writer, in-process) rows go as an executemany.
+
+Inside ``together(session)``, the session's bulk writes wait and go at the block's end as one
+statement: each one a data-modifying ``WITH`` part of it, so that a posting (its transaction,
+entries, lots, balances and summary) and the record it credits cost one round trip instead of
+seven. The parts of one statement see one snapshot, and PostgreSQL checks foreign keys at its
+end. A part therefore waits only while that is the same as running it then: a write to a
+table that is already waiting (other than a plain INSERT joining one, which adds new rows)
+sends what waits first, and reads that depend on waiting writes must ``flush`` first (the
+ledger's own reads do).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -55,10 +66,76 @@ def _compile(stmt: Any, dialect: Dialect) -> str:
     return str(stmt.compile(dialect=dialect))
 
 
-async def _run(session: AsyncSession, sql: str, rows: Sequence[dict[str, Any]]) -> None:
-    document = orjson.dumps(rows).decode()
+_WAITING = "bulk.waiting"  # session.info: the writes of the open ``together`` block
+
+
+@dataclass(frozen=True)
+class _Part:
+    table: str
+    plain_insert: bool
+    sql: str
+    document: str
+
+
+async def _run(
+    session: AsyncSession, sql: str, rows: Sequence[dict[str, Any]], table: str, plain: bool
+) -> None:
+    part = _Part(table, plain, sql, orjson.dumps(rows).decode())
+    waiting: list[_Part] | None = session.info.get(_WAITING)
+    if waiting is None:
+        await _send(session, [part])
+        return
+    if any(w.table == table and not (plain and not w.plain_insert) for w in waiting):
+        await flush(session)
+    waiting.append(part)
+
+
+@asynccontextmanager
+async def together(session: AsyncSession) -> AsyncIterator[None]:
+    """The bulk writes of the block in one statement at its end (PostgreSQL; elsewhere each
+    runs at once). A block inside another one adds to the outer one."""
+    if _WAITING in session.info or session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    session.info[_WAITING] = []
+    try:
+        yield
+        await flush(session)
+    finally:
+        session.info.pop(_WAITING, None)
+
+
+async def flush(session: AsyncSession) -> None:
+    """Send the writes waiting in the session's ``together`` block, if any."""
+    waiting: list[_Part] | None = session.info.get(_WAITING)
+    if waiting:
+        parts = list(waiting)
+        waiting.clear()
+        await _send(session, parts)
+
+
+async def _send(session: AsyncSession, parts: list[_Part]) -> None:
+    sql = parts[0].sql
+    if len(parts) > 1:
+        key = tuple(p.sql for p in parts)
+        if (combined := _COMBINED.get(key)) is None:
+            combined = _COMBINED[key] = _combine(key)
+        sql = combined
     connection = await session.connection()
-    await connection.exec_driver_sql(sql, (document,))
+    await connection.exec_driver_sql(sql, tuple(p.document for p in parts))
+
+
+def _combine(statements: tuple[str, ...]) -> str:
+    """One statement of several bulk writes, each with its one parameter ``$1`` renumbered."""
+    ctes = []
+    for n, sql in enumerate(statements, start=1):
+        if sql.count("$1") != 1 or "$2" in sql:
+            raise ValueError(f"a bulk write takes exactly one parameter: {sql}")
+        ctes.append(f"w{n} AS ({sql.replace('$1', f'${n}')})")
+    return "WITH " + ", ".join(ctes) + " SELECT 1"
+
+
+_COMBINED: dict[tuple[str, ...], str] = {}
 
 
 async def insert_rows(
@@ -81,7 +158,7 @@ async def insert_rows(
         given = _given(target)
         stmt = postgresql.insert(target).from_select(keys, select(*(given.c[k] for k in keys)))
         sql = _CACHE[cache_key] = _compile(upsert(stmt) if upsert else stmt, dialect)
-    await _run(session, sql, rows)
+    await _run(session, sql, rows, target.name, plain=upsert is None)
 
 
 async def update_rows(
@@ -110,4 +187,4 @@ async def update_rows(
             .values({k: given.c[k] for k in keys if k != key})
         )
         sql = _CACHE[cache_key] = _compile(stmt, dialect)
-    await _run(session, sql, rows)
+    await _run(session, sql, rows, target.name, plain=False)

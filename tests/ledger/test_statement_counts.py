@@ -94,6 +94,22 @@ async def test_a_single_credited_record_costs_a_fixed_number_of_statements(app, 
     # daily usage; the transaction, its entries, its lot, the balances, the summary; daily
     # usage; the record; the citizen's membership periods (organisation statistics; nothing
     # more for a citizen in no organisation). (The citizen's row, read for the whole group,
-    # counts as authentication's.)
-    assert len(seen.work) == 11, "\n".join(seen.work)
+    # counts as authentication's.) On PostgreSQL the seven writes are one statement.
+    writes = [s for s in seen.work if not s.startswith("SELECT")]
+    if app.state.engine.dialect.name == "postgresql":
+        assert len(seen.work) == 5, "\n".join(seen.work)
+        [combined] = writes
+        for table in (
+            "ledger_transactions",
+            "ledger_entries",
+            "point_lots",
+            "accounts",
+            "account_summaries",
+            "daily_usage",
+            "records",
+        ):
+            assert re.search(rf"\b(INSERT INTO|UPDATE) {table}\b", combined), table
+    else:
+        assert len(seen.work) == 11, "\n".join(seen.work)
+        assert len(writes) == 7, "\n".join(writes)
     assert seen.commits == 1

@@ -33,7 +33,8 @@ class Commits:
         self._writing: set[int] = set()
 
     def executed(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO RECORDS"):
+        # Alone, or one part of a combined write (``WITH w1 AS (INSERT …), …``).
+        if "INSERT INTO RECORDS " in statement.upper():
             self._writing.add(id(conn))
 
     def committed(self, conn: Any) -> None:

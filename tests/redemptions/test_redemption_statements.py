@@ -32,8 +32,10 @@ async def test_redeem_and_verify_cost_a_fixed_number_of_statements(app, client):
     assert r.status_code == 201, r.text
     # Read (no lock); lock the citizen; the same read under the lock; the hold (the lots,
     # the transaction, its entries, the lots drawn, the draws, the balances, the summary,
-    # the hold row; its ref is new, so not looked up); the redemption; the stock, last.
-    assert len(seen.work) == 13, _show(seen.work)
+    # the hold row; its ref is new, so not looked up); the redemption; the stock, last. On
+    # PostgreSQL the posting's six writes are one statement.
+    postgres = app.state.engine.dialect.name == "postgresql"
+    assert len(seen.work) == (8 if postgres else 13), _show(seen.work)
     assert seen.work[-1].startswith("UPDATE incentives SET stock"), _show(seen.work)
     assert seen.commits == 1
 
@@ -61,6 +63,7 @@ async def test_redeem_and_verify_cost_a_fixed_number_of_statements(app, client):
     assert till.status_code == 200 and till.json()["status"] == "fulfilled", till.text
     # The merchant is active (the route's check); the code; the citizen's and the merchant's
     # accounts locked together; the code flipped; the hold flipped, its settlement (the
-    # transaction, its entries, the balances, the summary) and its final transaction.
-    assert len(seen.work) == 10, _show(seen.work)
+    # transaction, its entries, the balances, the summary) and its final transaction; on
+    # PostgreSQL each posting's writes are one statement.
+    assert len(seen.work) == (7 if postgres else 10), _show(seen.work)
     assert seen.commits == 1

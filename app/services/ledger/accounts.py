@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
 
 from app.db import insert_ignore, utcnow
+from app.kit import bulk
 from app.models import Account
 
 PLATFORM_SHARDS = 256
@@ -159,6 +160,7 @@ async def lock(session: AsyncSession, account_ids: Iterable[str]) -> dict[str, L
     wanted = sorted(set(account_ids))
     missing = [account_id for account_id in wanted if account_id not in held]
     if missing:
+        await bulk.flush(session)  # balances read here must include writes still waiting
         rows = (await session.execute(_select_for_update(session), {"ids": missing})).all()
         held.update((r.id, Locked(r.id, r.kind, int(r.balance))) for r in rows)
         absent = [account_id for account_id in missing if account_id not in held]

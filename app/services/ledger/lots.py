@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit import bulk
 from app.models import LedgerTransaction, LotDraw, PointLot
 from app.models.ledger import TransactionKind
 from app.services.ledger.accounts import (
@@ -47,6 +48,7 @@ async def open_lots(
     session: AsyncSession, user_id: str, now: datetime, *, include_expired: bool = False
 ) -> list[OpenLot]:
     """The citizen's lots with points left, soonest-expiring first (partial index)."""
+    await bulk.flush(session)  # lots written in this unit of work and still waiting count
     query = _OPEN if include_expired else _OPEN.where(LOTS.expires_at > bindparam("now"))
     rows = await session.execute(query, {"user_id": user_id, "now": now})
     return [OpenLot(r.id, int(r.amount), int(r.remaining)) for r in rows]

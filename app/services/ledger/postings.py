@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import new_id, utcnow
-from app.kit.bulk import insert_rows, update_rows
+from app.kit.bulk import insert_rows, together, update_rows
 from app.models import AccountSummary, LedgerEntry, LedgerTransaction, LotDraw, PointLot
 from app.models.ledger import AccountKind
 from app.services.ledger import proofs
@@ -251,15 +251,16 @@ async def post(
         for account_id, balance in before.items():
             accounts[account_id].balance = balance
         raise
-    if txn_rows:
-        await _write(session, txn_rows, entry_rows, lot_rows, lots_after, draw_rows)
     changed = [
         {"id": account_id, "balance": account.balance}
         for account_id, account in sorted(accounts.items())
         if before.get(account_id) != account.balance
     ]
-    await update_rows(session, ACCOUNTS, "id", changed)
-    await _save_summaries(session, accounts, summaries)
+    async with together(session):  # one statement on PostgreSQL
+        if txn_rows:
+            await _write(session, txn_rows, entry_rows, lot_rows, lots_after, draw_rows)
+        await update_rows(session, ACCOUNTS, "id", changed)
+        await _save_summaries(session, accounts, summaries)
     return posted
 
 

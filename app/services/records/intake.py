@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import after_commit, insert_ignore, new_id, utcnow
-from app.kit.bulk import insert_rows
+from app.kit.bulk import insert_rows, together
 from app.kit.errors import (
     DomainError,
     InvalidState,
@@ -227,12 +227,14 @@ async def ingest_many(
                 )
             except DomainError as exc:
                 out[it.index] = exc
-        txn_ids = await ledger.credit_many(session, [c for _, c in credits], issuance)
-        for (record, _), txn_id in zip(credits, txn_ids, strict=True):
-            record.transaction_id = txn_id
-        await batch.save_usage(session)
-        if new:
+        # The postings, the days' usage and the records: one statement on PostgreSQL.
+        async with together(session):
+            txn_ids = await ledger.credit_many(session, [c for _, c in credits], issuance)
+            for (record, _), txn_id in zip(credits, txn_ids, strict=True):
+                record.transaction_id = txn_id
+            await batch.save_usage(session)
             await insert_rows(session, table(Record), [_row(record) for record in new])
+        if new:
             await organisation_stats.count_credited(session, [record for record, _ in credits])
         for record in new:
             if kv is not None and record.status == RecordStatus.CREDITED and record.reduction_g > 0:
