@@ -7,13 +7,17 @@ stored here as positive reductions). The conversion to grams per kilogram is exa
 in the breakdown: 1 t CO2e per short ton = 1 000 000 g / 907.18474 kg ≈ 1 102.3113 g per kg.
 
 Verification status, stated plainly: none of the six default factors has been read in EPA's
-own WARM v15 documents. The primary documents are named per material below (``CITATIONS``);
-the values are those that independent secondary material attributes to WARM v15, and the
-textile value is not a textile factor at all (WARM v15 has no textile material; Carpet is a
-stand-in). Every breakdown says so (``factor_checked_against_source`` is false) until an
-administrator has checked a factor in the primary document and published a version that
-says it was checked. Administrators replace values through methodology versions; the code
-only fixes the formula and the conversion.
+own WARM v15 documents. Of the Containers, Packaging, and Non-Durable Good Materials Chapters
+(November 2020) only the title page, the table of contents and the opening of the Glass
+chapter have been read, in a copy (https://www.scribd.com/document/647802953/); the chapter
+numbers and first pages in ``CITATIONS`` come from that table of contents. No exhibit page has
+been read, of that document or of the Electronics and Carpet chapters: the values are those
+that independent secondary material attributes to WARM v15, and the textile value is not a
+textile factor at all (WARM v15 has no textile material; Carpet is a stand-in). Every
+breakdown says so (``factor_checked_against_source`` is false) until an administrator has
+checked a factor in the primary document and published a version that says it was checked.
+Administrators replace values through methodology versions; the code only fixes the formula
+and the conversion.
 """
 
 from __future__ import annotations
@@ -39,23 +43,24 @@ _PACKAGING = (
 _OTHER = "US EPA, WARM v15 documentation, November 2020, the chapter on "
 
 # Where each default is published and which WARM material stands for ours.
-# Exhibits named here are where secondary material places the values; none was read here.
+# Chapter numbers and first pages are those of the packaging document's table of contents;
+# the exhibits named are where secondary material places the values; no exhibit was read.
 CITATIONS: dict[str, dict[str, Any]] = {
     "paper": {
         "warm_material": "Mixed Paper (general)",
-        "document": _PACKAGING + ", chapter 3 (Paper Products), Exhibit 3-7",
+        "document": _PACKAGING + ", chapter 3 (Paper Products, from p. 3-1), Exhibit 3-7",
     },
     "plastic": {
         "warm_material": "Mixed Plastics",
-        "document": _PACKAGING + ", chapter 5 (Plastics), Exhibit 5-3",
+        "document": _PACKAGING + ", chapter 5 (Plastics, from p. 5-1), Exhibit 5-3",
     },
     "metal": {
         "warm_material": "Mixed Metals",
-        "document": _PACKAGING + ", chapter 2 (Metals); exhibit not located",
+        "document": _PACKAGING + ", chapter 2 (Metals, from p. 2-1); exhibit not located",
     },
     "glass": {
         "warm_material": "Glass",
-        "document": _PACKAGING + ", chapter 1 (Glass); exhibit not located",
+        "document": _PACKAGING + ", chapter 1 (Glass, from p. 1-1); exhibit not located",
     },
     "textile": {
         "warm_material": "Carpet (a stand-in: WARM v15 has no textile or clothing material)",

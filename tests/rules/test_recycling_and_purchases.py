@@ -50,6 +50,23 @@ def test_recycling_breakdown_names_the_source_and_says_the_defaults_are_not_yet_
     assert recycle("paper", 1, params=checked).breakdown["factor_checked_against_source"] is True
 
 
+@pytest.mark.parametrize(
+    ("material", "chapter"),
+    [
+        ("glass", "chapter 1 (Glass, from p. 1-1)"),
+        ("metal", "chapter 2 (Metals, from p. 2-1)"),
+        ("paper", "chapter 3 (Paper Products, from p. 3-1)"),
+        ("plastic", "chapter 5 (Plastics, from p. 5-1)"),
+    ],
+)
+def test_recycling_breakdown_names_the_chapter_and_its_first_page_in_the_packaging_document(
+    material, chapter
+):
+    document = recycle(material, 1).breakdown["source_document"]
+    assert "Non-Durable Good Materials Chapters, November 2020" in document
+    assert chapter in document
+
+
 def test_recycling_breakdown_shows_the_factor_and_its_conversion_to_grams_per_kg():
     r = recycle("paper", "10")
     assert r.breakdown["factor_t_co2e_per_short_ton"] == "3.55"
