@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.cli import tanhui
 from tests.conftest import TEST_HASH_COST, TEST_SECRET
 from tests.helpers import PASSWORD
 
@@ -46,15 +47,11 @@ def base_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 def cli(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return out.stdout
+    """``tanhui *args`` for a server's database, in this process; its stdout."""
+    done = tanhui(env, *args)
+    if done.returncode != 0:
+        raise RuntimeError(f"tanhui {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout
 
 
 def create_user(
