@@ -90,7 +90,7 @@ TEST_HASH_COST = {
 def _share_route_analysis() -> None:
     """Analyse each endpoint's signature once per test process, not once per application.
 
-    Every test builds its own application, and FastAPI (0.13x and later) analyses a route's
+    Every test builds its own application, and FastAPI analyses a route's
     dependencies, body and response model for each application anew, the first time a
     request meets the route's router: 13.7 s of the 30.8 s of CPU that ``tests/communities``
     and ``tests/admin`` took in one process went there.
