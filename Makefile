@@ -10,6 +10,10 @@ PORT ?= 8000
 TEST_WORKERS ?= 4
 PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Some images set PYTHONDONTWRITEBYTECODE; then every test process (and every server or
+# command a test starts) compiles the project and rewrites the test modules' asserts again:
+# several seconds per xdist worker. The caches go to git-ignored __pycache__ folders.
+unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
 .PHONY: help install tools browser lint-openapi openapi client-ts run test test-serial test-sqlite test-floors lint format typecheck migrate bench chaos clean

@@ -39,11 +39,9 @@ from tests.console.seed import Seed, _ok, _record, _token, seed
 from tests.helpers import PASSWORD
 from tests.production.server import base_env, serve
 
-# One browser and one server per backend, on one xdist worker: the worker that runs the
-# multi-worker server tests too. Starting those servers beside Chromium and this module's
-# servers on a 2-core machine starved their start-up past its deadline; one after the other
-# they fit.
-pytestmark = pytest.mark.xdist_group("workers")
+# One server per backend, each backend's tests on one xdist worker (the ``server`` fixture's
+# parameters carry the group), so the two backends' halves run beside each other, each with
+# its own browser.
 
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 UUID = r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
@@ -108,7 +106,13 @@ def _pg_database() -> Iterator[str]:
         off_loop(asyncio.run, run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(backend, marks=pytest.mark.xdist_group(f"browser-{backend}"))
+        for backend in ("sqlite", "postgres")
+    ],
+)
 def server(request, tmp_path_factory, browser) -> Iterator[tuple[str, Seed, str]]:
     """A served, seeded platform: (base url, seed, backend name)."""
     if request.param == "sqlite":

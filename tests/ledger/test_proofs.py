@@ -18,6 +18,7 @@ from app.db import session_scope
 from app.models import LedgerCheckpoint, LedgerTransaction
 from app.services.ledger import checkpoints, proofs
 from app.services.ledger.verification import Bad, audit, trusted_checkpoints, verify
+from tests.cli import tanhui_async
 from tests.conftest import TEST_HASH_COST, TEST_SECRET, TEST_TIMEZONE
 from tests.helpers import citizen, user_with_role
 from tests.records.helpers import ago, post
@@ -69,18 +70,14 @@ def _cli_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=_cli_env(database_url),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+async def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``tanhui *args`` on the test's database, in this process (see ``tests/cli.py``)."""
+    return await tanhui_async(_cli_env(database_url), *args)
 
 
-async def cli_at_once(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``cli``, awaitable: independent commands run at the same time."""
+async def process(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``tanhui *args`` as a real process: the entry point, the environment and the exit code
+    as a shell sees them."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -307,11 +304,9 @@ async def test_tampering_behind_the_services_back_is_caught(
     before = await export(auditor)
     (tmp_path / "before.jsonl").write_text("".join(before))
     assert (await live_audit(app))["ok"]
-    # The command line on the live database and on the export, both at once.
-    ok, verified = await asyncio.gather(
-        cli_at_once(database_url, "audit"),
-        cli_at_once(database_url, "verify-export", str(tmp_path / "before.jsonl")),
-    )
+    # The command line on the live database and on the export.
+    ok = await cli(database_url, "audit")
+    verified = await cli(database_url, "verify-export", str(tmp_path / "before.jsonl"))
     assert ok.returncode == 0, ok.stderr
     assert verified.returncode == 0, verified.stderr
     assert "OK, 5 transactions, 2 checkpoints" in verified.stdout
@@ -326,12 +321,35 @@ async def test_tampering_behind_the_services_back_is_caught(
     with pytest.raises(Bad) as bad:
         verify(after)
     assert bad.value.where.startswith("line ")
-    caught, refused = await asyncio.gather(
-        cli_at_once(database_url, "audit"),
-        cli_at_once(database_url, "verify-export", str(tmp_path / "after.jsonl")),
-    )
+    caught = await cli(database_url, "audit")
+    refused = await cli(database_url, "verify-export", str(tmp_path / "after.jsonl"))
     assert caught.returncode != 0 and expected in caught.stderr, (caught.stdout, caught.stderr)
     assert refused.returncode != 0 and "after.jsonl: line " in refused.stderr, refused.stderr
+
+
+@pytest.mark.ledger_tampered
+async def test_the_commands_answer_a_shell_through_their_exit_code(
+    app, client, backend, database_url, tmp_path: Path
+):
+    """The same commands as real processes, all at once: exit 0 and the summary on stdout for
+    a good export, exit 1 and the reason on stderr for a tampered database and export."""
+    rider = await citizen(client)
+    await credited_rides(rider, 3)
+    await cut(app)
+    auditor = await user_with_role(app, client, "auditor")
+    (tmp_path / "before.jsonl").write_text("".join(await export(auditor)))
+    how, expected = TAMPERINGS["edit_entry"]
+    await behind_the_back(app, backend, *await _statements(app, how, 2, backend))
+    (tmp_path / "after.jsonl").write_text("".join(await export(auditor)))
+    caught, verified, refused = await asyncio.gather(
+        process(database_url, "audit"),
+        process(database_url, "verify-export", str(tmp_path / "before.jsonl")),
+        process(database_url, "verify-export", str(tmp_path / "after.jsonl")),
+    )
+    assert caught.returncode == 1 and expected in caught.stderr, (caught.stdout, caught.stderr)
+    assert verified.returncode == 0, verified.stderr
+    assert "OK, 3 transactions, 1 checkpoints" in verified.stdout
+    assert refused.returncode == 1 and "after.jsonl: line " in refused.stderr, refused.stderr
 
 
 @pytest.mark.ledger_tampered

@@ -38,22 +38,22 @@ async def test_unsealed_transactions_are_sealed_once_and_tampering_is_still_caug
     auditor = await user_with_role(app, client, "auditor")
     assert verify(await export(auditor))["unsealed"] == n
 
-    done = cli(database_url, "seal-ledger", "--json")
+    done = await cli(database_url, "seal-ledger", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"sealed": n, "unsealed": 0}
     sealed = await hashes(app)
     assert None not in sealed.values()
-    again = cli(database_url, "seal-ledger", "--json")  # idempotent
+    again = await cli(database_url, "seal-ledger", "--json")  # idempotent
     assert json.loads(again.stdout) == {"sealed": 0, "unsealed": 0}, again.stderr
     assert await hashes(app) == sealed
 
-    assert cli(database_url, "checkpoint").returncode == 0
+    assert (await cli(database_url, "checkpoint")).returncode == 0
     assert (await live_audit(app))["ok"]
     lines = await export(auditor)
     report = verify(lines)
     assert (report["unsealed"], report["transactions"], report["checkpoints"]) == (0, n, 1)
     (tmp_path / "sealed.jsonl").write_text("".join(lines))
-    ok = cli(database_url, "verify-export", str(tmp_path / "sealed.jsonl"))
+    ok = await cli(database_url, "verify-export", str(tmp_path / "sealed.jsonl"))
     assert ok.returncode == 0 and "0 posted before sealing" in ok.stdout, ok.stderr
 
     if backend.name == "postgres":  # the trigger lets a NULL hash be set, nothing else

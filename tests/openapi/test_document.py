@@ -16,14 +16,16 @@ from app.kit.errors import REASON_DESCRIPTIONS, ProblemReason
 from app.kit.problems import PROBLEM_JSON, problem_codes
 from app.main import create_app
 from app.services.rewards.incentives import INACTIVE
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_HASH_COST, TEST_SECRET
 
 APP = Path(__file__).resolve().parents[2] / "app"
 
 
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
-    settings = Settings(env="test", jwt_secret=TEST_SECRET, database_url="sqlite+aiosqlite://")
+    settings = Settings(  # type: ignore[call-arg]
+        env="test", jwt_secret=TEST_SECRET, database_url="sqlite+aiosqlite://", **TEST_HASH_COST
+    )
     return create_app(settings).openapi()
 
 

@@ -22,7 +22,7 @@ import pytest
 from app.config import Settings
 from app.main import create_app
 from app.migrate import upgrade
-from tests.conftest import IN_CI, TEST_SECRET
+from tests.conftest import IN_CI, TEST_HASH_COST, TEST_SECRET
 from tests.helpers import PASSWORD
 from tests.production.server import base_env, serve
 
@@ -33,7 +33,9 @@ pytestmark = pytest.mark.xdist_group("tools")
 
 
 def write_document(path: Path) -> Path:
-    settings = Settings(env="test", jwt_secret=TEST_SECRET, database_url="sqlite+aiosqlite://")
+    settings = Settings(  # type: ignore[call-arg]
+        env="test", jwt_secret=TEST_SECRET, database_url="sqlite+aiosqlite://", **TEST_HASH_COST
+    )
     path.write_text(json.dumps(create_app(settings).openapi(), ensure_ascii=False))
     return path
 

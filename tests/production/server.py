@@ -15,8 +15,15 @@ from pathlib import Path
 
 import httpx
 
+from tests.cli import tanhui
 from tests.conftest import TEST_HASH_COST, TEST_SECRET
 from tests.helpers import PASSWORD
+
+# One client for the calls below: each ``httpx.get``/``httpx.post`` builds a client, and with it
+# a TLS context that parses the CA bundle (about 30 ms of CPU), even for plain http; the
+# start-up poll and the fuzz test's sign-ins made hundreds of them. No connection is kept
+# open, so none outlives the server it went to.
+_http = httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
 
 
 def free_port() -> int:
@@ -46,15 +53,11 @@ def base_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 def cli(env: dict[str, str], *args: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "app.cli", *args],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return out.stdout
+    """``tanhui *args`` for a server's database, in this process; its stdout."""
+    done = tanhui(env, *args)
+    if done.returncode != 0:
+        raise RuntimeError(f"tanhui {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return done.stdout
 
 
 def create_user(
@@ -68,7 +71,7 @@ def create_user(
 
 
 def token(base_url: str, email: str, password: str = PASSWORD) -> str:
-    r = httpx.post(f"{base_url}/v1/auth/token", data={"username": email, "password": password})
+    r = _http.post(f"{base_url}/v1/auth/token", data={"username": email, "password": password})
     r.raise_for_status()
     return str(r.json()["access_token"])
 
@@ -104,7 +107,7 @@ def _start(env: dict[str, str], workers: int, log_path: str) -> tuple[str, subpr
                     break
                 raise RuntimeError("server did not start:\n" + output)
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                if _http.get(f"{url}/readyz", timeout=2).status_code == 200:
                     return url, proc
             if time.monotonic() > deadline:
                 _stop(proc)

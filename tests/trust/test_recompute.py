@@ -84,7 +84,7 @@ async def test_a_record_changed_behind_the_back_is_reported(app, client, databas
     assert m["stored"]["reduction_g"] == changed.reduction_g
     assert m["recomputed"]["reduction_g"] == changed.reduction_g - 1000
 
-    done = cli(database_url, "audit", "recompute")
+    done = await cli(database_url, "audit", "recompute")
     assert done.returncode != 0 and "1 records differ" in done.stderr, done.stderr
     assert "recomputing" in done.stderr  # the progress bar
     assert changed.id in done.stdout
