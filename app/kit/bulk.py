@@ -62,8 +62,11 @@ def _given(target: Table) -> Any:
     )
 
 
-def _compile(stmt: Any, dialect: Dialect) -> str:
-    return str(stmt.compile(dialect=dialect))
+def _statement(key: tuple[Any, ...], dialect: Dialect, build: Callable[[], Any]) -> str:
+    """The statement's text, built and compiled the first time ``key`` is asked for."""
+    if (sql := _CACHE.get(key)) is None:
+        sql = _CACHE[key] = str(build().compile(dialect=dialect))
+    return sql
 
 
 _WAITING = "bulk.waiting"  # session.info: the writes of the open ``together`` block
@@ -153,11 +156,13 @@ async def insert_rows(
         plain: Insert = sqlite.insert(target)
         await session.execute(upsert(plain) if upsert else plain, list(rows))
         return
-    cache_key = ("insert", target.name, keys, upsert)
-    if (sql := _CACHE.get(cache_key)) is None:
+
+    def build() -> Any:
         given = _given(target)
         stmt = postgresql.insert(target).from_select(keys, select(*(given.c[k] for k in keys)))
-        sql = _CACHE[cache_key] = _compile(upsert(stmt) if upsert else stmt, dialect)
+        return upsert(stmt) if upsert else stmt
+
+    sql = _statement(("insert", target.name, keys, upsert), dialect, build)
     await _run(session, sql, rows, target.name, plain=upsert is None)
 
 
@@ -178,13 +183,14 @@ async def update_rows(
         )
         await session.execute(each, [{names[k]: row[k] for k in keys} for row in rows])
         return
-    cache_key = ("update", target.name, keys, key)
-    if (sql := _CACHE.get(cache_key)) is None:
+
+    def build() -> Any:
         given = _given(target)
-        stmt = (
+        return (
             update(target)
             .where(target.c[key] == given.c[key])
             .values({k: given.c[k] for k in keys if k != key})
         )
-        sql = _CACHE[cache_key] = _compile(stmt, dialect)
+
+    sql = _statement(("update", target.name, keys, key), dialect, build)
     await _run(session, sql, rows, target.name, plain=False)
