@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.db import after_commit, insert_ignore, new_id, utcnow
+from app.db import after_commit, insert_ignore, new_id, transient, utcnow
 from app.kit.bulk import insert_rows, together
 from app.kit.errors import (
     DomainError,
@@ -278,7 +278,8 @@ async def _decide(
     if not reasons and span[0] is not None and batch.overlaps(user.id, span[0], occurred_at):
         reasons.append(Reason.OVERLAPPING_ACTIVITY)
 
-    record = Record(
+    record = transient(
+        Record,
         id=new_id(),
         user_id=user.id,
         client_event_id=record_in.client_event_id,
