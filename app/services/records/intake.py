@@ -12,6 +12,7 @@ records at once.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -239,7 +240,7 @@ async def ingest_many(
         for record in new:
             if kv is not None and record.status == RecordStatus.CREDITED and record.reduction_g > 0:
                 leaderboards.count_after_commit(session, kv, settings, record)
-            _count(session, record)
+        _count(session, new)
     return [o for o in out if o is not None]
 
 
@@ -374,19 +375,32 @@ async def apply_credit(
         leaderboards.count_after_commit(session, kv, settings, record)
     await session.flush()
     await organisation_stats.count_credited(session, [record])
-    _count(session, record)
+    _count(session, [record])
 
 
-def _count(session: AsyncSession, record: Record) -> None:
-    code, status, reasons = record.type, record.status, list(record.reasons)
-    points, grams = record.points, record.reduction_g
+def _count(session: AsyncSession, records: Sequence[Record]) -> None:
+    """The unit's records in the metrics once it commits, one increment per label set."""
+    if not records:
+        return
+    decided: Counter[tuple[str, str]] = Counter()
+    reasons: Counter[str] = Counter()
+    points: Counter[str] = Counter()
+    grams: Counter[str] = Counter()
+    for record in records:
+        decided[(record.type, record.status)] += 1
+        reasons.update(record.reasons)
+        if record.status == RecordStatus.CREDITED:
+            points[record.type] += record.points
+            grams[record.type] += record.reduction_g
 
     async def inc() -> None:
-        RECORDS.labels(code, status).inc()
-        for reason in reasons:
-            REJECTION_REASONS.labels(reason).inc()
-        if status == RecordStatus.CREDITED:
-            POINTS_CREDITED.labels(code).inc(points)
-            REDUCTION_G.labels(code).inc(grams)
+        for (code, status), n in decided.items():
+            RECORDS.labels(code, status).inc(n)
+        for reason, n in reasons.items():
+            REJECTION_REASONS.labels(reason).inc(n)
+        for code, n in points.items():
+            POINTS_CREDITED.labels(code).inc(n)
+        for code, n in grams.items():
+            REDUCTION_G.labels(code).inc(n)
 
     after_commit(session, inc)

@@ -5,8 +5,8 @@ and rebuilt from credited records at any time."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -45,11 +45,15 @@ def key(period: str, day: date, region: str | None) -> str:
     return f"{PREFIX}{period}:{bucket(period, day)}:{region or 'all'}"
 
 
-def _keys(day: date, region: str | None) -> Iterable[tuple[str, int | None]]:
-    for period in PERIODS:
-        ttl = _TTL_DAYS.get(period)
-        for reg in {None, region}:
-            yield key(period, day, reg), ttl * 86400 if ttl else None
+@lru_cache(maxsize=4096)
+def _keys(day: date, region: str | None) -> tuple[tuple[str, int | None], ...]:
+    """The boards a record of that day and region counts on, with their lifetimes (the same
+    few days and regions recur in every unit of work: remembered)."""
+    return tuple(
+        (key(period, day, reg), _TTL_DAYS[period] * 86400 if period in _TTL_DAYS else None)
+        for period in PERIODS
+        for reg in {None, region}
+    )
 
 
 def _increments(day: date, region: str | None, user_id: str, grams: int) -> list[Increment]:
