@@ -329,3 +329,38 @@ async def test_client_event_ids_are_per_user(client):
     a = await post(alice, "walking", {"steps": 1000}, cid=cid)
     b = await post(bob, "walking", {"steps": 2000}, cid=cid)
     assert (a.status_code, b.status_code) == (201, 201) and a.json()["id"] != b.json()["id"]
+
+
+async def test_a_batch_counts_each_record_once_in_the_metrics(client):
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    c = await citizen(client)
+    before = {
+        "credited": sample("tanhui_records_total", methodology="walking", status="credited"),
+        "rejected": sample("tanhui_records_total", methodology="walking", status="rejected"),
+        "late": sample("tanhui_record_reasons_total", reason="too_late"),
+        "points": sample("tanhui_points_credited_total", methodology="walking"),
+    }
+    body = {
+        "events": [event("walking", {"steps": 1000}, at=ago(hours=1 + i)) for i in range(3)]
+        + [event("walking", {"steps": 1000}, at=ago(days=30))]
+    }
+    r = await c.post("/v1/events/batch", json=body)
+    assert r.status_code == 200, r.text
+    statuses = [item["status"] for item in r.json()["results"]]
+    assert statuses == ["credited", "credited", "credited", "rejected"], r.text
+    points = sum(item["points"] for item in r.json()["results"])
+    assert points > 0
+    after = {
+        "credited": sample("tanhui_records_total", methodology="walking", status="credited"),
+        "rejected": sample("tanhui_records_total", methodology="walking", status="rejected"),
+        "late": sample("tanhui_record_reasons_total", reason="too_late"),
+        "points": sample("tanhui_points_credited_total", methodology="walking"),
+    }
+    assert after["credited"] - before["credited"] == 3
+    assert after["rejected"] - before["rejected"] == 1
+    assert after["late"] - before["late"] == 1
+    assert after["points"] - before["points"] == points
