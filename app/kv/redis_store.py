@@ -1,21 +1,18 @@
-"""Shared fast state: Redis when configured, an in-process stand-in otherwise.
-
-The stand-in is correct for one process only (the embedded default). Everything kept here
-is either rebuildable from the database (leaderboards) or short-lived (nonces, rate-limit
-windows, revoked token ids until they expire).
-"""
+"""The Redis store: each operation one round trip (a pipeline or a Lua script), over a
+bounded pool whose exhaustion is ``KVBusy``, not an outage."""
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from app.kv.base import AuthKeys, Increment, KVBusy
 
 # Sliding-window rate limit: one sorted set per key, members are request timestamps.
 _RATE_LUA = """
@@ -68,7 +65,6 @@ local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 return {2, tostring(tonumber(oldest[2]) + window - now)}
 """
 
-AUTH_OK, AUTH_REVOKED, AUTH_RATE_LIMITED, AUTH_UNLOADED = 0, 1, 2, -1
 
 # A sold-out marker: a set whose members are the citizens with any redemption of the incentive
 # (plus '', so that the set exists with none), and a generation counter bumped whenever units
@@ -106,13 +102,6 @@ return 1
 """
 
 
-class KVBusy(Exception):
-    """Every pooled connection to the store stayed in use for the whole wait: the worker is
-    overloaded, the store is not down. Not a ``RedisError``, so no caller takes it for an
-    outage (and falls back to the database, adding load where there is too much): it answers
-    503 with ``Retry-After`` instead."""
-
-
 class _WaitingPool(BlockingConnectionPool):
     """A bounded pool whose wait for a free connection ends in ``KVBusy``, not in redis-py's
     ``ConnectionError``: only a failure to reach the store counts as an outage."""
@@ -126,64 +115,6 @@ class _WaitingPool(BlockingConnectionPool):
             if isinstance(exc.__cause__, asyncio.TimeoutError):
                 raise KVBusy("no pooled connection to the store came free in time") from exc
             raise
-
-
-class AuthKeys(NamedTuple):
-    """The keys one authentication reads: ``marker`` exists once the standing is loaded."""
-
-    marker: str
-    revoked: str
-    valid_after: str
-    rate: str
-
-
-class Increment(NamedTuple):
-    key: str
-    member: str
-    amount: float
-    ttl_seconds: int | None = None
-
-
-class KV(Protocol):
-    async def ping(self) -> bool: ...
-    async def set_once(self, key: str, ttl_seconds: int) -> bool:
-        """Set ``key`` if absent; True when this call set it (nonce and replay checks)."""
-
-    async def exists(self, key: str) -> bool: ...
-    async def zincrby_many(self, increments: Sequence[Increment]) -> None:
-        """Add to members' scores in sorted sets (one round trip), refreshing key lifetimes."""
-
-    async def ztop(self, key: str, n: int) -> list[tuple[str, float]]: ...
-    async def zrank_score(self, key: str, member: str) -> tuple[int, float] | None:
-        """(members with a strictly higher score, the member's score): equal scores share a
-        rank (1, 2, 2, 4) whatever order the set keeps them in."""
-
-    async def delete_prefix(self, prefix: str) -> None: ...
-    async def hit(self, key: str, limit: int, window_seconds: float) -> tuple[bool, float]:
-        """Count one request; (allowed, seconds until the next one would be allowed)."""
-
-    async def set_value(self, key: str, value: str, ttl_seconds: int) -> None: ...
-    async def delete(self, key: str) -> None: ...
-    async def authorize(
-        self, keys: AuthKeys, issued_at: float, limit: int, window_seconds: float
-    ) -> tuple[int, float]:
-        """One round trip: (``AUTH_*`` code, seconds to wait when rate limited)."""
-
-    async def load_standing(self, marker: str, values: Sequence[tuple[str, str, int]]) -> None:
-        """Write (key, value, ttl) triples, then the marker that says they are loaded."""
-
-    async def sold_out_check(self, keys: tuple[str, str], member: str) -> tuple[bool, str]:
-        """(refuse from the marker, the generation to mark with); ``keys``: marker, gen."""
-
-    async def sold_out_mark(
-        self, keys: tuple[str, str], generation: str, members: Sequence[str], ttl_seconds: float
-    ) -> bool:
-        """Write the marker with these members if the generation is unchanged."""
-
-    async def sold_out_clear(self, keys: tuple[str, str]) -> None:
-        """Bump the generation and drop the marker."""
-
-    async def close(self) -> None: ...
 
 
 class RedisKV:
@@ -316,142 +247,3 @@ class RedisKV:
 
     async def close(self) -> None:
         await self.redis.aclose()
-
-
-class MemoryKV:
-    """Starts empty, like a restarted Redis: the auth standing is loaded on first use."""
-
-    def __init__(self) -> None:
-        self._keys: dict[str, float] = {}
-        self._values: dict[str, str] = {}
-        self._marker_set = False
-        self._zsets: dict[str, dict[str, float]] = {}
-        self._windows: dict[str, list[float]] = {}
-        self._marks: dict[str, tuple[float, frozenset[str]]] = {}
-        self._generations: dict[str, int] = {}
-        self._lock = asyncio.Lock()
-
-    async def ping(self) -> bool:
-        return True
-
-    def _alive(self, key: str) -> bool:
-        exp = self._keys.get(key)
-        if exp is None:
-            return False
-        if exp < time.monotonic():
-            del self._keys[key]
-            self._values.pop(key, None)
-            return False
-        return True
-
-    async def set_once(self, key: str, ttl_seconds: int) -> bool:
-        if self._alive(key):
-            return False
-        self._keys[key] = time.monotonic() + ttl_seconds
-        if len(self._keys) > 100_000:
-            now = time.monotonic()
-            self._keys = {k: v for k, v in self._keys.items() if v >= now}
-            self._values = {k: v for k, v in self._values.items() if k in self._keys}
-        return True
-
-    async def exists(self, key: str) -> bool:
-        return self._alive(key)
-
-    async def zincrby_many(self, increments: Sequence[Increment]) -> None:
-        for inc in increments:
-            zset = self._zsets.setdefault(inc.key, {})
-            zset[inc.member] = zset.get(inc.member, 0.0) + inc.amount
-
-    async def ztop(self, key: str, n: int) -> list[tuple[str, float]]:
-        zset = self._zsets.get(key, {})
-        return sorted(zset.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
-
-    async def zrank_score(self, key: str, member: str) -> tuple[int, float] | None:
-        zset = self._zsets.get(key, {})
-        if member not in zset:
-            return None
-        score = zset[member]
-        return sum(1 for s in zset.values() if s > score), score
-
-    async def delete_prefix(self, prefix: str) -> None:
-        for key in [k for k in self._zsets if k.startswith(prefix)]:
-            del self._zsets[key]
-
-    async def hit(self, key: str, limit: int, window_seconds: float) -> tuple[bool, float]:
-        now = time.monotonic()
-        stamps = [t for t in self._windows.get(key, []) if t > now - window_seconds]
-        if len(stamps) < limit:
-            stamps.append(now)
-            self._windows[key] = stamps
-            return True, 0.0
-        self._windows[key] = stamps
-        return False, max(0.0, stamps[0] + window_seconds - now)
-
-    async def set_value(self, key: str, value: str, ttl_seconds: int) -> None:
-        self._keys[key] = time.monotonic() + max(1, ttl_seconds)
-        self._values[key] = value
-
-    async def delete(self, key: str) -> None:
-        self._keys.pop(key, None)
-        self._values.pop(key, None)
-        self._windows.pop(key, None)
-
-    async def authorize(
-        self, keys: AuthKeys, issued_at: float, limit: int, window_seconds: float
-    ) -> tuple[int, float]:
-        if not self._marker_set:
-            return AUTH_UNLOADED, 0.0
-        if self._alive(keys.revoked):
-            return AUTH_REVOKED, 0.0
-        if self._alive(keys.valid_after) and float(self._values[keys.valid_after]) > issued_at:
-            return AUTH_REVOKED, 0.0
-        if limit <= 0:
-            return AUTH_OK, 0.0
-        allowed, retry = await self.hit(keys.rate, limit, window_seconds)
-        return (AUTH_OK, 0.0) if allowed else (AUTH_RATE_LIMITED, retry)
-
-    async def load_standing(self, marker: str, values: Sequence[tuple[str, str, int]]) -> None:
-        for key, value, ttl in values:
-            await self.set_value(key, value, ttl)
-        self._marker_set = True
-
-    async def sold_out_check(self, keys: tuple[str, str], member: str) -> tuple[bool, str]:
-        marker, gen = keys
-        generation = str(self._generations.get(gen, 0))
-        mark = self._marks.get(marker)
-        if mark is None or mark[0] < time.monotonic():
-            self._marks.pop(marker, None)
-            return False, generation
-        return member not in mark[1], generation
-
-    async def sold_out_mark(
-        self, keys: tuple[str, str], generation: str, members: Sequence[str], ttl_seconds: float
-    ) -> bool:
-        marker, gen = keys
-        if str(self._generations.get(gen, 0)) != generation:
-            return False
-        self._marks[marker] = (time.monotonic() + ttl_seconds, frozenset(members))
-        return True
-
-    async def sold_out_clear(self, keys: tuple[str, str]) -> None:
-        marker, gen = keys
-        self._generations[gen] = self._generations.get(gen, 0) + 1
-        self._marks.pop(marker, None)
-
-    async def close(self) -> None:
-        return None
-
-
-def make_kv(
-    redis_url: str | None,
-    prefix: str = "tanhui:",
-    max_connections: int = 64,
-    pool_wait_seconds: float = 10.0,
-) -> KV:
-    if not redis_url:
-        return MemoryKV()
-    return RedisKV(redis_url, prefix, max_connections, pool_wait_seconds)
-
-
-def retry_after_seconds(seconds: float) -> int:
-    return max(1, math.ceil(seconds))
