@@ -169,3 +169,34 @@ async def test_export_shows_memberships_and_erasure_ends_them(app, client):
     assert r.status_code == 204, r.text
     after = (await admin.get(f"/v1/admin/organisations/{org['id']}")).json()
     assert after["member_count"] == 0
+
+
+async def test_members_are_counted_by_the_platforms_local_day_west_of_greenwich(app, client):
+    """Joining at 20:00 local time ten hours west of Greenwich is 06:00 of the next UTC day:
+    the citizen is a member on the local day they joined, not from the UTC one."""
+    from datetime import date, timezone
+
+    from sqlalchemy import update
+
+    from app.db import session_scope
+    from app.models import Membership, Organisation
+    from app.services.communities import stats
+
+    admin = await user_with_role(app, client, "admin")
+    org = await organisation(admin)
+    c = await citizen(client)
+    assert (await join(c, org["join_code"])).status_code == 201
+    west = timezone(timedelta(hours=-10))
+    day = date(2026, 3, 10)
+    joined = datetime(2026, 3, 10, 20, 0, tzinfo=west)  # 2026-03-11 06:00 UTC
+    async with session_scope(app.state.sessionmaker) as session:
+        await session.execute(
+            update(Membership).where(Membership.user_id == c.id).values(joined_at=joined)
+        )
+    async with session_scope(app.state.sessionmaker) as session:
+        found = await session.get(Organisation, org["id"])
+        body = await stats.organisation_stats(
+            session, found, day - timedelta(days=1), day + timedelta(days=1), "day", west
+        )
+    members = {p["period"]: p["members"] for p in body["periods"]}
+    assert members == {"2026-03-09": 0, "2026-03-10": 1, "2026-03-11": 1}

@@ -220,7 +220,7 @@ async def organisation_stats(
             f"from must not be after to, and the range at most {MAX_STATS_DAYS} days.",
             errors=[{"field": "from", "message": "outside the allowed range"}],
         )
-    body = await stats.organisation_stats(session, org, start, end, group_by)
+    body = await stats.organisation_stats(session, org, start, end, group_by, settings.tz)
     return OrganisationStatsOut.model_validate(body)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, func, insert, or_, select
@@ -132,11 +132,16 @@ def _bucket(day: str, group_by: str) -> str:
 
 
 async def organisation_stats(
-    session: AsyncSession, org: Organisation, start: date, end: date, group_by: str
+    session: AsyncSession,
+    org: Organisation,
+    start: date,
+    end: date,
+    group_by: str,
+    tz: tzinfo,
 ) -> dict[str, Any]:
-    """Members, reductions and points per period (local day or month) and methodology over
-    [start, end], from the maintained rows. ``members`` counts the citizens who were members
-    at some time in the period."""
+    """Members, reductions and points per period (local day or month, in ``tz``, the
+    platform's zone) and methodology over [start, end], from the maintained rows. ``members``
+    counts the citizens who were members at some time in the period."""
     first, last = start.isoformat(), end.isoformat()
     bucket = (
         func.substr(OrganisationDaily.day, 1, 7) if group_by == "month" else OrganisationDaily.day
@@ -171,7 +176,7 @@ async def organisation_stats(
         p["by_methodology"].append(
             {"code": code, "records": n, "reduction_g": grams, "points": points}
         )
-    members = await _members_per_period(session, org.id, start, end, group_by)
+    members = await _members_per_period(session, org.id, start, end, group_by, tz)
     items = []
     for key in _period_keys(start, end, group_by):
         p = periods.get(
@@ -207,15 +212,17 @@ def _period_keys(start: date, end: date, group_by: str) -> list[str]:
 
 
 async def _members_per_period(
-    session: AsyncSession, org_id: str, start: date, end: date, group_by: str
+    session: AsyncSession, org_id: str, start: date, end: date, group_by: str, tz: tzinfo
 ) -> dict[str, int]:
-    """Distinct citizens with a membership period overlapping each period (membership times
-    compared by UTC date: close enough for a head count). One pass over the organisation's
-    membership periods in the range, whatever its members recorded."""
+    """Distinct citizens with a membership period overlapping each period, membership times
+    taken as local days in ``tz`` like the periods themselves (by UTC date, a citizen who
+    joined after midnight UTC but before local midnight west of Greenwich went uncounted that
+    day). One pass over the organisation's membership periods in the range, whatever its
+    members recorded."""
     keys = _period_keys(start, end, group_by)
     index = {key: i for i, key in enumerate(keys)}
-    after = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
-    before = datetime.combine(start, time.min, tzinfo=UTC)
+    after = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
+    before = datetime.combine(start, time.min, tzinfo=tz)
     rows = await session.execute(
         select(Membership.user_id, Membership.joined_at, Membership.left_at).where(
             Membership.organisation_id == org_id,
@@ -225,8 +232,8 @@ async def _members_per_period(
     )
     spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for user_id, joined_at, left_at in rows:
-        first = max(joined_at.date(), start)
-        last = min(left_at.date(), end) if left_at is not None else end
+        first = max(joined_at.astimezone(tz).date(), start)
+        last = min(left_at.astimezone(tz).date(), end) if left_at is not None else end
         if first <= last:
             spans[user_id].append(
                 (
