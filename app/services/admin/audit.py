@@ -43,6 +43,30 @@ async def record(
     return entry
 
 
+async def record_change(
+    session: AsyncSession,
+    *,
+    actor: Actor | None,
+    action: str,
+    target_type: str,
+    target_id: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    """Audit an edit when it changed something: an edit that left the target as it was
+    writes no row."""
+    if after != before:
+        await record(
+            session,
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            before=before,
+            after=after,
+        )
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     action: str | None = None

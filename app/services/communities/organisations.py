@@ -271,17 +271,15 @@ async def update_organisation(
     elif active is True:
         org.retired_at = None
     await session.flush()
-    after = _audited(org)
-    if after != before:
-        await audit.record(
-            session,
-            actor=actor,
-            action="organisation.update",
-            target_type="organisation",
-            target_id=org.id,
-            before=before,
-            after=after,
-        )
+    await audit.record_change(
+        session,
+        actor=actor,
+        action="organisation.update",
+        target_type="organisation",
+        target_id=org.id,
+        before=before,
+        after=_audited(org),
+    )
     return org
 
 

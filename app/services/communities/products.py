@@ -177,17 +177,15 @@ async def update_product(
         raise Conflict(
             "This certifier's label id is already in the catalogue.", reason="label_exists"
         ) from None
-    after = _audited(product)
-    if after != before:
-        await audit.record(
-            session,
-            actor=actor,
-            action="product.update",
-            target_type="product",
-            target_id=product.id,
-            before=before,
-            after=after,
-        )
+    await audit.record_change(
+        session,
+        actor=actor,
+        action="product.update",
+        target_type="product",
+        target_id=product.id,
+        before=before,
+        after=_audited(product),
+    )
     return product
 
 
