@@ -100,16 +100,44 @@ function localDay(iso) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
+/** A product's inputs (ids `${prefix}-name` …), filled from `p` when one is edited, and
+ * their labelled layout: the create and edit forms show the same fields. */
+function productFields(prefix, p = null) {
+  const shown = (value) => (p ? { value } : {});
+  const inputs = {
+    name: h("input", { type: "text", id: `${prefix}-name`, maxlength: 200, required: true, ...shown(p?.name) }),
+    label: h("input", { type: "text", id: `${prefix}-label`, maxlength: 100, required: true, spellcheck: "false", ...shown(p?.label_id) }),
+    certifier: h("input", { type: "text", id: `${prefix}-certifier`, maxlength: 200, required: true, ...shown(p?.certifier) }),
+    grams: h("input", {
+      type: "text", id: `${prefix}-grams`, inputmode: "decimal", maxlength: 13, required: true,
+      ...(p ? { value: p.reduction_g_per_unit } : { placeholder: "350" }),
+    }),
+    source: h("textarea", { id: `${prefix}-source`, rows: 2, maxlength: 500, required: true }),
+    from: h("input", { type: "date", id: `${prefix}-from`, ...shown(localDay(p?.valid_from)) }),
+    until: h("input", { type: "date", id: `${prefix}-until`, ...shown(localDay(p?.valid_until)) }),
+  };
+  if (p) inputs.source.value = p.source;
+  const { name, label, certifier, grams, source, from, until } = inputs;
+  const layout = [
+    h(
+      "div",
+      { class: "form-grid" },
+      field(t("prod.name"), name),
+      field(t("prod.label"), label),
+      field(t("prod.certifier"), certifier),
+      field(t("prod.grams"), grams, t("prod.grams.hint")),
+      field(t("prod.from"), from),
+      field(t("prod.until"), until, t("prod.until.hint")),
+    ),
+    field(t("prod.source"), source, t("prod.source.hint")),
+  ];
+  return { inputs, layout };
+}
+
 /** Edit a product: only the fields that differ from what is shown are sent. */
 function editForm(ctx, p) {
-  const name = h("input", { type: "text", id: "prod-edit-name", maxlength: 200, required: true, value: p.name });
-  const label = h("input", { type: "text", id: "prod-edit-label", maxlength: 100, required: true, spellcheck: "false", value: p.label_id });
-  const certifier = h("input", { type: "text", id: "prod-edit-certifier", maxlength: 200, required: true, value: p.certifier });
-  const grams = h("input", { type: "text", id: "prod-edit-grams", inputmode: "decimal", maxlength: 13, required: true, value: p.reduction_g_per_unit });
-  const source = h("textarea", { id: "prod-edit-source", rows: 2, maxlength: 500, required: true });
-  source.value = p.source;
-  const from = h("input", { type: "date", id: "prod-edit-from", value: localDay(p.valid_from) });
-  const until = h("input", { type: "date", id: "prod-edit-until", value: localDay(p.valid_until) });
+  const fields = productFields("prod-edit", p);
+  const { name, label, certifier, grams, source, from, until } = fields.inputs;
   const slot = h("div", { class: "slot" });
   const button = h("button", { type: "submit", class: "primary", id: "prod-edit-save" }, t("prod.edit.save"));
   const cancel = h("button", { type: "button", class: "link", onclick: () => form.remove() }, t("confirm.cancel"));
@@ -149,17 +177,7 @@ function editForm(ctx, p) {
     },
     h("h2", {}, t("prod.edit.title", { name: p.name })),
     h("p", { class: "muted" }, t("prod.edit.intro")),
-    h(
-      "div",
-      { class: "form-grid" },
-      field(t("prod.name"), name),
-      field(t("prod.label"), label),
-      field(t("prod.certifier"), certifier),
-      field(t("prod.grams"), grams, t("prod.grams.hint")),
-      field(t("prod.from"), from),
-      field(t("prod.until"), until, t("prod.until.hint")),
-    ),
-    field(t("prod.source"), source, t("prod.source.hint")),
+    ...fields.layout,
     h("div", { class: "row" }, button, cancel),
     slot,
   );
@@ -167,13 +185,8 @@ function editForm(ctx, p) {
 }
 
 function createForm(ctx) {
-  const name = h("input", { type: "text", id: "prod-name", maxlength: 200, required: true });
-  const label = h("input", { type: "text", id: "prod-label", maxlength: 100, required: true, spellcheck: "false" });
-  const certifier = h("input", { type: "text", id: "prod-certifier", maxlength: 200, required: true });
-  const grams = h("input", { type: "text", id: "prod-grams", inputmode: "decimal", maxlength: 13, required: true, placeholder: "350" });
-  const source = h("textarea", { id: "prod-source", rows: 2, maxlength: 500, required: true });
-  const from = h("input", { type: "date", id: "prod-from" });
-  const until = h("input", { type: "date", id: "prod-until" });
+  const fields = productFields("prod");
+  const { name, label, certifier, grams, source, from, until } = fields.inputs;
   const slot = h("div", { class: "slot" });
   const button = h("button", { type: "submit", class: "primary", id: "prod-create" }, t("prod.create"));
   return h(
@@ -199,17 +212,7 @@ function createForm(ctx) {
     },
     h("h2", {}, t("prod.new")),
     h("p", { class: "muted" }, t("prod.new.intro")),
-    h(
-      "div",
-      { class: "form-grid" },
-      field(t("prod.name"), name),
-      field(t("prod.label"), label),
-      field(t("prod.certifier"), certifier),
-      field(t("prod.grams"), grams, t("prod.grams.hint")),
-      field(t("prod.from"), from),
-      field(t("prod.until"), until, t("prod.until.hint")),
-    ),
-    field(t("prod.source"), source, t("prod.source.hint")),
+    ...fields.layout,
     button,
     slot,
   );
