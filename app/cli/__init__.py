@@ -46,18 +46,23 @@ def cmd_serve(args: argparse.Namespace) -> None:
         )
     from app.observability import configure_logging, log_config
 
+    from app.cli.workers import BalancedWorkers, balanced
+
     configure_logging(settings.log_level, settings.log_json)
-    uvicorn.run(
-        "app.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=settings.log_level.lower(),
-        log_config=log_config(settings.log_level, settings.log_json),
-        access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "log_level": settings.log_level.lower(),
+        "log_config": log_config(settings.log_level, settings.log_json),
+        "access_log": False,
+        "proxy_headers": True,
+        "forwarded_allow_ips": args.forwarded_allow_ips,
+    }
+    if args.workers > 1 and balanced():
+        BalancedWorkers(uvicorn.Config("app.main:app", **options)).run()
+    else:
+        uvicorn.run("app.main:app", **options)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
