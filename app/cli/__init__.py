@@ -44,9 +44,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         os.environ.setdefault(
             "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="tanhui-metrics-")
         )
-    from app.observability import configure_logging, log_config
-
     from app.cli.workers import BalancedWorkers, balanced
+    from app.observability import configure_logging, log_config
 
     configure_logging(settings.log_level, settings.log_json)
     options: dict[str, Any] = {

@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, insert, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.statements import any_of, per_dialect
 from app.models import Membership, Organisation, OrganisationCredit, OrganisationDaily, Record
 from app.models.records import RecordStatus
 
@@ -36,6 +37,21 @@ def shard(user_id: str) -> int:
     return zlib.crc32(user_id.encode()) % SHARDS
 
 
+@per_dialect
+def _memberships(dialect: str) -> Select[Any]:
+    """The memberships of ``users`` that overlap ``earliest`` … ``latest``."""
+    return select(
+        Membership.user_id, Membership.organisation_id, Membership.joined_at, Membership.left_at
+    ).where(
+        any_of(dialect, Membership.user_id, "users"),
+        Membership.joined_at <= bindparam("latest", type_=Membership.joined_at.type),
+        or_(
+            Membership.left_at.is_(None),
+            Membership.left_at > bindparam("earliest", type_=Membership.left_at.type),
+        ),
+    )
+
+
 async def count_credited(session: AsyncSession, records: Sequence[Record]) -> None:
     """Add newly credited records (already inserted) to their members' organisations."""
     records = [r for r in records if r.status == RecordStatus.CREDITED]
@@ -45,13 +61,7 @@ async def count_credited(session: AsyncSession, records: Sequence[Record]) -> No
     earliest = min(r.occurred_at for r in records)
     latest = max(r.occurred_at for r in records)
     periods = await session.execute(
-        select(
-            Membership.user_id, Membership.organisation_id, Membership.joined_at, Membership.left_at
-        ).where(
-            Membership.user_id.in_(users),
-            Membership.joined_at <= latest,
-            or_(Membership.left_at.is_(None), Membership.left_at > earliest),
-        )
+        _memberships(session), {"users": users, "latest": latest, "earliest": earliest}
     )
     by_user: dict[str, list[tuple[str, datetime, datetime | None]]] = defaultdict(list)
     for user_id, org_id, joined_at, left_at in periods:

@@ -33,14 +33,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, case, event, select
+from sqlalchemy import Table, case, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import Select
 
 from app.db import insert_ignore, utcnow
 from app.kit import bulk
+from app.kit.statements import any_of, per_dialect
 from app.models import Account
 
 PLATFORM_SHARDS = 256
@@ -115,15 +116,6 @@ class Locked:
         return kind_and_owner(self.id)[1]
 
 
-def one_of(session: AsyncSession | AsyncConnection, column: Any, name: str) -> ColumnElement[bool]:
-    """``column = ANY(:name)`` on PostgreSQL: one prepared statement whatever the number of
-    values; an expanding ``IN`` elsewhere."""
-    bind = session.get_bind() if isinstance(session, AsyncSession) else session
-    if bind.dialect.name == "postgresql":
-        return column == bindparam(name, type_=postgresql.ARRAY(String)).any_()  # type: ignore[no-any-return]
-    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
-
-
 _LOCKED = "ledger.locked"
 
 
@@ -144,11 +136,12 @@ def _forget_locks_after_commit(session: Session) -> None:
     session.info.pop(_LOCKED, None)
 
 
-def _select_for_update(session: AsyncSession) -> Select[Any]:
+@per_dialect
+def _select_for_update(dialect: str) -> Select[Any]:
     c = ACCOUNTS.c
     return (
         select(c.id, c.kind, c.balance)
-        .where(one_of(session, c.id, "ids"))
+        .where(any_of(dialect, c.id, "ids"))
         .order_by(case((c.id.like("user:%"), 0), else_=1), c.id)
         .with_for_update()
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -28,6 +28,7 @@ from app.kit.errors import (
     DomainError,
     InvalidState,
 )
+from app.kit.statements import any_of, per_dialect
 from app.kv import KV
 from app.models import DailyUsage, MethodologyVersion, Partner, Record
 from app.models.records import Reason, RecordSource, RecordStatus
@@ -36,7 +37,7 @@ from app.rules import Context, Methodology, points_for, registry, resolve
 from app.schemas.records import RecordIn
 from app.services import ledger
 from app.services.communities import stats as organisation_stats
-from app.services.ledger.accounts import one_of, table
+from app.services.ledger.accounts import table
 from app.services.methodologies.facts import facts_for
 from app.services.methodologies.versions import parsed, version_in_force
 from app.services.records import leaderboards
@@ -79,6 +80,37 @@ __all__ = [
 ]
 
 
+@per_dialect
+def _existing(dialect: str) -> Select[Any]:
+    """Stored records under the batch's (citizen, client_event_id) pairs, as ORM rows."""
+    return (
+        select(Record)
+        .where(
+            any_of(dialect, Record.user_id, "users"), any_of(dialect, Record.client_event_id, "ids")
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+@per_dialect
+def _spans(dialect: str) -> Select[Any]:
+    """The batch's citizens' activity spans (not rejected) that may overlap its records."""
+    return select(Record.user_id, Record.span_start, Record.span_end).where(
+        any_of(dialect, Record.user_id, "users"),
+        Record.status != RecordStatus.REJECTED,
+        Record.span_start < bindparam("last", type_=Record.span_start.type),
+        Record.span_end > bindparam("first", type_=Record.span_end.type),
+    )
+
+
+@per_dialect
+def _usage_of(dialect: str) -> Select[Any]:
+    """Points used per (citizen, methodology, local day) on the batch's days."""
+    return select(_USAGE.user_id, _USAGE.code, _USAGE.day, _USAGE.points).where(
+        any_of(dialect, _USAGE.user_id, "users"), any_of(dialect, _USAGE.day, "days")
+    )
+
+
 @dataclass
 class _Item:
     index: int
@@ -106,12 +138,7 @@ class _Batch:
         batch = cls()
         users = sorted({it.user.id for it in items})
         rows = await session.scalars(
-            select(Record)
-            .where(
-                one_of(session, Record.user_id, "users"),
-                one_of(session, Record.client_event_id, "ids"),
-            )
-            .execution_options(populate_existing=True),
+            _existing(session),
             {"users": users, "ids": sorted({it.record_in.client_event_id for it in items})},
         )
         batch.by_id = {(r.user_id, r.client_event_id): r for r in rows}
@@ -119,12 +146,7 @@ class _Batch:
         starts = [it.record_in.occurred_at - d for it, d in timed if d]
         if starts:
             found = await session.execute(
-                select(Record.user_id, Record.span_start, Record.span_end).where(
-                    one_of(session, Record.user_id, "users"),
-                    Record.status != RecordStatus.REJECTED,
-                    Record.span_start < bindparam("last", type_=Record.span_start.type),
-                    Record.span_end > bindparam("first", type_=Record.span_end.type),
-                ),
+                _spans(session),
                 {
                     "users": users,
                     "last": max(it.record_in.occurred_at for it, d in timed if d),
@@ -134,12 +156,7 @@ class _Batch:
             for user_id, span_start, span_end in found:
                 batch.spans.setdefault(user_id, []).append((span_start, span_end))
         days = sorted({_local_day(it.record_in.occurred_at, settings) for it in items})
-        usage = await session.execute(
-            select(_USAGE.user_id, _USAGE.code, _USAGE.day, _USAGE.points).where(
-                one_of(session, _USAGE.user_id, "users"), one_of(session, _USAGE.day, "days")
-            ),
-            {"users": users, "days": days},
-        )
+        usage = await session.execute(_usage_of(session), {"users": users, "days": days})
         batch.usage = {(u.user_id, u.code, u.day): int(u.points) for u in usage}
         return batch
 

@@ -14,15 +14,16 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
-from sqlalchemy import literal, select
+from sqlalchemy import Select, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.kit.errors import IdempotencyConflict, Unauthorized, ValidationFailed
+from app.kit.statements import any_of, per_dialect
 from app.models import Account, Record, User
 from app.rules import Methodology, registry
 from app.rules.base import dec
 from app.schemas.records import RecordIn
-from app.services.ledger.accounts import one_of, table
+from app.services.ledger.accounts import table
 from app.services.methodologies.errors import UnknownType
 
 
@@ -47,19 +48,23 @@ _USERS = table(User).c
 _ACCOUNTS = table(Account).c
 
 
+@per_dialect
+def _citizens(dialect: str) -> Select[Any]:
+    available = _ACCOUNTS.id == literal("user:") + _USERS.id + literal(":available")
+    return (
+        select(_USERS.id, _USERS.region, _ACCOUNTS.id.is_not(None).label("has_accounts"))
+        .select_from(table(User).outerjoin(table(Account), available))
+        .where(any_of(dialect, _USERS.id, "ids"), _USERS.is_active.is_(True))
+    )
+
+
 async def citizens(
     conn: AsyncSession | AsyncConnection, user_ids: Sequence[str]
 ) -> dict[str, Citizen]:
     """The active citizens among ``user_ids``, and whether their ledger accounts exist yet, in
     one statement: the single-record path reads them for a whole group instead of each
     request reading its own row."""
-    available = _ACCOUNTS.id == literal("user:") + _USERS.id + literal(":available")
-    rows = await conn.execute(
-        select(_USERS.id, _USERS.region, _ACCOUNTS.id.is_not(None).label("has_accounts"))
-        .select_from(table(User).outerjoin(table(Account), available))
-        .where(one_of(conn, _USERS.id, "ids"), _USERS.is_active.is_(True)),
-        {"ids": sorted(set(user_ids))},
-    )
+    rows = await conn.execute(_citizens(conn), {"ids": sorted(set(user_ids))})
     return {row.id: Citizen(row.id, row.region, bool(row.has_accounts)) for row in rows}
 
 
