@@ -217,37 +217,39 @@ class RecordCommitter:
         for waiting, outcome in zip(group, outcomes, strict=True):
             _answer(waiting, outcome)
 
-    async def _citizens(self, group: list[_Waiting]) -> dict[str, intake.Citizen]:
-        """The group's citizens, read before its unit of work. With units in flight at once
-        (PostgreSQL), the ledger accounts the unit will lock are created here first, so that
-        its locks are all taken in the global order: new citizens' accounts, and the issuance
-        shards the first time."""
-        async with read_only(self._engine) as conn:
-            found = await intake.citizens(conn, [w.user_id for w in group])
-            if not self._serial:
-                missing = [
-                    account
-                    for c in found.values()
-                    if not c.has_accounts
-                    for account in ledger.user_accounts(c.id)
-                ]
-                if not self._shards_open:
-                    missing += ledger.platform_shards("issuance")
+    async def _open_accounts(self, found: dict[str, intake.Citizen]) -> None:
+        """With units in flight at once (PostgreSQL), the ledger accounts a unit will lock
+        are created before it locks anything, on a connection of their own, so that its locks
+        are all taken in the global order: new citizens' accounts, and the issuance shards the
+        first time."""
+        if self._serial:
+            return
+        missing = [
+            account
+            for c in found.values()
+            if not c.has_accounts
+            for account in ledger.user_accounts(c.id)
+        ]
+        if not self._shards_open:
+            missing += ledger.platform_shards("issuance")
+        if missing:
+            async with read_only(self._engine) as conn:
                 await ledger.open_accounts(conn, missing)
-                self._shards_open = True
-        return found
+        self._shards_open = True
 
     async def _unit(self, group: list[_Waiting]) -> list[intake.Outcome | DomainError]:
         """The group's one unit of work, run a second time if the first failed for a reason
         of the moment (the first committed nothing)."""
         for attempt in (1, 2):
             try:
-                found = await self._citizens(group)
-                items = [
-                    (found.get(w.user_id), w.record if w.user_id in found else intake.revoked())
-                    for w in group
-                ]
                 async with session_scope(self._maker) as session:
+                    # The citizens (region, still active) first: a read that locks nothing.
+                    found = await intake.citizens(session, [w.user_id for w in group])
+                    await self._open_accounts(found)
+                    items = [
+                        (found.get(w.user_id), w.record if w.user_id in found else intake.revoked())
+                        for w in group
+                    ]
                     return await intake.ingest_many(session, self._settings, self._kv, items)
             except Exception as exc:
                 if attempt == 1 and retryable(exc):

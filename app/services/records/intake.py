@@ -252,8 +252,11 @@ async def ingest_many(
                 record.transaction_id = txn_id
             await batch.save_usage(session)
             await insert_rows(session, table(Record), [_row(record) for record in new])
-        if new:
-            await organisation_stats.count_credited(session, [record for record, _ in credits])
+        # Only citizens who were ever members can add to an organisation's figures.
+        members = {it.user.id for it in todo if getattr(it.user, "in_organisations", True)}
+        counted = [record for record, _ in credits if record.user_id in members]
+        if counted:
+            await organisation_stats.count_credited(session, counted)
         for record in new:
             if kv is not None and record.status == RecordStatus.CREDITED and record.reduction_g > 0:
                 leaderboards.count_after_commit(session, kv, settings, record)

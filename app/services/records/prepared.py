@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
-from sqlalchemy import Select, literal, select
+from sqlalchemy import Select, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.kit.errors import IdempotencyConflict, Unauthorized, ValidationFailed
 from app.kit.statements import any_of, per_dialect
-from app.models import Account, Record, User
+from app.models import Account, Membership, Record, User
 from app.rules import Methodology, registry
 from app.rules.base import dec
 from app.schemas.records import RecordIn
@@ -42,6 +42,9 @@ class Citizen:
     id: str
     region: str | None
     has_accounts: bool = True
+    # Ever a member of an organisation: only then are its credited records looked up in the
+    # memberships (to count them in the organisations' figures).
+    in_organisations: bool = True
 
 
 _USERS = table(User).c
@@ -52,7 +55,12 @@ _ACCOUNTS = table(Account).c
 def _citizens(dialect: str) -> Select[Any]:
     available = _ACCOUNTS.id == literal("user:") + _USERS.id + literal(":available")
     return (
-        select(_USERS.id, _USERS.region, _ACCOUNTS.id.is_not(None).label("has_accounts"))
+        select(
+            _USERS.id,
+            _USERS.region,
+            _ACCOUNTS.id.is_not(None).label("has_accounts"),
+            exists().where(table(Membership).c.user_id == _USERS.id).label("in_organisations"),
+        )
         .select_from(table(User).outerjoin(table(Account), available))
         .where(any_of(dialect, _USERS.id, "ids"), _USERS.is_active.is_(True))
     )
@@ -65,7 +73,10 @@ async def citizens(
     one statement: the single-record path reads them for a whole group instead of each
     request reading its own row."""
     rows = await conn.execute(_citizens(conn), {"ids": sorted(set(user_ids))})
-    return {row.id: Citizen(row.id, row.region, bool(row.has_accounts)) for row in rows}
+    return {
+        row.id: Citizen(row.id, row.region, bool(row.has_accounts), bool(row.in_organisations))
+        for row in rows
+    }
 
 
 def revoked() -> Unauthorized:
