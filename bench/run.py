@@ -123,14 +123,20 @@ def measure(
             figures[key].extra["worker_cpu_us"] = round(cpu * 1e6 / done, 1) if done else None
 
         if args.only in (None, "hot"):
-            for n in range(args.hot_rounds):
-                key = "hot" if n == 0 else f"hot-{n + 1}"
-                print(
-                    f"  hot incentive: stock {args.stock}, {args.redeemers} redeemers …", flush=True
-                )
-                figures[key] = hot_incentive(
-                    args, svc, tokens[: args.redeemers], admin, f"{tag}{key}", tmp
-                )
+            redeemers = tokens[: args.redeemers]
+            for opened, suffix, how in ((True, "", "open"), (False, "-new", "new")):
+                print(f"  burst ceiling: {len(redeemers)} {how} connections …", flush=True)
+                figures["burst" + suffix] = burst(args, svc, redeemers, tmp, opened)
+                for n in range(args.hot_rounds):
+                    key = ("hot" if n == 0 else f"hot-{n + 1}") + suffix
+                    print(
+                        f"  hot incentive: stock {args.stock}, {len(redeemers)} redeemers on "
+                        f"{how} connections …",
+                        flush=True,
+                    )
+                    figures[key] = hot_incentive(
+                        args, svc, redeemers, admin, f"{tag}{key}", tmp, opened
+                    )
 
         for key, script, unit, per, conns, extra in plan:
             target = figures[key].rate / per / 2
@@ -165,13 +171,54 @@ def measure(
     }
 
 
-def hot_incentive(
-    args: argparse.Namespace, svc: Service, tokens: list[str], admin: str, tag: str, tmp: str
+# Limit mode with connections opened first: every request waits this long after wrk starts.
+OPEN_FIRST_MS = 2500
+
+
+def burst(
+    args: argparse.Namespace, svc: Service, tokens: list[str], tmp: str, opened: bool
 ) -> Figure:
-    """1 000 concurrent redeemers of one incentive: exactly ``stock`` of them must win."""
+    """The hot incentive's ceiling: as many connections as redeemers, one ``GET /healthz``
+    each; the time from the first request to the last answer bounds any burst's."""
+    token_file = fixtures.write_tokens(Path(tmp) / "burst", tokens)
+    cpu = svc.worker_cpu_seconds()
+    r = run_wrk(
+        "burst",
+        svc.url,
+        duration=args.hot_timeout,
+        connections=len(tokens),
+        threads=args.wrk_threads,
+        timeout_s=args.hot_timeout,
+        tokens=token_file,
+        extra={"start_after_ms": str(OPEN_FIRST_MS)} if opened else {},
+        until_done=len(tokens),
+    )
+    cpu = svc.worker_cpu_seconds() - cpu
+    how = "open" if opened else "new"
+    f = figure(f"burst ceiling, {how} conns", "answers/s", r)
+    f.rate = r.requests / r.burst_seconds if r.burst_seconds else 0.0
+    f.seconds = round(r.burst_seconds, 3)
+    f.extra["worker_cpu_us"] = round(cpu * 1e6 / r.requests, 1) if r.requests else None
+    return f
+
+
+def hot_incentive(
+    args: argparse.Namespace,
+    svc: Service,
+    tokens: list[str],
+    admin: str,
+    tag: str,
+    tmp: str,
+    opened: bool = True,
+) -> Figure:
+    """1 000 concurrent redeemers of one incentive: exactly ``stock`` of them must win.
+    ``opened``: the connections are all open before the first request."""
     incentive = asyncio.run(fixtures.hot_incentive(svc.url, admin, args.stock, cost=10))
     earned = asyncio.run(fixtures.earn(svc.url, tokens, tag))
     token_file = fixtures.write_tokens(Path(tmp) / "redeemers", tokens)
+    extra = {"tag": tag, "incentive": incentive}
+    if opened:
+        extra["start_after_ms"] = str(OPEN_FIRST_MS)
     cpu = svc.worker_cpu_seconds()
     r = run_wrk(
         "redeem",
@@ -181,19 +228,20 @@ def hot_incentive(
         threads=args.wrk_threads,
         timeout_s=args.hot_timeout,
         tokens=token_file,
-        extra={"tag": tag, "incentive": incentive},
+        extra=extra,
         until_done=len(tokens),
     )
     cpu = svc.worker_cpu_seconds() - cpu
     stored = asyncio.run(fixtures.redemption_counts(pg_dsn(svc.database), incentive))
     successes = int(r.raw.get("ok", 0))
-    f = figure("hot incentive (redemptions/s)", "redemptions/s", r)
-    burst = r.burst_seconds
-    f.rate = successes / burst if burst else 0.0
+    how = "open" if opened else "new"
+    f = figure(f"hot incentive, {how} conns", "redemptions/s", r)
+    span = r.burst_seconds
+    f.rate = successes / span if span else 0.0
     # Idle connections closed by the server's keep-alive timeout count as wrk read errors;
     # what matters is that every redeemer got an answer.
     f.errors = len(tokens) - successes - int(r.raw.get("s409", 0))
-    f.seconds = round(burst, 2)
+    f.seconds = round(span, 2)
     last_ok = r.raw.get("last_ok_ms", 0)
     sold_out = max(0.0, (last_ok - r.raw.get("first_ms", 0)) / 1000) if last_ok else 0.0
     f.extra.update(
@@ -203,7 +251,7 @@ def hot_incentive(
             "redeemers_with_points": earned,
             "successes": successes,
             "refused_409": int(r.raw.get("s409", 0)),
-            "answered_per_s": round(r.requests / burst, 1) if burst else 0.0,
+            "answered_per_s": round(r.requests / span, 1) if span else 0.0,
             # The stock's own pace: the successes over the time to the last of them.
             "sold_out_s": round(sold_out, 3),
             "successes_per_s_to_sold_out": round(successes / sold_out, 1) if sold_out else 0.0,
@@ -259,6 +307,11 @@ def print_report(result: dict[str, Any]) -> None:
         print(line)
     for label, run in runs.items():
         for key, figure_ in run["figures"].items():
+            if key.startswith("burst"):
+                print(
+                    f"[{label}] {key}: {figure_['requests']} answers in {figure_['seconds']} s; "
+                    f"worker CPU {figure_['extra']['worker_cpu_us']} µs per answer"
+                )
             if not key.startswith("hot"):
                 continue
             hot = figure_["extra"]
@@ -286,7 +339,7 @@ def print_report(result: dict[str, Any]) -> None:
             + ", ".join(
                 f"{key} {f['extra'].get('worker_cpu_us')}"
                 for key, f in run["figures"].items()
-                if not key.startswith("hot")
+                if not key.startswith(("hot", "burst"))
             )
         )
         for key in ("single", "batch"):

@@ -10,6 +10,10 @@
 --   tag=TEXT      makes client_event_ids unique to the run
 --   limit=N       total requests (the hot incentive): one per token, then connections idle
 --   donefile=PATH each thread appends a line there once its last answer arrived (limit mode)
+--   start_after_ms=N  limit mode: every connection's request waits until N ms after start,
+--                 so all connections are open before the burst (as behind a load balancer
+--                 that keeps its connections to the service); without it each connection
+--                 sends as soon as it is connected
 local ffi = require("ffi")
 ffi.cdef [[
   typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
@@ -39,11 +43,13 @@ counters = { ok = 0, s409 = 0, s4xx = 0, s5xx = 0, other = 0, wrapped = 0 }
 first_ms = nil
 last_ms = nil
 last_ok_ms = nil
+local delays = 0 -- calls of delay(): wrk calls it before every real request
 local interval_ms = 0
 local next_ms = 0
 local reserved = 0
 local answered = 0
 local per_thread_limit = nil
+local start_ms = nil
 
 function parse_args(args)
   for _, a in ipairs(args) do
@@ -68,6 +74,7 @@ function init(args)
   local rate = tonumber(opts.rate or "0")
   if rate > 0 then interval_ms = 1000 * threads_total / rate end
   if opts.limit then per_thread_limit = #tokens end
+  if opts.start_after_ms then start_ms = now_ms() + tonumber(opts.start_after_ms) end
   if init_script then init_script() end
 end
 
@@ -75,9 +82,11 @@ end
 -- sends rate/threads requests a second however many connections wait (open-loop-like as long
 -- as there are enough connections). In limit mode, one request per token, then idle.
 function delay()
+  delays = delays + 1
   if per_thread_limit then
     if reserved < per_thread_limit then
       reserved = reserved + 1
+      if start_ms then return math.max(0, start_ms - now_ms()) end
       return 0
     end
     return 3600000
@@ -114,8 +123,13 @@ function response(status, headers, body)
   end
 end
 
+-- Call at the top of request(). wrk calls request() once on thread 0 before any connection
+-- exists, to check the script (that request is never sent): it returns false then, and the
+-- call must neither start the clock nor use up a token.
 function mark_sent()
+  if delays == 0 then return false end
   if first_ms == nil then first_ms = now_ms() end
+  return true
 end
 
 -- One machine-readable line for the driver (bench/wrk.py parses it). -----------------

@@ -6,8 +6,7 @@ dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 local n = 0
 
 function request()
-  mark_sent()
-  n = n + 1
+  if mark_sent() then n = n + 1 end
   local token = tokens[n] or tokens[#tokens]
   local headers = auth_headers(token)
   headers["Idempotency-Key"] = string.format("%s-r%d-%d", opts.tag, thread_id, n)
