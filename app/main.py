@@ -32,6 +32,7 @@ from app.routers import (
     rewards,
     trust,
 )
+from app.routers.rewards.lane import RedemptionLane
 from app.security import configure_password_hashing
 from app.services.records.group_commit import RecordCommitter
 from app.startup import on_startup
@@ -107,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # Innermost: a sold-out incentive's refusals are answered before routing.
+    app.add_middleware(RedemptionLane, api=app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(LanguageMiddleware, default=settings.default_language)
     app.add_middleware(ConsoleHeadersMiddleware)

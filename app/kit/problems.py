@@ -144,15 +144,20 @@ def domain_problem(exc: DomainError) -> dict[str, Any]:
     return problem_body(exc.status, exc.code, exc.detail, exc.title, **extra)
 
 
+def domain_response(exc: DomainError) -> JSONResponse:
+    """The answer to a domain error, wherever it is raised or decided."""
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if exc.status in (429, 503) and "retry_after" in exc.extra:
+        headers = {"Retry-After": str(exc.extra["retry_after"])}
+    return JSONResponse(
+        domain_problem(exc), status_code=exc.status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        if exc.status in (429, 503) and "retry_after" in exc.extra:
-            headers = {"Retry-After": str(exc.extra["retry_after"])}
-        return JSONResponse(
-            domain_problem(exc), status_code=exc.status, media_type=PROBLEM_JSON, headers=headers
-        )
+        return domain_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -65,6 +65,19 @@ class KV(Protocol):
     async def sold_out_check(self, keys: tuple[str, str], member: str) -> tuple[bool, str]:
         """(refuse from the marker, the generation to mark with); ``keys``: marker, gen."""
 
+    async def sold_out_refuse(
+        self,
+        keys: tuple[str, str],
+        member: str,
+        auth: AuthKeys,
+        issued_at: float,
+        limit: int,
+        window_seconds: float,
+    ) -> bool:
+        """One round trip: True when the marker refuses ``member`` and the token stands
+        (loaded, not revoked, within the rate limit, which counts this request). False
+        leaves everything as it was: the caller goes the ordinary way."""
+
     async def sold_out_mark(
         self, keys: tuple[str, str], generation: str, members: Sequence[str], ttl_seconds: float
     ) -> bool:

@@ -115,6 +115,21 @@ class MemoryKV:
             return False, generation
         return member not in mark[1], generation
 
+    async def sold_out_refuse(
+        self,
+        keys: tuple[str, str],
+        member: str,
+        auth: AuthKeys,
+        issued_at: float,
+        limit: int,
+        window_seconds: float,
+    ) -> bool:
+        refuse, _ = await self.sold_out_check(keys, member)
+        if not refuse:
+            return False
+        code, _ = await self.authorize(auth, issued_at, limit, window_seconds)
+        return code == AUTH_OK
+
     async def sold_out_mark(
         self, keys: tuple[str, str], generation: str, members: Sequence[str], ttl_seconds: float
     ) -> bool:

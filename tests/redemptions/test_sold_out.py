@@ -6,10 +6,12 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from app.db import session_scope, utcnow
 from app.models import Redemption
+from app.routers.rewards import incentives as incentives_router
 from app.services.rewards import redemptions
 from tests.helpers import assert_problem, citizen
 from tests.ledger.test_statement_counts import counting
@@ -120,3 +122,71 @@ async def test_redeemers_racing_a_cancel_never_oversell(app, client):
     if not won:
         assert (await redeem(people[2], voucher["id"])).status_code == 201
     await ledger_is_clean(shop.admin)
+
+
+@pytest.fixture
+def route_calls(monkeypatch):
+    """The redemption service calls made through the route (the lane makes none)."""
+    calls: list[str] = []
+    real = incentives_router.redemption_service.redeem
+
+    async def counted(*args, **kwargs):
+        calls.append(kwargs["user_id"])
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(incentives_router.redemption_service, "redeem", counted)
+    return calls
+
+
+async def test_refusals_of_a_sold_out_incentive_are_answered_before_the_route(
+    app, client, route_calls
+):
+    shop, voucher, alice, bob, won, key = await _sold_out_voucher(app, client)
+    carol = await citizen(client)
+    route_calls.clear()
+    with counting(app) as seen:
+        r = await carol.post(
+            "/v1/redemptions",
+            json={"incentive_id": voucher["id"]},
+            headers={"Idempotency-Key": "k1", "Accept-Language": "zh-CN"},
+        )
+    body = assert_problem(r, 409, "out_of_stock")
+    assert body["detail"] != "This incentive is out of stock."  # translated, as the route does
+    assert r.headers["content-language"] == "zh-CN" and r.headers["x-request-id"]
+    assert route_calls == [] and seen.statements == []
+    # A customer may be replaying: the route answers her, with her code.
+    again = await redeem(alice, voucher["id"], key=key)
+    assert again.status_code == 200 and again.json() == won.json(), again.text
+    assert route_calls == [alice.id]
+
+
+async def test_the_lane_answers_nothing_but_the_refusal_the_route_would_give(
+    app, client, route_calls
+):
+    shop, voucher, alice, bob, won, key = await _sold_out_voucher(app, client)
+    carol, dave = await citizen(client), await citizen(client)
+    route_calls.clear()
+    ask = {"json": {"incentive_id": voucher["id"]}, "headers": {"Idempotency-Key": "k2"}}
+    # What the route refuses first, it still refuses: the body, the key, the role, the token.
+    assert_problem(
+        await carol.post("/v1/redemptions", json={**ask["json"], "x": 1}, headers=ask["headers"]),
+        422,
+        "validation_error",
+    )
+    assert_problem(await carol.post("/v1/redemptions", json=ask["json"]), 422, "validation_error")
+    assert_problem(await shop.staff.post("/v1/redemptions", **ask), 403, "forbidden")
+    assert (await dave.post("/v1/auth/logout")).status_code == 204
+    assert_problem(await dave.post("/v1/redemptions", **ask), 401, "unauthorized")
+    unknown = {"json": {"incentive_id": str(uuid.uuid4())}, "headers": ask["headers"]}
+    assert_problem(await carol.post("/v1/redemptions", **unknown), 404, "not_found")
+    assert route_calls == [carol.id]  # the unknown incentive: no marker, the route decides
+
+
+@pytest.mark.parametrize("settings_overrides", [{"rate_limit_citizen_per_minute": 3}])
+async def test_a_refusal_in_the_lane_counts_against_the_rate_limit_once(app, client, route_calls):
+    shop, voucher, alice, bob, won, key = await _sold_out_voucher(app, client)
+    carol = await citizen(client)
+    for _ in range(3):
+        assert_problem(await redeem(carol, voucher["id"]), 409, "out_of_stock")
+    assert_problem(await redeem(carol, voucher["id"]), 429, "rate_limited")
+    assert_problem(await carol.get("/v1/me"), 429, "rate_limited")

@@ -317,18 +317,33 @@ async def revoke_other_sessions(
     await session.execute(update(RefreshToken).where(*live).values(revoked_at=now))
 
 
-async def authenticate(
-    maker: async_sessionmaker[AsyncSession], kv: KV, settings: Settings, claims: TokenClaims
-) -> None:
-    """Refuse a revoked token and count the request against the citizen's rate limit: one
-    round trip to the store, no database read (nor session) while the store answers."""
-    keys = AuthKeys(
+def auth_keys(claims: TokenClaims) -> AuthKeys:
+    """The store's keys that say whether this token stands, and its user's rate limit."""
+    return AuthKeys(
         STANDING_MARKER,
         _revoked_key(claims.jti),
         _valid_after_key(claims.sub),
         f"rl:user:{claims.sub}",
     )
-    limit = settings.rate_limit_citizen_per_minute if claims.role == Role.CITIZEN else 0
+
+
+def rate_limit(settings: Settings, claims: TokenClaims) -> int:
+    """Requests a minute for this token's user; 0: not limited."""
+    return settings.rate_limit_citizen_per_minute if claims.role == Role.CITIZEN else 0
+
+
+def standing_loaded(kv: KV) -> bool:
+    """False while this worker knows the store's copy of the revocations needs reloading."""
+    return not _standing(kv).dirty
+
+
+async def authenticate(
+    maker: async_sessionmaker[AsyncSession], kv: KV, settings: Settings, claims: TokenClaims
+) -> None:
+    """Refuse a revoked token and count the request against the citizen's rate limit: one
+    round trip to the store, no database read (nor session) while the store answers."""
+    keys = auth_keys(claims)
+    limit = rate_limit(settings, claims)
     try:
         if _standing(kv).dirty:
             async with session_scope(maker) as session:

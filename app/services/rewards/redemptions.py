@@ -27,9 +27,6 @@ The till is in ``redemption_tills``; codes given back (cancel, expiry) in
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -46,6 +43,7 @@ from app.models.rewards import RedemptionStatus
 from app.services import ledger
 from app.services.rewards import codes, sold_out
 from app.services.rewards.errors import IncentiveInactive, LimitReached, OutOfStock
+from app.services.rewards.gates import Gates
 from app.services.rewards.incentives import INACTIVE, inactive_reason
 from app.services.rewards.redemption_returns import cancel, count, expire_codes
 from app.services.rewards.redemption_tills import lookup, verify
@@ -193,7 +191,7 @@ async def redeem(
     is new, so it is not looked up); the redemption row; and last the conditional stock
     UPDATE, so the hot incentive's row is locked for one statement and the COMMIT."""
     now = now or utcnow()
-    async with _gate(incentive_id):
+    async with _gates.hold(incentive_id):
         # Read after the wait at the gate: the stock may have run out meanwhile.
         seen = await sold_out.look(kv, incentive_id, user_id)
         if seen.refuse:
@@ -205,26 +203,10 @@ async def redeem(
             raise OutOfStock("This incentive is out of stock.") from None
 
 
-# A worker lets this many requests for one incentive reach the database at once; the others
-# wait here, not for pooled connections: a burst of a thousand redeemers neither starves
-# other requests of connections nor asks the database once the stock is gone (after the
+# A worker lets this many requests for one incentive reach the database at once (after the
 # wait, the sold-out marker is read again). The winners serialise on the incentive's row
 # anyway.
-GATE_WIDTH = 4
-_gates: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
-
-
-@asynccontextmanager
-async def _gate(incentive_id: str) -> AsyncIterator[None]:
-    gate, users = _gates.setdefault(incentive_id, (asyncio.Semaphore(GATE_WIDTH), [0]))
-    users[0] += 1
-    try:
-        async with gate:
-            yield
-    finally:
-        users[0] -= 1
-        if users[0] == 0 and _gates.get(incentive_id, (None,))[0] is gate:
-            del _gates[incentive_id]
+_gates = Gates()
 
 
 class _SoldOut(Exception):

@@ -28,9 +28,12 @@ from redis.exceptions import RedisError
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.db import after_commit
 from app.kv import KV, KVBusy
 from app.models import Incentive, Redemption
+from app.security import TokenClaims
+from app.services.identity import ratelimit, tokens
 
 logger = logging.getLogger("tanhui.rewards")
 
@@ -65,6 +68,27 @@ async def look(kv: KV | None, incentive_id: str, user_id: str) -> Look:
     except (RedisError, KVBusy):
         return Look(False, None)
     return Look(refuse, generation)
+
+
+async def refuse_early(kv: KV, settings: Settings, claims: TokenClaims, incentive_id: str) -> bool:
+    """Before any routing (``app.routers.rewards.lane``): True when, in one round trip, the
+    store says that the incentive's marker refuses this citizen and that their token stands
+    and is within its rate limit (this request is counted). The caller then answers
+    ``out_of_stock``. False in every other case, the store silent included, with nothing
+    written: the request goes the ordinary way, which checks and counts it there."""
+    if not tokens.standing_loaded(kv):
+        return False
+    try:
+        return await kv.sold_out_refuse(
+            _keys(incentive_id),
+            claims.sub,
+            tokens.auth_keys(claims),
+            claims.issued_at,
+            tokens.rate_limit(settings, claims),
+            ratelimit.WINDOW_SECONDS,
+        )
+    except (RedisError, KVBusy):
+        return False
 
 
 async def mark(

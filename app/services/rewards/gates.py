@@ -1,0 +1,33 @@
+"""Per-incentive gates: how many requests of one worker work on one incentive at once.
+
+A burst of a thousand redeemers of one incentive waits here, in arrival order, rather than for
+pooled connections or the incentive's row: it neither starves other requests of connections
+nor asks the database once the stock is gone (whoever passes a gate after that reads the
+sold-out marker first). A gate exists only while requests use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+GATE_WIDTH = 4
+
+
+class Gates:
+    def __init__(self, width: int = GATE_WIDTH) -> None:
+        self.width = width
+        self._gates: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        gate, users = self._gates.setdefault(key, (asyncio.Semaphore(self.width), [0]))
+        users[0] += 1
+        try:
+            async with gate:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0 and self._gates.get(key, (None,))[0] is gate:
+                del self._gates[key]
