@@ -18,7 +18,7 @@ from app.models import User
 from app.models.identity import Role
 from app.security import TokenClaims, decode_checked
 from app.services.identity import console
-from app.services.identity.tokens import authenticate
+from app.services.identity.standing import authenticate
 from app.services.records.group_commit import RecordCommitter
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)

@@ -191,7 +191,7 @@ async def test_logout_revokes_for_every_app_instance_sharing_the_store(client, a
     actor = await citizen(client)
     assert (await actor.post("/v1/auth/logout")).status_code == 204
     from app.db import session_scope
-    from app.services.identity.tokens import is_revoked
+    from app.services.identity.standing import is_revoked
 
     async with session_scope(app.state.sessionmaker) as session:
         jti = jwt.decode(actor.token, options={"verify_signature": False})["jti"]

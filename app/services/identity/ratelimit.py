@@ -1,6 +1,6 @@
 """Rate limits (sliding windows): per IP on the auth endpoints, per IP on refresh, per account
 on failed sign-ins, per partner key. The per-citizen limit is counted in the same store
-round trip that authenticates the request (``app.services.identity.tokens.authenticate``)."""
+round trip that authenticates the request (``app.services.identity.standing.authenticate``)."""
 
 from __future__ import annotations
 

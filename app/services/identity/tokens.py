@@ -1,4 +1,4 @@
-"""Tokens: issue, rotate (a refresh token works once), revoke, and authenticate.
+"""Tokens: issue, rotate (a refresh token works once) and revoke; ``standing`` authenticates.
 
 Two kinds of revocation, both written to the database (the durable truth) and to the shared
 store (Redis, or the in-process stand-in), where every request reads them:
@@ -21,23 +21,20 @@ refreshes cannot both succeed; the loser is a reuse (see ``refresh`` for the loc
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from weakref import WeakKeyDictionary
 
 from redis.exceptions import RedisError
-from sqlalchemy import ColumnElement, delete, exists, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.db import insert_ignore, new_id, session_scope
-from app.kit.errors import RateLimited, Unauthorized
-from app.kv import AUTH_RATE_LIMITED, AUTH_REVOKED, AUTH_UNLOADED, KV, AuthKeys, retry_after_seconds
+from app.db import insert_ignore, new_id
+from app.kit.errors import Unauthorized
+from app.kv import KV
 from app.models import RefreshToken, RevokedToken, User
-from app.models.identity import Role
-from app.observability import RATE_LIMITED, REDIS_FALLBACKS
+from app.observability import REDIS_FALLBACKS
 from app.security import (
     TokenClaims,
     decode_checked,
@@ -46,12 +43,10 @@ from app.security import (
     sign,
     verify_password_async,
 )
-from app.services.identity import ratelimit
+from app.services.identity import ratelimit, standing
 from app.services.identity.users import get_by_email, normalise_email
 
 logger = logging.getLogger("tanhui.auth")
-
-STANDING_MARKER = "auth:standing-loaded"
 
 
 @dataclass(frozen=True)
@@ -59,36 +54,6 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
-
-
-def _revoked_key(jti: str) -> str:
-    return f"revoked:{jti}"
-
-
-def _valid_after_key(user_id: str) -> str:
-    return f"valid-after:{user_id}"
-
-
-def _access_life(settings: Settings) -> timedelta:
-    return timedelta(minutes=settings.access_token_minutes)
-
-
-@dataclass
-class _Standing:
-    """Per store and process: one reload at a time, and whether a write to Redis was lost."""
-
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    dirty: bool = False
-
-
-_standings: WeakKeyDictionary[KV, _Standing] = WeakKeyDictionary()
-
-
-def _standing(kv: KV) -> _Standing:
-    state = _standings.get(kv)
-    if state is None:
-        state = _standings[kv] = _Standing()
-    return state
 
 
 async def issue_pair(
@@ -99,7 +64,7 @@ async def issue_pair(
         sub=user.id,
         role=user.role,
         typ="access",
-        lifetime=_access_life(settings),
+        lifetime=standing.access_life(settings),
         merchant_id=user.merchant_id,
     )
     family = family or new_id()
@@ -125,7 +90,7 @@ async def issue_pair(
     return TokenPair(
         sign(settings, access),
         sign(settings, refresh),
-        int(_access_life(settings).total_seconds()),
+        int(standing.access_life(settings).total_seconds()),
     )
 
 
@@ -228,7 +193,11 @@ async def _revoke_family(session: AsyncSession, kv: KV, settings: Settings, fami
             if row.revoked_at is None:
                 row.revoked_at = now
             await revoke_access(
-                session, kv, settings, row.access_jti, row.created_at + _access_life(settings)
+                session,
+                kv,
+                settings,
+                row.access_jti,
+                row.created_at + standing.access_life(settings),
             )
         await session.flush()
 
@@ -252,14 +221,14 @@ async def revoke_access(
     await session.execute(
         insert_ignore(session, RevokedToken, [{"jti": jti, "expires_at": expires_at}])
     )
-    await _store(kv, _revoked_key(jti), "1", ttl)
+    await _store(kv, standing.revoked_key(jti), "1", ttl)
 
 
 async def _store(kv: KV, key: str, value: str, ttl: int) -> None:
     try:
         await kv.set_value(key, value, ttl)
     except RedisError:
-        _standing(kv).dirty = True
+        standing.lost_write(kv)
         logger.warning("redis unreachable: a revocation is kept in the database only for now")
         REDIS_FALLBACKS.labels("revocation").inc()
 
@@ -282,8 +251,8 @@ async def revoke_all(session: AsyncSession, kv: KV, settings: Settings, user_id:
     live = (RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
     await _lock_in_order(session, *live)
     await session.execute(update(RefreshToken).where(*live).values(revoked_at=now))
-    ttl = int(_access_life(settings).total_seconds()) + 1
-    await _store(kv, _valid_after_key(user_id), repr(now.timestamp()), ttl)
+    ttl = int(standing.access_life(settings).total_seconds()) + 1
+    await _store(kv, standing.valid_after_key(user_id), repr(now.timestamp()), ttl)
 
 
 async def revoke_other_sessions(
@@ -300,13 +269,13 @@ async def revoke_other_sessions(
             select(RefreshToken).where(
                 RefreshToken.user_id == claims.sub,
                 RefreshToken.family_id != (keep or ""),
-                RefreshToken.created_at > now - _access_life(settings),
+                RefreshToken.created_at > now - standing.access_life(settings),
             )
         )
     ).all()
     for row in others:
         await revoke_access(
-            session, kv, settings, row.access_jti, row.created_at + _access_life(settings)
+            session, kv, settings, row.access_jti, row.created_at + standing.access_life(settings)
         )
     live = (
         RefreshToken.user_id == claims.sub,
@@ -315,110 +284,3 @@ async def revoke_other_sessions(
     )
     await _lock_in_order(session, *live)
     await session.execute(update(RefreshToken).where(*live).values(revoked_at=now))
-
-
-def auth_keys(claims: TokenClaims) -> AuthKeys:
-    """The store's keys that say whether this token stands, and its user's rate limit."""
-    return AuthKeys(
-        STANDING_MARKER,
-        _revoked_key(claims.jti),
-        _valid_after_key(claims.sub),
-        f"rl:user:{claims.sub}",
-    )
-
-
-def rate_limit(settings: Settings, claims: TokenClaims) -> int:
-    """Requests a minute for this token's user; 0: not limited."""
-    return settings.rate_limit_citizen_per_minute if claims.role == Role.CITIZEN else 0
-
-
-def standing_loaded(kv: KV) -> bool:
-    """False while this worker knows the store's copy of the revocations needs reloading."""
-    return not _standing(kv).dirty
-
-
-async def authenticate(
-    maker: async_sessionmaker[AsyncSession], kv: KV, settings: Settings, claims: TokenClaims
-) -> None:
-    """Refuse a revoked token and count the request against the citizen's rate limit: one
-    round trip to the store, no database read (nor session) while the store answers."""
-    keys = auth_keys(claims)
-    limit = rate_limit(settings, claims)
-    try:
-        if _standing(kv).dirty:
-            async with session_scope(maker) as session:
-                await _reload(session, kv, settings)
-        code, retry = await kv.authorize(keys, claims.issued_at, limit, ratelimit.WINDOW_SECONDS)
-        if code == AUTH_UNLOADED:
-            async with session_scope(maker) as session:
-                await _reload(session, kv, settings)
-            code, retry = await kv.authorize(
-                keys, claims.issued_at, limit, ratelimit.WINDOW_SECONDS
-            )
-    except RedisError:
-        logger.warning("redis unreachable: checking revocation in the database")
-        REDIS_FALLBACKS.labels("authentication").inc()
-        code = AUTH_UNLOADED
-    if code == AUTH_UNLOADED:
-        async with session_scope(maker) as session:
-            if await _revoked_in_database(session, claims):
-                code = AUTH_REVOKED
-    if code == AUTH_REVOKED:
-        raise Unauthorized("Token has been revoked.", reason="token_revoked")
-    if code == AUTH_RATE_LIMITED:
-        seconds = retry_after_seconds(retry)
-        RATE_LIMITED.labels("citizen").inc()
-        raise RateLimited(
-            f"Too many requests for this account; try again in {seconds} s.",
-            retry_after=seconds,
-        )
-
-
-async def _revoked_in_database(session: AsyncSession, claims: TokenClaims) -> bool:
-    jti_revoked = exists().where(RevokedToken.jti == claims.jti)
-    row = (
-        await session.execute(
-            select(User.tokens_valid_after, jti_revoked).where(User.id == claims.sub)
-        )
-    ).first()
-    if row is None:
-        return True
-    valid_after, revoked = row
-    return bool(revoked) or (valid_after is not None and claims.iat < valid_after)
-
-
-async def _reload(session: AsyncSession, kv: KV, settings: Settings) -> None:
-    """Copy the revocations that can still matter from the database into the store."""
-    state = _standing(kv)
-    async with state.lock:
-        state.dirty = False
-        now = datetime.now(UTC)
-        values: list[tuple[str, str, int]] = []
-        for jti, expires_at in await session.execute(
-            select(RevokedToken.jti, RevokedToken.expires_at).where(RevokedToken.expires_at > now)
-        ):
-            values.append((_revoked_key(jti), "1", int((expires_at - now).total_seconds()) + 1))
-        # A standing older than an access token's lifetime voids only expired tokens.
-        life = _access_life(settings)
-        for user_id, after in await session.execute(
-            select(User.id, User.tokens_valid_after).where(User.tokens_valid_after > now - life)
-        ):
-            ttl = int((after + life - now).total_seconds()) + 1
-            values.append((_valid_after_key(user_id), repr(after.timestamp()), ttl))
-        try:
-            await kv.load_standing(STANDING_MARKER, values)
-        except RedisError:
-            state.dirty = True
-            raise
-        logger.info("auth standing loaded into the store: %d entries", len(values))
-
-
-async def is_revoked(session: AsyncSession, kv: KV, jti: str) -> bool:
-    """Whether one access token id is revoked (the store first, then the database)."""
-    try:
-        if await kv.exists(_revoked_key(jti)):
-            return True
-    except RedisError:
-        logger.warning("redis unreachable: checking revocation in the database")
-        REDIS_FALLBACKS.labels("authentication").inc()
-    return await session.get(RevokedToken, jti) is not None

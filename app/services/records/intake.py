@@ -14,11 +14,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -28,12 +26,11 @@ from app.kit.errors import (
     DomainError,
     InvalidState,
 )
-from app.kit.statements import any_of, per_dialect
 from app.kv import KV
 from app.models import DailyUsage, MethodologyVersion, Partner, Record
 from app.models.records import Reason, RecordSource, RecordStatus
 from app.observability import POINTS_CREDITED, RECORDS, REDUCTION_G, REJECTION_REASONS
-from app.rules import Context, Methodology, points_for, registry, resolve
+from app.rules import Context, points_for, registry, resolve
 from app.schemas.records import RecordIn
 from app.services import ledger
 from app.services.communities import stats as organisation_stats
@@ -41,6 +38,7 @@ from app.services.ledger.accounts import table
 from app.services.methodologies.facts import facts_for
 from app.services.methodologies.versions import parsed, version_in_force
 from app.services.records import leaderboards
+from app.services.records.batch import Batch, Item
 from app.services.records.prepared import (
     Citizen,
     Outcome,
@@ -55,12 +53,10 @@ from app.services.records.prepared import (
     revoked,
 )
 from app.services.records.writes import (
-    _USAGE,
     _capped,
     _credit_for,
     _local_day,
     _row,
-    _upsert_usage,
 )
 
 __all__ = [
@@ -78,108 +74,6 @@ __all__ = [
     "prepare",
     "revoked",
 ]
-
-
-@per_dialect
-def _existing(dialect: str) -> Select[Any]:
-    """Stored records under the batch's (citizen, client_event_id) pairs, as ORM rows."""
-    return (
-        select(Record)
-        .where(
-            any_of(dialect, Record.user_id, "users"), any_of(dialect, Record.client_event_id, "ids")
-        )
-        .execution_options(populate_existing=True)
-    )
-
-
-@per_dialect
-def _spans(dialect: str) -> Select[Any]:
-    """The batch's citizens' activity spans (not rejected) that may overlap its records."""
-    return select(Record.user_id, Record.span_start, Record.span_end).where(
-        any_of(dialect, Record.user_id, "users"),
-        Record.status != RecordStatus.REJECTED,
-        Record.span_start < bindparam("last", type_=Record.span_start.type),
-        Record.span_end > bindparam("first", type_=Record.span_end.type),
-    )
-
-
-@per_dialect
-def _usage_of(dialect: str) -> Select[Any]:
-    """Points used per (citizen, methodology, local day) on the batch's days."""
-    return select(_USAGE.user_id, _USAGE.code, _USAGE.day, _USAGE.points).where(
-        any_of(dialect, _USAGE.user_id, "users"), any_of(dialect, _USAGE.day, "days")
-    )
-
-
-@dataclass
-class _Item:
-    index: int
-    user: Owner
-    record_in: RecordIn
-    m: Methodology
-    data: Any
-    digest: str
-
-
-class _Batch:
-    """What the records of one unit of work must be checked against, read in a few queries
-    after the citizens are locked, and kept up to date as each record is decided: stored
-    records under the same ids, non-rejected activity spans, and daily cap usage (points per
-    (citizen, methodology, local day); the days changed are written back in one statement)."""
-
-    def __init__(self) -> None:
-        self.by_id: dict[tuple[str, str], Record] = {}
-        self.spans: dict[str, list[tuple[datetime, datetime]]] = {}
-        self.usage: dict[tuple[str, str, str], int] = {}
-        self.changed: set[tuple[str, str, str]] = set()
-
-    @classmethod
-    async def load(cls, session: AsyncSession, items: list[_Item], settings: Settings) -> _Batch:
-        batch = cls()
-        users = sorted({it.user.id for it in items})
-        rows = await session.scalars(
-            _existing(session),
-            {"users": users, "ids": sorted({it.record_in.client_event_id for it in items})},
-        )
-        batch.by_id = {(r.user_id, r.client_event_id): r for r in rows}
-        timed = [(it, it.m.duration(it.data)) for it in items]
-        starts = [it.record_in.occurred_at - d for it, d in timed if d]
-        if starts:
-            found = await session.execute(
-                _spans(session),
-                {
-                    "users": users,
-                    "last": max(it.record_in.occurred_at for it, d in timed if d),
-                    "first": min(starts),
-                },
-            )
-            for user_id, span_start, span_end in found:
-                batch.spans.setdefault(user_id, []).append((span_start, span_end))
-        days = sorted({_local_day(it.record_in.occurred_at, settings) for it in items})
-        usage = await session.execute(_usage_of(session), {"users": users, "days": days})
-        batch.usage = {(u.user_id, u.code, u.day): int(u.points) for u in usage}
-        return batch
-
-    def overlaps(self, user_id: str, start: datetime, end: datetime) -> bool:
-        return any(s < end and e > start for s, e in self.spans.get(user_id, ()))
-
-    def used(self, user_id: str, code: str, day: str) -> int:
-        return self.usage.get((user_id, code, day), 0)
-
-    def use(self, user_id: str, code: str, day: str, points: int) -> None:
-        key = (user_id, code, day)
-        self.usage[key] = self.usage.get(key, 0) + points
-        self.changed.add(key)
-
-    async def save_usage(self, session: AsyncSession) -> None:
-        """The changed days' totals, absolute (the citizens' locks make them exact)."""
-        if not self.changed:
-            return
-        rows = [
-            {"user_id": u, "code": c, "day": d, "points": self.usage[(u, c, d)]}
-            for u, c, d in sorted(self.changed)
-        ]
-        await insert_rows(session, table(DailyUsage), rows, _upsert_usage)
 
 
 async def ingest(
@@ -219,7 +113,7 @@ async def ingest_many(
     stored rows, ledger transactions, entries and lots are written in bulk."""
     now = now or utcnow()
     out: list[Outcome | DomainError | None] = [None] * len(items)
-    todo: list[_Item] = []
+    todo: list[Item] = []
     for i, (user, record_in) in enumerate(items):
         if isinstance(record_in, DomainError):
             out[i] = record_in
@@ -230,12 +124,12 @@ async def ingest_many(
         except DomainError as exc:
             out[i] = exc
             continue
-        todo.append(_Item(i, user, p.record_in, p.m, p.data, p.digest))
+        todo.append(Item(i, user, p.record_in, p.m, p.data, p.digest))
     if todo:
         # The citizens and the one issuance shard of the unit's credits, in one statement.
         issuance = ledger.platform_account("issuance", todo[0].user.id)
         await ledger.lock_users(session, sorted({it.user.id for it in todo}), issuance)
-        batch = await _Batch.load(session, todo, settings)
+        batch = await Batch.load(session, todo, settings)
         new: list[Record] = []
         credits: list[tuple[Record, ledger.Credit]] = []
         for it in todo:
@@ -267,8 +161,8 @@ async def ingest_many(
 async def _decide(
     session: AsyncSession,
     settings: Settings,
-    batch: _Batch,
-    it: _Item,
+    batch: Batch,
+    it: Item,
     partner: Partner | None,
     merchant_id: str | None,
     now: datetime,

@@ -33,7 +33,7 @@ from app.db import after_commit
 from app.kv import KV, KVBusy
 from app.models import Incentive, Redemption
 from app.security import TokenClaims
-from app.services.identity import ratelimit, tokens
+from app.services.identity import ratelimit, standing
 
 logger = logging.getLogger("tanhui.rewards")
 
@@ -76,15 +76,15 @@ async def refuse_early(kv: KV, settings: Settings, claims: TokenClaims, incentiv
     and is within its rate limit (this request is counted). The caller then answers
     ``out_of_stock``. False in every other case, the store silent included, with nothing
     written: the request goes the ordinary way, which checks and counts it there."""
-    if not tokens.standing_loaded(kv):
+    if not standing.standing_loaded(kv):
         return False
     try:
         return await kv.sold_out_refuse(
             _keys(incentive_id),
             claims.sub,
-            tokens.auth_keys(claims),
+            standing.auth_keys(claims),
             claims.issued_at,
-            tokens.rate_limit(settings, claims),
+            standing.rate_limit(settings, claims),
             ratelimit.WINDOW_SECONDS,
         )
     except (RedisError, KVBusy):
