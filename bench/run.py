@@ -175,25 +175,41 @@ def measure(
 OPEN_FIRST_MS = 2500
 
 
-def burst(
-    args: argparse.Namespace, svc: Service, tokens: list[str], tmp: str, opened: bool
-) -> Figure:
-    """The hot incentive's ceiling: as many connections as redeemers, one ``GET /healthz``
-    each; the time from the first request to the last answer bounds any burst's."""
-    token_file = fixtures.write_tokens(Path(tmp) / "burst", tokens)
+def one_each(
+    args: argparse.Namespace,
+    svc: Service,
+    script: str,
+    tokens: list[str],
+    tmp: str,
+    extra: dict[str, str],
+    opened: bool,
+) -> tuple[WrkResult, float]:
+    """One connection per token, one request each (wrk's limit mode), opened first or not;
+    the result and the workers' CPU seconds."""
+    token_file = fixtures.write_tokens(Path(tmp) / script, tokens)
+    if opened:
+        extra = {**extra, "start_after_ms": str(OPEN_FIRST_MS)}
     cpu = svc.worker_cpu_seconds()
     r = run_wrk(
-        "burst",
+        script,
         svc.url,
         duration=args.hot_timeout,
         connections=len(tokens),
         threads=args.wrk_threads,
         timeout_s=args.hot_timeout,
         tokens=token_file,
-        extra={"start_after_ms": str(OPEN_FIRST_MS)} if opened else {},
+        extra=extra,
         until_done=len(tokens),
     )
-    cpu = svc.worker_cpu_seconds() - cpu
+    return r, svc.worker_cpu_seconds() - cpu
+
+
+def burst(
+    args: argparse.Namespace, svc: Service, tokens: list[str], tmp: str, opened: bool
+) -> Figure:
+    """The hot incentive's ceiling: as many connections as redeemers, one ``GET /healthz``
+    each; the time from the first request to the last answer bounds any burst's."""
+    r, cpu = one_each(args, svc, "burst", tokens, tmp, {}, opened)
     how = "open" if opened else "new"
     f = figure(f"burst ceiling, {how} conns", "answers/s", r)
     f.rate = r.requests / r.burst_seconds if r.burst_seconds else 0.0
@@ -215,23 +231,8 @@ def hot_incentive(
     ``opened``: the connections are all open before the first request."""
     incentive = asyncio.run(fixtures.hot_incentive(svc.url, admin, args.stock, cost=10))
     earned = asyncio.run(fixtures.earn(svc.url, tokens, tag))
-    token_file = fixtures.write_tokens(Path(tmp) / "redeemers", tokens)
     extra = {"tag": tag, "incentive": incentive}
-    if opened:
-        extra["start_after_ms"] = str(OPEN_FIRST_MS)
-    cpu = svc.worker_cpu_seconds()
-    r = run_wrk(
-        "redeem",
-        svc.url,
-        duration=args.hot_timeout,
-        connections=len(tokens),
-        threads=args.wrk_threads,
-        timeout_s=args.hot_timeout,
-        tokens=token_file,
-        extra=extra,
-        until_done=len(tokens),
-    )
-    cpu = svc.worker_cpu_seconds() - cpu
+    r, cpu = one_each(args, svc, "redeem", tokens, tmp, extra, opened)
     stored = asyncio.run(fixtures.redemption_counts(pg_dsn(svc.database), incentive))
     successes = int(r.raw.get("ok", 0))
     how = "open" if opened else "new"
