@@ -383,6 +383,13 @@ def main() -> None:
         help="also measure on a database seeded with this many credited records",
     )
     parser.add_argument("--seed-citizens", type=int, default=100_000)
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="TANHUI_NAME=value",
+        help="a setting of the service under test (repeatable), e.g. to compare tunings",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
         "--only",
@@ -415,6 +422,11 @@ def main() -> None:
     result["hashing"] = hashing.measure()
 
     svc = Service(args.workers, "bench-" + secrets.token_hex(24))
+    for setting in args.service_env:
+        name, _, value = setting.partition("=")
+        if not name.startswith("TANHUI_") or not _:
+            parser.error(f"--service-env takes TANHUI_NAME=value, not {setting!r}")
+        svc.env[name] = value
     try:
         print(f"database {svc.database}, Redis prefix {svc.prefix}", flush=True)
         svc.create_database()
