@@ -44,6 +44,9 @@ SLOTS = {
     "single-half": (150, 100),
     "batch": (250, 400),
     "batch-half": (650, 250),
+    # --warmup before the half-of-peak single records (a batch takes 100 slots at once: its
+    # phase has no warm-up)
+    "single-warm": (900, 30),
 }
 
 
@@ -143,6 +146,20 @@ def measure(
             if target <= 0:
                 print(f"  {names[key]}: no answer at peak, no half-peak run", flush=True)
                 continue
+            if args.warmup > 0 and key != "batch":
+                # The same load, unmeasured: new connections, the pool's growth and the
+                # caches of a phase's start are then behind it.
+                warm = ingest_args("single-warm") if key == "single" else extra
+                run_wrk(
+                    script,
+                    svc.url,
+                    duration=args.warmup,
+                    connections=conns,
+                    threads=args.wrk_threads,
+                    tokens=token_file,
+                    rate=target,
+                    extra=warm,
+                )
             if key in ("single", "batch"):
                 extra = ingest_args(f"{key}-half")
             print(f"  {names[key]} at half of peak ({target:.1f} requests/s) …", flush=True)
@@ -376,6 +393,12 @@ def main() -> None:
     parser.add_argument("--stock", type=int, default=100)
     parser.add_argument("--hot-timeout", type=int, default=120, help="bound of the hot phase, s")
     parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=0,
+        help="seconds of the same load, unmeasured, before each half-of-peak phase",
+    )
     parser.add_argument(
         "--seed-records",
         type=int,
