@@ -56,13 +56,12 @@ class RedemptionLane:
         ):
             await self.app(scope, receive, send)
             return
-        asked = _asked(scope)
-        if asked is None:
+        token = _bearer_of_a_plain_request(scope)
+        if token is None:
             await self.app(scope, receive, send)
             return
         body, messages = await _read_body(receive)
         incentive_id = _incentive_id(body)
-        token, _key = asked
         state = self.api.state
         claims = None
         if incentive_id is not None:
@@ -93,9 +92,9 @@ class RedemptionLane:
         return self._route
 
 
-def _asked(scope: Scope) -> tuple[str, str] | None:
-    """(bearer token, Idempotency-Key) when the request's headers are what the route accepts
-    without a word: a JSON body of known small size, no query, storable text."""
+def _bearer_of_a_plain_request(scope: Scope) -> str | None:
+    """The bearer token, when the request's headers are what the route accepts without a
+    word: an Idempotency-Key, a JSON body of known small size, no query, storable text."""
     if scope.get("query_string"):
         return None
     token = key = content_type = None
@@ -118,7 +117,7 @@ def _asked(scope: Scope) -> tuple[str, str] | None:
         return None
     if content_type != "application/json" or not 0 < length <= MAX_BODY:
         return None
-    return token, key
+    return token
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
