@@ -34,7 +34,7 @@ from app.models.identity import Role
 from app.security import decode_checked
 from app.services.rewards import sold_out
 from app.services.rewards.errors import OutOfStock
-from app.services.rewards.gates import Gates
+from app.services.rewards.gates import REDEMPTIONS
 
 PATH = "/v1/redemptions"
 MAX_BODY = 1024  # the body is {"incentive_id": "…"}; anything larger goes the ordinary way
@@ -44,7 +44,7 @@ class RedemptionLane:
     def __init__(self, app: ASGIApp, api: FastAPI) -> None:
         self.app = app
         self.api = api
-        self.gates = Gates()
+        self.gates = REDEMPTIONS  # held once: the service passes straight through
         self._route: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

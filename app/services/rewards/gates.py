@@ -3,7 +3,9 @@
 A burst of a thousand redeemers of one incentive waits here, in arrival order, rather than for
 pooled connections or the incentive's row: it neither starves other requests of connections
 nor asks the database once the stock is gone (whoever passes a gate after that reads the
-sold-out marker first). A gate exists only while requests use it.
+sold-out marker first). A gate exists only while requests use it. A request holds a gate
+once: the redemption lane takes it before routing, and the redemption service, asking again
+for the same incentive within that request, goes straight through.
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 
 GATE_WIDTH = 4
+
+# The (gates, key) pairs the current request (its task) holds.
+_held: ContextVar[frozenset[tuple[int, str]]] = ContextVar("gates_held", default=frozenset())
 
 
 class Gates:
@@ -22,12 +28,23 @@ class Gates:
 
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
+        mark = (id(self), key)
+        held = _held.get()
+        if mark in held:
+            yield
+            return
         gate, users = self._gates.setdefault(key, (asyncio.Semaphore(self.width), [0]))
         users[0] += 1
+        token = _held.set(held | {mark})
         try:
             async with gate:
                 yield
         finally:
+            _held.reset(token)
             users[0] -= 1
             if users[0] == 0 and self._gates.get(key, (None,))[0] is gate:
                 del self._gates[key]
+
+
+# One worker's gates for redemptions, shared by the redemption lane and the service.
+REDEMPTIONS = Gates()

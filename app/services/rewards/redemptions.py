@@ -43,7 +43,7 @@ from app.models.rewards import RedemptionStatus
 from app.services import ledger
 from app.services.rewards import codes, sold_out
 from app.services.rewards.errors import IncentiveInactive, LimitReached, OutOfStock
-from app.services.rewards.gates import Gates
+from app.services.rewards.gates import REDEMPTIONS
 from app.services.rewards.incentives import INACTIVE, inactive_reason
 from app.services.rewards.redemption_returns import cancel, count, expire_codes
 from app.services.rewards.redemption_tills import lookup, verify
@@ -206,7 +206,7 @@ async def redeem(
 # A worker lets this many requests for one incentive reach the database at once (after the
 # wait, the sold-out marker is read again). The winners serialise on the incentive's row
 # anyway.
-_gates = Gates()
+_gates = REDEMPTIONS
 
 
 class _SoldOut(Exception):
