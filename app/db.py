@@ -9,6 +9,8 @@ SQLite transactions serial, which is what the row locks give us on PostgreSQL.
 from __future__ import annotations
 
 import logging
+import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -44,7 +46,24 @@ def utcnow() -> datetime:
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
+
+    Ids made close in time sort close together, so a new row's primary key, and every index
+    keyed by a row's id (entries by transaction, lots by transaction, references that embed
+    an id), lands in the same few index pages as the rows made just before it. With random
+    ids each insert touches a random page of every such index, which on a table of millions
+    of rows is a page the cache no longer holds. Existing random (version 4) ids stay valid.
+    """
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")  # 80 bits, 74 of them used
+    value = (
+        (millis & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76  # version
+        | (rand >> 68) << 64  # rand_a: 12 bits
+        | 0b10 << 62  # variant
+        | rand & ((1 << 62) - 1)  # rand_b: 62 bits
+    )
+    return str(uuid.UUID(int=value))
 
 
 class UTCDateTime(TypeDecorator[datetime]):
