@@ -67,6 +67,23 @@ async def test_database_holds_no_usable_code(app, client):
     assert row.code_hint == code[-2:]
 
 
+async def test_a_code_already_issued_is_drawn_again(app, client, monkeypatch):
+    """A drawn code whose hash is taken inserts nothing; the redemption draws another."""
+    shop = await open_shop(app, client)
+    voucher = await publish(shop.staff)
+    alice, bob = await citizen(client), await citizen(client)
+    for who in (alice, bob):
+        await give_points(app, who.id, 500)
+    drawn = iter(["ABCD2345WXYZ", "ABCD2345WXYZ", "EFGH6789KMNP"])
+    monkeypatch.setattr(codes, "new_code", lambda: next(drawn))
+    first, second = await redeem(alice, voucher["id"]), await redeem(bob, voucher["id"])
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    assert first.json()["code"] == "ABCD-2345-WXYZ"
+    assert second.json()["code"] == "EFGH-6789-KMNP"
+    async with session_scope(app.state.sessionmaker) as s:
+        assert await s.scalar(select(func.count()).select_from(Redemption)) == 2
+
+
 async def test_demo_seed_can_run_twice_and_lets_the_till_sign_in(app, client):
     settings = app.state.settings
     async with session_scope(app.state.sessionmaker) as s:

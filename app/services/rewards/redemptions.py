@@ -34,9 +34,11 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, and_, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from app.db import new_id, utcnow
 from app.kit.errors import IdempotencyConflict, NotFound
+from app.kit.statements import precompiled
 from app.kv import KV
 from app.models import Incentive, Merchant, Redemption
 from app.models.rewards import RedemptionStatus
@@ -95,7 +97,8 @@ _STATE = select(
     .where(
         _TAKEN_BY.c.user_id == bindparam("b_user"),
         _TAKEN_BY.c.incentive_id == bindparam("b_incentive"),
-        _TAKEN_BY.c.status.in_(_TAKEN),
+        # Not ``in_``: its values would be rendered into the text at every execution.
+        or_(*(_TAKEN_BY.c.status == status for status in _TAKEN)),
     )
     .scalar_subquery()
     .label("taken"),
@@ -127,13 +130,15 @@ _TAKE_UNIT = (
     .returning(_I.stock, _I.issued)
 )
 
-# A clash of two codes' hashes (59 random bits) inserts nothing instead of failing the unit.
-_ISSUE = {
-    name: dialect.insert(_REDEMPTIONS)
-    .on_conflict_do_nothing(index_elements=[_R.code_hash])
-    .returning(_R.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+
+@precompiled
+def _issue(dialect: str) -> Executable:
+    """A clash of two codes' hashes (59 random bits) inserts nothing instead of failing the
+    unit."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(_REDEMPTIONS).on_conflict_do_nothing(index_elements=[_R.code_hash]).returning(_R.id)
+    )
 
 
 def _remember_names(session: AsyncSession, incentive_id: str, title: str, merchant: str) -> None:
@@ -263,11 +268,10 @@ async def _redeem(
         "resolved_by": None,
         "created_at": now,
     }
-    issue = _ISSUE[session.get_bind().dialect.name]
     # 59 random bits make a clash all but impossible; should one happen, draw again rather
     # than fail the request.
     for attempt in range(_CODE_ATTEMPTS):
-        if (await session.execute(issue, fields)).first() is not None:
+        if (await _issue.execute(session, fields)).first() is not None:
             break
         if attempt == _CODE_ATTEMPTS - 1:
             raise RuntimeError("could not draw an unused redemption code")
