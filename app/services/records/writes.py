@@ -48,8 +48,11 @@ _COLUMNS = [attr.key for attr in sa_inspect(Record).column_attrs]
 
 
 def _row(record: Record) -> dict[str, Any]:
-    """A new record's values for a bulk INSERT (the Record itself stays out of the session)."""
-    return {key: getattr(record, key) for key in _COLUMNS}
+    """A new record's values for a bulk INSERT (the Record itself stays out of the session).
+    A ``transient`` record holds its columns in its ``__dict__``, read there without the
+    ORM's attribute machinery; a column never set is None, as the attribute reads."""
+    values = record.__dict__
+    return {key: values.get(key) for key in _COLUMNS}
 
 
 def _credit_for(record: Record, points: int, settings: Settings, now: datetime) -> ledger.Credit:
