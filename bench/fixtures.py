@@ -166,6 +166,54 @@ async def earn(url: str, tokens: list[str], tag: str, concurrency: int = 32) -> 
         return sum(await asyncio.gather(*[one(i, t) for i, t in enumerate(tokens)]))
 
 
+HISTORY_TYPES = (
+    ("transit.metro", {"distance_km": 6.0, "duration_min": 8}),
+    ("transit.bus", {"distance_km": 3.5, "duration_min": 8}),
+    ("cycling", {"distance_km": 2.5, "duration_min": 8}),
+    ("walking", {"steps": 900, "duration_min": 8}),
+    ("transit.metro", {"distance_km": 4.0, "duration_min": 8}),
+)
+
+
+async def history(
+    url: str, tokens: list[str], tag: str, ends: list[datetime], concurrency: int = 32
+) -> dict[str, int]:
+    """A short history per citizen before ``GET /v1/account`` is measured: one record per time
+    in ``ends`` (each the end of an 8-minute trip), sent one after another so that each credit
+    is its own lot with its own expiry time. A citizen's account then lists as many expiring
+    amounts as a citizen of a seeded database (five), so the empty and the seeded database
+    answer the same shape. Returns the answers by status and the first citizen's number of
+    expiring amounts."""
+    sem = asyncio.Semaphore(concurrency)
+    timeout = aiohttp.ClientTimeout(total=120)
+    statuses: dict[str, int] = {}
+    async with aiohttp.ClientSession(timeout=timeout) as s:
+
+        async def one(i: int, token: str) -> None:
+            async with sem:
+                for k, end in enumerate(ends):
+                    kind, data = HISTORY_TYPES[k % len(HISTORY_TYPES)]
+                    async with s.post(
+                        f"{url}/v1/events",
+                        headers={"Authorization": f"Bearer {token}"},
+                        json={
+                            "client_event_id": f"{tag}-history-{i}-{k}",
+                            "type": kind,
+                            "occurred_at": end.isoformat(),
+                            "data": data,
+                        },
+                    ) as r:
+                        await r.read()
+                        statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+
+        await asyncio.gather(*[one(i, t) for i, t in enumerate(tokens)])
+        async with s.get(
+            f"{url}/v1/account", headers={"Authorization": f"Bearer {tokens[0]}"}
+        ) as r:
+            expiring = len((await r.json())["expiring"])
+    return {**statuses, "expiring_listed": expiring}
+
+
 async def ledger_check(url: str, admin_token: str) -> dict[str, Any]:
     timeout = aiohttp.ClientTimeout(total=1800)
     async with (

@@ -47,6 +47,8 @@ SLOTS = {
     # --warmup before the half-of-peak single records (a batch takes 100 slots at once: its
     # phase has no warm-up)
     "single-warm": (900, 30),
+    # before GET /v1/account: five records per citizen, one lot each (fixtures.history)
+    "history": (940, 5),
 }
 
 
@@ -110,6 +112,11 @@ def measure(
             ("batch", "batch", "records/s", 100, args.batch_connections, ingest_args("batch")),
         ]
         plan = [step for step in plan if args.only in (None, step[0])]
+        if any(step[0] == "account" for step in plan):
+            start, count = SLOTS["history"]
+            ends = [datetime.fromtimestamp(base - (start + k) * 600, UTC) for k in range(count)]
+            made = asyncio.run(fixtures.history(svc.url, tokens, tag, ends))
+            print(f"  a history of {count} records per citizen: {made}", flush=True)
         names = {
             "healthz": "GET /healthz (ceiling)",
             "account": "GET /v1/account",
