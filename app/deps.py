@@ -19,7 +19,6 @@ from app.models.identity import Role
 from app.security import TokenClaims, decode_checked
 from app.services.identity import console
 from app.services.identity.standing import authenticate
-from app.services.records.group_commit import RecordCommitter
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
@@ -30,11 +29,6 @@ async def get_settings_dep(request: Request) -> Settings:
 
 async def get_kv(request: Request) -> KV:
     return request.app.state.kv  # type: ignore[no-any-return]
-
-
-async def get_record_committer(request: Request) -> RecordCommitter | None:
-    """The worker's group committer of single records, or None when grouping is off."""
-    return getattr(request.app.state, "record_committer", None)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -69,7 +63,6 @@ IdempotencyKey = Annotated[
     ),
 ]
 ClientIP = Annotated[str, Depends(client_ip)]
-RecordCommitterDep = Annotated[RecordCommitter | None, Depends(get_record_committer)]
 
 
 @dataclass(frozen=True)

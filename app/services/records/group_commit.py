@@ -261,7 +261,7 @@ class RecordCommitter:
 
 
 async def ingest_single(
-    session: AsyncSession,
+    maker: async_sessionmaker[AsyncSession],
     settings: Settings,
     kv: KV | None,
     committer: RecordCommitter | None,
@@ -269,17 +269,15 @@ async def ingest_single(
     record_in: RecordIn,
 ) -> intake.Outcome:
     """One record of ``POST /v1/events``: with the worker's committer, decided in a group;
-    without, alone in the request's own unit of work."""
+    without, alone in a unit of work of its own."""
     prepared = intake.prepare(record_in)  # a schema error is answered without waiting
     if committer is not None:
-        # End the request's transaction, if authentication needed one (the store down): its
-        # connection (and, on SQLite, the write lock) is not held while the record waits.
-        await session.commit()
         return await committer.submit(user_id, prepared)
-    found = await intake.citizens(session, [user_id])
-    if user_id not in found:
-        raise intake.revoked()
-    [outcome] = await intake.ingest_many(session, settings, kv, [(found[user_id], prepared)])
+    async with session_scope(maker) as session:
+        found = await intake.citizens(session, [user_id])
+        if user_id not in found:
+            raise intake.revoked()
+        [outcome] = await intake.ingest_many(session, settings, kv, [(found[user_id], prepared)])
     if isinstance(outcome, DomainError):
         raise outcome
     return outcome
