@@ -54,11 +54,11 @@ class per_dialect(Generic[T]):  # noqa: N801 (used as a decorator)
 class precompiled:  # noqa: N801 (used as a decorator)
     """``@precompiled`` on ``def build(dialect: str) -> statement``, for a statement SQLAlchemy
     does not cache: a dialect's ``INSERT … ON CONFLICT`` is compiled anew at every execution
-    (``inherit_cache = False``), about a sixth of a redemption's CPU. On PostgreSQL the text
-    is compiled once per set of parameter names and sent to the driver as it is; the values
-    must then be what the driver takes (aware datetimes, strings, numbers), as with
-    ``app.kit.bulk``. Other dialects execute the statement as usual, their type processing
-    included."""
+    (``inherit_cache = False``), about a seventh of a redemption's worker CPU in a profile.
+    On PostgreSQL the text is compiled once per set of parameter names and sent to the driver
+    as it is; the values must then be what the driver takes (aware datetimes, strings,
+    numbers), as with ``app.kit.bulk``. Other dialects execute the statement as usual, their
+    type processing included."""
 
     def __init__(self, build: Callable[[str], Any]) -> None:
         self._statement = per_dialect(build)
