@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -138,32 +139,40 @@ async def hot_incentive(url: str, admin_token: str, stock: int, cost: int) -> st
     return str(incentive["id"])
 
 
+async def _post_records(
+    url: str, tokens: list[str], bodies: Callable[[int], list[dict[str, Any]]], concurrency: int
+) -> dict[str, int]:
+    """``POST /v1/events`` of ``bodies(i)`` for the i-th citizen, one after another (so each
+    credit is its own lot, with its own expiry time); returns the answers by status."""
+    sem = asyncio.Semaphore(concurrency)
+    timeout = aiohttp.ClientTimeout(total=120)
+    statuses: dict[str, int] = {}
+    async with aiohttp.ClientSession(timeout=timeout) as s:
+
+        async def one(i: int, token: str) -> None:
+            async with sem:
+                for body in bodies(i):
+                    async with s.post(
+                        f"{url}/v1/events", headers={"Authorization": f"Bearer {token}"}, json=body
+                    ) as r:
+                        await r.read()
+                        statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+
+        await asyncio.gather(*[one(i, t) for i, t in enumerate(tokens)])
+    return statuses
+
+
 async def earn(url: str, tokens: list[str], tag: str, concurrency: int = 32) -> int:
     """One untimed walking record per citizen (enough points for the incentive); returns how
     many were answered 201/200."""
-    sem = asyncio.Semaphore(concurrency)
     at = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
-    timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(timeout=timeout) as s:
 
-        async def one(i: int, token: str) -> bool:
-            async with (
-                sem,
-                s.post(
-                    f"{url}/v1/events",
-                    headers={"Authorization": f"Bearer {token}"},
-                    json={
-                        "client_event_id": f"{tag}-earn-{i}",
-                        "type": "walking",
-                        "occurred_at": at,
-                        "data": {"steps": 5000},
-                    },
-                ) as r,
-            ):
-                await r.read()
-                return r.status in (200, 201)
+    def bodies(i: int) -> list[dict[str, Any]]:
+        walk = {"type": "walking", "occurred_at": at, "data": {"steps": 5000}}
+        return [{"client_event_id": f"{tag}-earn-{i}", **walk}]
 
-        return sum(await asyncio.gather(*[one(i, t) for i, t in enumerate(tokens)]))
+    statuses = await _post_records(url, tokens, bodies, concurrency)
+    return statuses.get("201", 0) + statuses.get("200", 0)
 
 
 HISTORY_TYPES = (
@@ -179,38 +188,28 @@ async def history(
     url: str, tokens: list[str], tag: str, ends: list[datetime], concurrency: int = 32
 ) -> dict[str, int]:
     """A short history per citizen before ``GET /v1/account`` is measured: one record per time
-    in ``ends`` (each the end of an 8-minute trip), sent one after another so that each credit
-    is its own lot with its own expiry time. A citizen's account then lists as many expiring
-    amounts as a citizen of a seeded database (five), so the empty and the seeded database
-    answer the same shape. Returns the answers by status and the first citizen's number of
-    expiring amounts."""
-    sem = asyncio.Semaphore(concurrency)
-    timeout = aiohttp.ClientTimeout(total=120)
-    statuses: dict[str, int] = {}
-    async with aiohttp.ClientSession(timeout=timeout) as s:
+    in ``ends`` (each the end of an 8-minute trip), each credit its own lot. A citizen's
+    account then lists as many expiring amounts as a citizen of a seeded database (five), so
+    the empty and the seeded database answer the same shape. Returns the answers by status
+    and the first citizen's number of expiring amounts."""
 
-        async def one(i: int, token: str) -> None:
-            async with sem:
-                for k, end in enumerate(ends):
-                    kind, data = HISTORY_TYPES[k % len(HISTORY_TYPES)]
-                    async with s.post(
-                        f"{url}/v1/events",
-                        headers={"Authorization": f"Bearer {token}"},
-                        json={
-                            "client_event_id": f"{tag}-history-{i}-{k}",
-                            "type": kind,
-                            "occurred_at": end.isoformat(),
-                            "data": data,
-                        },
-                    ) as r:
-                        await r.read()
-                        statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+    def bodies(i: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "client_event_id": f"{tag}-history-{i}-{k}",
+                "type": HISTORY_TYPES[k % len(HISTORY_TYPES)][0],
+                "occurred_at": end.isoformat(),
+                "data": HISTORY_TYPES[k % len(HISTORY_TYPES)][1],
+            }
+            for k, end in enumerate(ends)
+        ]
 
-        await asyncio.gather(*[one(i, t) for i, t in enumerate(tokens)])
-        async with s.get(
-            f"{url}/v1/account", headers={"Authorization": f"Bearer {tokens[0]}"}
-        ) as r:
-            expiring = len((await r.json())["expiring"])
+    statuses = await _post_records(url, tokens, bodies, concurrency)
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(f"{url}/v1/account", headers={"Authorization": f"Bearer {tokens[0]}"}) as r,
+    ):
+        expiring = len((await r.json())["expiring"])
     return {**statuses, "expiring_listed": expiring}
 
 
