@@ -23,32 +23,38 @@ def _assets_dir() -> Path:
     return Path(str(files("fastapi_offline") / "static"))
 
 
-def install(app: FastAPI, openapi_url: str = "/openapi.json") -> None:
+# The pages are module-level functions, not closures over the application: FastAPI keeps
+# every endpoint it has analysed in process-wide caches, and a closure would keep its
+# application (engine, pool, compiled statements) alive with it.
+async def swagger_ui(request: Request) -> HTMLResponse:
+    root = request.scope.get("root_path", "")
+    return get_swagger_ui_html(
+        openapi_url=root + str(request.app.openapi_url),
+        title=f"{request.app.title} – Swagger UI",
+        swagger_js_url=f"{root}{ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{root}{ASSETS}/favicon.png",
+        oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
+    )
+
+
+async def swagger_ui_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
+
+
+async def redoc(request: Request) -> HTMLResponse:
+    root = request.scope.get("root_path", "")
+    return get_redoc_html(
+        openapi_url=root + str(request.app.openapi_url),
+        title=f"{request.app.title} – ReDoc",
+        redoc_js_url=f"{root}{ASSETS}/redoc.standalone.js",
+        redoc_favicon_url=f"{root}{ASSETS}/favicon.png",
+        with_google_fonts=False,
+    )
+
+
+def install(app: FastAPI) -> None:
     app.mount(ASSETS, StaticFiles(directory=_assets_dir()), name="docs-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    async def swagger_ui(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} – Swagger UI",
-            swagger_js_url=f"{root}{ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS}/favicon.png",
-            oauth2_redirect_url=f"{root}/docs/oauth2-redirect",
-        )
-
-    @app.get("/docs/oauth2-redirect", include_in_schema=False)
-    async def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return get_redoc_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} – ReDoc",
-            redoc_js_url=f"{root}{ASSETS}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS}/favicon.png",
-            with_google_fonts=False,
-        )
+    app.get("/docs", include_in_schema=False)(swagger_ui)
+    app.get("/docs/oauth2-redirect", include_in_schema=False)(swagger_ui_redirect)
+    app.get("/redoc", include_in_schema=False)(redoc)
