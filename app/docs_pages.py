@@ -26,10 +26,15 @@ def _assets_dir() -> Path:
 # The pages are module-level functions, not closures over the application: FastAPI keeps
 # every endpoint it has analysed in process-wide caches, and a closure would keep its
 # application (engine, pool, compiled statements) alive with it.
+def _root(request: Request) -> str:
+    """The path the service is mounted under behind a proxy ("" when it is not)."""
+    return str(request.scope.get("root_path", ""))
+
+
 async def swagger_ui(request: Request) -> HTMLResponse:
-    root = request.scope.get("root_path", "")
+    root = _root(request)
     return get_swagger_ui_html(
-        openapi_url=root + str(request.app.openapi_url),
+        openapi_url=f"{root}{request.app.openapi_url}",
         title=f"{request.app.title} – Swagger UI",
         swagger_js_url=f"{root}{ASSETS}/swagger-ui-bundle.js",
         swagger_css_url=f"{root}{ASSETS}/swagger-ui.css",
@@ -43,9 +48,9 @@ async def swagger_ui_redirect() -> HTMLResponse:
 
 
 async def redoc(request: Request) -> HTMLResponse:
-    root = request.scope.get("root_path", "")
+    root = _root(request)
     return get_redoc_html(
-        openapi_url=root + str(request.app.openapi_url),
+        openapi_url=f"{root}{request.app.openapi_url}",
         title=f"{request.app.title} – ReDoc",
         redoc_js_url=f"{root}{ASSETS}/redoc.standalone.js",
         redoc_favicon_url=f"{root}{ASSETS}/favicon.png",
