@@ -278,7 +278,8 @@ class Backend:
         upgrade(_pg_url(name))
         asyncio.run(self._describe_template())
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-databases")
-        self._ready.append(self._worker.submit(self._create))
+        # Two in hand: a test takes one that is ready while the previous test's is emptied.
+        self._ready.extend(self._worker.submit(self._create) for _ in range(2))
 
     async def _describe_template(self) -> None:
         conn = await asyncpg.connect(f"{_pg_base()}/{self.template}", timeout=10)
