@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Test processes: the tests wait on PostgreSQL, Redis and SQLite more than they compute, so
-# more workers than cores should pay (to be compared on a quiet machine: see README, Tests).
+# more workers than cores should pay (3 and 4 measured alike on a quiet machine: README, Tests).
 TEST_WORKERS ?= 4
 PYTEST_ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1

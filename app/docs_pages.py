@@ -23,14 +23,14 @@ def _assets_dir() -> Path:
     return Path(str(files("fastapi_offline") / "static"))
 
 
-# The pages are module-level functions, not closures over the application: FastAPI keeps
-# every endpoint it has analysed in process-wide caches, and a closure would keep its
-# application (engine, pool, compiled statements) alive with it.
 def _root(request: Request) -> str:
     """The path the service is mounted under behind a proxy ("" when it is not)."""
     return str(request.scope.get("root_path", ""))
 
 
+# The pages are module-level functions, not closures over the application: FastAPI keeps
+# every endpoint it has analysed in process-wide caches, and a closure would keep its
+# application (engine, pool, compiled statements) alive with it.
 async def swagger_ui(request: Request) -> HTMLResponse:
     root = _root(request)
     return get_swagger_ui_html(
