@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -271,5 +272,20 @@ def is_database_outage(exc: BaseException) -> bool:
     return any(
         isinstance(e, _OUTAGES + _RETRYABLE)
         or (isinstance(e, DBAPIError) and e.connection_invalidated)
+        for e in causes(exc)
+    )
+
+
+# PostgreSQL's serialization_failure and deadlock_detected: the unit of work may simply be run
+# again.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def retryable(exc: BaseException) -> bool:
+    """True when a whole unit of work failed for a reason of the moment, not because of its
+    content: run again, it may go through."""
+    return is_database_outage(exc) or any(
+        getattr(e, "sqlstate", None) in _RETRYABLE_SQLSTATES
+        or (isinstance(e, sqlite3.OperationalError) and "locked" in str(e))
         for e in causes(exc)
     )

@@ -35,6 +35,7 @@ from app.routers import (
 from app.routers.rewards.lane import RedemptionLane
 from app.security import configure_password_hashing
 from app.services.records.group_commit import RecordCommitter
+from app.services.rewards.redemption_groups import RedemptionGroups
 from app.startup import on_startup
 
 DESCRIPTION = """
@@ -82,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             committer = RecordCommitter(app.state.sessionmaker, settings, app.state.kv)
             committer.start()
         app.state.record_committer = committer
+        app.state.redemption_groups = RedemptionGroups(
+            app.state.sessionmaker, settings.jwt_key, app.state.kv
+        )
         monitor = monitoring.start(app, settings)
         try:
             yield

@@ -11,8 +11,8 @@ from sqlalchemy import update
 
 from app.db import session_scope, utcnow
 from app.models import Redemption
-from app.routers.rewards import incentives as incentives_router
 from app.services.rewards import redemptions
+from app.services.rewards.redemption_groups import RedemptionGroups
 from tests.helpers import assert_problem, citizen
 from tests.ledger.test_statement_counts import counting
 from tests.redemptions.helpers import (
@@ -128,13 +128,13 @@ async def test_redeemers_racing_a_cancel_never_oversell(app, client):
 def route_calls(monkeypatch):
     """The redemption service calls made through the route (the lane makes none)."""
     calls: list[str] = []
-    real = incentives_router.redemption_service.redeem
+    real = RedemptionGroups.redeem
 
-    async def counted(*args, **kwargs):
-        calls.append(kwargs["user_id"])
-        return await real(*args, **kwargs)
+    async def counted(self, user_id, *args):
+        calls.append(user_id)
+        return await real(self, user_id, *args)
 
-    monkeypatch.setattr(incentives_router.redemption_service, "redeem", counted)
+    monkeypatch.setattr(RedemptionGroups, "redeem", counted)
     return calls
 
 

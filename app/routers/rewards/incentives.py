@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from app.deps import Citizen, CurrentUser, IdempotencyKey, KVDep, Session, SettingsDep
 from app.kit.errors import (
@@ -76,25 +76,17 @@ async def list_incentives(
 async def redeem(
     body: RedemptionIn,
     principal: Citizen,
-    session: Session,
-    settings: SettingsDep,
+    request: Request,
     response: Response,
     idempotency_key: IdempotencyKey,
-    kv: KVDep,
 ) -> RedemptionOut:
-    issued = await redemption_service.redeem(
-        session,
-        settings.jwt_key,
-        user_id=principal.id,
-        incentive_id=body.incentive_id,
-        idempotency_key=idempotency_key,
-        kv=kv,
-    )
+    # Decided with the other requests for this incentive waiting in this worker, in a unit
+    # of work of their own: the request needs no session.
+    state = request.app.state
+    issued = await state.redemption_groups.redeem(principal.id, body.incentive_id, idempotency_key)
     if not issued.created:
         response.status_code = 200
-    view = await redemption_views.citizen_view(
-        session, settings.jwt_key, issued.redemption, show_code=True
-    )
+    view = redemption_views.issued_view(state.settings.jwt_key, issued)
     return RedemptionOut.model_validate(view)
 
 

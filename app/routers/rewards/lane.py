@@ -44,7 +44,7 @@ class RedemptionLane:
     def __init__(self, app: ASGIApp, api: FastAPI) -> None:
         self.app = app
         self.api = api
-        self.gates = REDEMPTIONS  # held once: the service passes straight through
+        self.gates = REDEMPTIONS
         self._route: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

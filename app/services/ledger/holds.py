@@ -4,13 +4,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import new_id, utcnow
+from app.kit.bulk import insert_rows, together
 from app.kit.errors import InvalidState, NotFound
 from app.models import Hold
 from app.models.ledger import HoldStatus, TransactionKind
@@ -23,7 +25,7 @@ from app.services.ledger.accounts import (
     user_accounts,
 )
 from app.services.ledger.errors import LedgerInvariantError
-from app.services.ledger.lots import draws_to_give_back, plan_draws, spendable_lots
+from app.services.ledger.lots import OpenLot, draws_to_give_back, plan_draws, spendable_lots
 from app.services.ledger.postings import Draft, Posted, post
 
 HOLDS = table(Hold).c
@@ -38,6 +40,17 @@ class HeldPoints:
     user_id: str
     amount: int
     hold_transaction_id: str
+
+
+@dataclass(frozen=True)
+class Want:
+    """A hold to place: ``points`` of ``user_id``'s, under a ref of its own."""
+
+    user_id: str
+    points: int
+    ref: str
+    cause_type: str
+    cause_id: str | None
 
 
 async def hold(
@@ -56,8 +69,8 @@ async def hold(
     A hold with the ref of an earlier one is that hold (a replay), unless the caller says the
     ref is ``new_ref`` (made of an id it just drew): then it is not looked up, and the unique
     refs of holds and transactions still refuse a second one."""
-    if points <= 0:
-        raise LedgerInvariantError(f"a hold needs points > 0, got {points} for {ref}")
+    want = Want(user_id, points, ref, cause_type, cause_id)
+    _check(want)
     await lock(session, user_accounts(user_id))
     if not new_ref:
         found = (
@@ -69,35 +82,71 @@ async def hold(
         ).first()
         if found is not None:
             return HeldPoints(*found)
-    now = utcnow()
-    lots = await spendable_lots(session, user_id, points, now)
-    [txn] = await post(
-        session,
-        [
-            Draft(
-                ref=ref,
-                kind=TransactionKind.HOLD,
-                cause_type=cause_type,
-                cause_id=cause_id,
-                user_id=user_id,
-                legs=[(available_account(user_id), -points), (held_account(user_id), points)],
-                draws=plan_draws(lots, points),
-            )
-        ],
-    )
-    row = HeldPoints(new_id(), ref, user_id, points, txn.id)
-    await session.execute(
-        insert(table(Hold)).values(
-            id=row.id,
-            ref=ref,
-            user_id=user_id,
-            amount=points,
-            status=HoldStatus.HELD,
-            hold_transaction_id=txn.id,
-            created_at=now,
-        )
-    )
+    lots = await spendable_lots(session, user_id, points, utcnow())
+    [row] = await hold_many(session, [(want, lots)])
     return row
+
+
+def _check(want: Want) -> None:
+    if want.points <= 0:
+        raise LedgerInvariantError(f"a hold needs points > 0, got {want.points} for {want.ref}")
+
+
+async def hold_many(
+    session: AsyncSession, wants: Sequence[tuple[Want, list[OpenLot]]]
+) -> list[HeldPoints]:
+    """Place several holds, each with new refs, in one posting: the citizens' accounts are
+    locked by this transaction and each hold's lots were read under that lock (by
+    ``spendable_lots`` or ``spendable_of``) and hold enough. Several holds of one citizen draw
+    on the same lots one after the other, which the posting checks."""
+    for want, _ in wants:
+        _check(want)
+    await lock(session, [a for want, _ in wants for a in user_accounts(want.user_id)])
+    left: dict[str, int] = {}  # what earlier holds of this call left in each lot
+    drafts = []
+    for want, lots in wants:
+        fresh = [replace(lot, remaining=left.get(lot.id, lot.remaining)) for lot in lots]
+        draws = plan_draws(fresh, want.points)
+        for draw in draws:
+            left[draw.lot_id] = draw.remaining - draw.amount
+        drafts.append(
+            Draft(
+                ref=want.ref,
+                kind=TransactionKind.HOLD,
+                cause_type=want.cause_type,
+                cause_id=want.cause_id,
+                user_id=want.user_id,
+                legs=[
+                    (available_account(want.user_id), -want.points),
+                    (held_account(want.user_id), want.points),
+                ],
+                draws=draws,
+            )
+        )
+    now = utcnow()
+    async with together(session):
+        posted = await post(session, drafts)
+        rows = [
+            HeldPoints(new_id(), want.ref, want.user_id, want.points, txn.id)
+            for (want, _), txn in zip(wants, posted, strict=True)
+        ]
+        await insert_rows(
+            session,
+            table(Hold),
+            [
+                {
+                    "id": row.id,
+                    "ref": row.ref,
+                    "user_id": row.user_id,
+                    "amount": row.amount,
+                    "status": HoldStatus.HELD,
+                    "hold_transaction_id": row.hold_transaction_id,
+                    "created_at": now,
+                }
+                for row in rows
+            ],
+        )
+    return rows
 
 
 async def _resolve(

@@ -8,13 +8,16 @@ its expiry, to the expired account: one lot per short transaction, safe beside l
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit import bulk
+from app.kit.statements import any_of, per_dialect
 from app.models import LedgerTransaction, LotDraw, PointLot
 from app.models.ledger import TransactionKind
 from app.services.ledger.accounts import (
@@ -54,18 +57,48 @@ async def open_lots(
     return [OpenLot(r.id, int(r.amount), int(r.remaining)) for r in rows]
 
 
-async def spendable_lots(
-    session: AsyncSession, user_id: str, points: int, now: datetime
-) -> list[OpenLot]:
-    """The unexpired lots a spend of ``points`` draws from (call under the citizen's lock).
-    Raises InsufficientPoints, with what is spendable, when they hold too few."""
-    lots = await open_lots(session, user_id, now)
+@per_dialect
+def _spendable_of(dialect: str) -> Select[Any]:
+    return (
+        select(LOTS.user_id, LOTS.id, LOTS.amount, LOTS.remaining)
+        .where(
+            any_of(dialect, LOTS.user_id, "user_ids"),
+            LOTS.remaining > 0,
+            LOTS.expires_at > bindparam("now"),
+        )
+        .order_by(LOTS.user_id, LOTS.expires_at, LOTS.id)
+    )
+
+
+async def spendable_of(
+    session: AsyncSession, user_ids: Iterable[str], now: datetime
+) -> dict[str, list[OpenLot]]:
+    """Several citizens' unexpired lots with points left, each soonest-expiring first, in one
+    statement (call under their locks). A citizen with none is absent."""
+    await bulk.flush(session)
+    rows = await session.execute(_spendable_of(session), {"user_ids": list(user_ids), "now": now})
+    found: dict[str, list[OpenLot]] = {}
+    for r in rows:
+        found.setdefault(r.user_id, []).append(OpenLot(r.id, int(r.amount), int(r.remaining)))
+    return found
+
+
+def enough(lots: list[OpenLot], points: int) -> list[OpenLot]:
+    """``lots``, when they hold ``points``; else raises InsufficientPoints with what they hold."""
     have = sum(lot.remaining for lot in lots)
     if have < points:
         raise InsufficientPoints(
             f"This needs {points} points; {have} are spendable.", needed=points, spendable=have
         )
     return lots
+
+
+async def spendable_lots(
+    session: AsyncSession, user_id: str, points: int, now: datetime
+) -> list[OpenLot]:
+    """The unexpired lots a spend of ``points`` draws from (call under the citizen's lock).
+    Raises InsufficientPoints, with what is spendable, when they hold too few."""
+    return enough(await open_lots(session, user_id, now), points)
 
 
 def plan_draws(lots: list[OpenLot], points: int, first_lot: str | None = None) -> list[Draw]:

@@ -32,14 +32,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from collections import deque
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db import causes, is_database_outage, read_only, session_scope
+from app.db import read_only, retryable, session_scope
 from app.kit.errors import DomainError, ServiceUnavailable
 from app.kv import KV
 from app.observability import RECORD_GROUP_SIZE, RECORD_GROUPS, RECORD_QUEUE_WAIT
@@ -48,19 +47,6 @@ from app.services import ledger
 from app.services.records import intake
 
 logger = logging.getLogger("tanhui.records.groups")
-
-# PostgreSQL's serialization_failure and deadlock_detected: the unit of work may simply be run
-# again.
-_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
-
-
-def retryable(exc: BaseException) -> bool:
-    """True when the whole unit failed for a reason of the moment, not because of its content."""
-    return is_database_outage(exc) or any(
-        getattr(e, "sqlstate", None) in _RETRYABLE_SQLSTATES
-        or (isinstance(e, sqlite3.OperationalError) and "locked" in str(e))
-        for e in causes(exc)
-    )
 
 
 def _unavailable() -> ServiceUnavailable:

@@ -1,11 +1,12 @@
 """Per-incentive gates: how many requests of one worker work on one incentive at once.
 
-A burst of a thousand redeemers of one incentive waits here, in arrival order, rather than for
-pooled connections or the incentive's row: it neither starves other requests of connections
-nor asks the database once the stock is gone (whoever passes a gate after that reads the
-sold-out marker first). A gate exists only while requests use it. A request holds a gate
-once: the redemption lane takes it before routing, and the redemption service, asking again
-for the same incentive within that request, goes straight through.
+A burst of a thousand redeemers of one incentive waits here, in arrival order, before
+routing (``app.routers.rewards.lane``): as many as a gate lets through go on to the route and
+are decided together (``app.services.rewards.redemption_groups``); the others wait without
+costing the route's work, a pooled connection or a database read, and whoever passes a gate
+after the stock is gone is refused from the sold-out marker. A gate exists only while
+requests use it. A request holds a gate once: asking again for the same incentive within
+that request goes straight through.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
-GATE_WIDTH = 4
+# Up to this many of a worker's requests for one incentive are decided in one group.
+GATE_WIDTH = 64
 
 # The (gates, key) pairs the current request (its task) holds.
 _held: ContextVar[frozenset[tuple[int, str]]] = ContextVar("gates_held", default=frozenset())
@@ -46,5 +48,5 @@ class Gates:
                 del self._gates[key]
 
 
-# One worker's gates for redemptions, shared by the redemption lane and the service.
+# One worker's gates for redemptions, held by the redemption lane.
 REDEMPTIONS = Gates()

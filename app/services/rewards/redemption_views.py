@@ -1,7 +1,8 @@
 """Redemptions as their owner and their merchant see them, and the lists of both.
 
-The redemption path leaves the incentive's title and merchant name in ``session.info`` under
-``NAMES`` and ``TILL_TITLES``, so the view of a redemption just made needs no other read.
+A redemption just made carries its incentive's title and merchant's name (``issued_view``),
+and the till leaves the title in ``session.info`` under ``TILL_TITLES``, so the view of a
+redemption just made or fulfilled needs no other read.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ STATUSES = (
     RedemptionStatus.CANCELLED,
     RedemptionStatus.EXPIRED,
 )
-NAMES = "redemptions.names"
 TILL_TITLES = "redemptions.till_titles"
 
 
@@ -51,25 +51,27 @@ def _citizen_view(secret: str, redemption: Redemption, title: str, merchant: str
     }
 
 
-async def citizen_view(
-    session: AsyncSession, secret: str, redemption: Redemption, *, show_code: bool = False
-) -> dict[str, Any]:
-    """One redemption as its owner sees it. POST /v1/redemptions shows the code whatever the
-    status (a replay answers exactly as the first time did)."""
-    names = session.info.get(NAMES, {}).get(redemption.incentive_id)
-    if names is None:
-        names = (
-            await session.execute(
-                select(Incentive.title, Merchant.name)
-                .join(Merchant, Merchant.id == Incentive.merchant_id)
-                .where(Incentive.id == redemption.incentive_id)
-            )
-        ).one()
-    title, merchant = names
-    view = _citizen_view(secret, redemption, title, merchant)
-    if show_code:
-        view["code"] = _shown_code(secret, redemption)
+def issued_view(secret: str, issued: Any) -> dict[str, Any]:
+    """``POST /v1/redemptions``'s answer (a ``redemptions.Issued``): the code shown whatever
+    the status, so that a replay answers exactly as the first time did."""
+    redemption = issued.redemption
+    view = _citizen_view(secret, redemption, issued.incentive_title, issued.merchant_name)
+    view["code"] = _shown_code(secret, redemption)
     return view
+
+
+async def citizen_view(
+    session: AsyncSession, secret: str, redemption: Redemption
+) -> dict[str, Any]:
+    """One redemption as its owner sees it."""
+    title, merchant = (
+        await session.execute(
+            select(Incentive.title, Merchant.name)
+            .join(Merchant, Merchant.id == Incentive.merchant_id)
+            .where(Incentive.id == redemption.incentive_id)
+        )
+    ).one()
+    return _citizen_view(secret, redemption, title, merchant)
 
 
 NEWEST = Keyset((Redemption.created_at, Redemption.id))

@@ -100,7 +100,8 @@ async def mark(
     valid_until: datetime | None,
 ) -> None:
     """Called when the database has answered ``out_of_stock``: one read of the incentive's
-    customers, then the marker (unless units came back since ``seen`` was read)."""
+    customers (this unit's own new ones included), and the marker written once the unit has
+    committed (unless units came back since ``seen`` was read)."""
     if kv is None or seen.generation is None:
         return
     ttl = LIFETIME_SECONDS
@@ -111,10 +112,15 @@ async def mark(
     customers = list((await session.execute(_CUSTOMERS, {"b_incentive": incentive_id})).scalars())
     if len(customers) > MAX_MEMBERS:
         return
-    try:
-        await kv.sold_out_mark(_keys(incentive_id), seen.generation, customers, ttl)
-    except (RedisError, KVBusy):
-        logger.info("sold-out marker of %s not written: the store did not answer", incentive_id)
+    generation = seen.generation
+
+    async def write() -> None:
+        try:
+            await kv.sold_out_mark(_keys(incentive_id), generation, customers, ttl)
+        except (RedisError, KVBusy):
+            logger.info("sold-out marker of %s not written: the store did not answer", incentive_id)
+
+    after_commit(session, write)
 
 
 async def clear(kv: KV, incentive_ids: Iterable[str]) -> None:
