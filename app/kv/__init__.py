@@ -11,6 +11,9 @@ and ``memory``; everything is importable from here.
 from __future__ import annotations
 
 from app.kv.base import (
+    ADMIT_DECIDE,
+    ADMIT_NOT,
+    ADMIT_REFUSE,
     AUTH_OK,
     AUTH_RATE_LIMITED,
     AUTH_REVOKED,
@@ -25,6 +28,9 @@ from app.kv.memory import MemoryKV
 from app.kv.redis_store import RedisKV
 
 __all__ = [
+    "ADMIT_DECIDE",
+    "ADMIT_NOT",
+    "ADMIT_REFUSE",
     "AUTH_OK",
     "AUTH_RATE_LIMITED",
     "AUTH_REVOKED",

@@ -9,6 +9,8 @@ from typing import NamedTuple, Protocol
 
 # What ``KV.authorize`` answers; the Redis script returns the same numbers.
 AUTH_OK, AUTH_REVOKED, AUTH_RATE_LIMITED, AUTH_UNLOADED = 0, 1, 2, -1
+# The redemption lane's admission (``sold_out_admit``).
+ADMIT_NOT, ADMIT_REFUSE, ADMIT_DECIDE = 0, 1, 2
 
 
 class KVBusy(Exception):
@@ -65,7 +67,7 @@ class KV(Protocol):
     async def sold_out_check(self, keys: tuple[str, str], member: str) -> tuple[bool, str]:
         """(refuse from the marker, the generation to mark with); ``keys``: marker, gen."""
 
-    async def sold_out_refuse(
+    async def sold_out_admit(
         self,
         keys: tuple[str, str],
         member: str,
@@ -73,10 +75,12 @@ class KV(Protocol):
         issued_at: float,
         limit: int,
         window_seconds: float,
-    ) -> bool:
-        """One round trip: True when the marker refuses ``member`` and the token stands
-        (loaded, not revoked, within the rate limit, which counts this request). False
-        leaves everything as it was: the caller goes the ordinary way."""
+    ) -> tuple[int, str]:
+        """One round trip: (``ADMIT_*`` verdict, the generation to mark with). The token
+        stands (loaded, not revoked, within the rate limit, which counts this request) and
+        the marker refuses ``member`` (``ADMIT_REFUSE``) or does not (``ADMIT_DECIDE``); or
+        the token does not stand (``ADMIT_NOT``), nothing written: the caller goes the
+        ordinary way."""
 
     async def sold_out_mark(
         self, keys: tuple[str, str], generation: str, members: Sequence[str], ttl_seconds: float

@@ -6,7 +6,17 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from app.kv.base import AUTH_OK, AUTH_RATE_LIMITED, AUTH_REVOKED, AUTH_UNLOADED, AuthKeys, Increment
+from app.kv.base import (
+    ADMIT_DECIDE,
+    ADMIT_NOT,
+    ADMIT_REFUSE,
+    AUTH_OK,
+    AUTH_RATE_LIMITED,
+    AUTH_REVOKED,
+    AUTH_UNLOADED,
+    AuthKeys,
+    Increment,
+)
 
 
 class MemoryKV:
@@ -115,7 +125,7 @@ class MemoryKV:
             return False, generation
         return member not in mark[1], generation
 
-    async def sold_out_refuse(
+    async def sold_out_admit(
         self,
         keys: tuple[str, str],
         member: str,
@@ -123,12 +133,12 @@ class MemoryKV:
         issued_at: float,
         limit: int,
         window_seconds: float,
-    ) -> bool:
-        refuse, _ = await self.sold_out_check(keys, member)
-        if not refuse:
-            return False
+    ) -> tuple[int, str]:
+        refuse, generation = await self.sold_out_check(keys, member)
         code, _ = await self.authorize(auth, issued_at, limit, window_seconds)
-        return code == AUTH_OK
+        if code != AUTH_OK:
+            return ADMIT_NOT, generation
+        return (ADMIT_REFUSE if refuse else ADMIT_DECIDE), generation
 
     async def sold_out_mark(
         self, keys: tuple[str, str], generation: str, members: Sequence[str], ttl_seconds: float

@@ -79,27 +79,32 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {1, gen} end
 return {0, gen}
 """
 
-# A refusal from the marker and the authentication of its request, in one round trip (the
-# redemption lane): 1 when the marker refuses ARGV[6] and the token stands (the standing is
-# loaded, the token not revoked, the request within the rate limit, which then counts it);
-# else 0 with nothing written, and the request goes the ordinary way. KEYS: marker,
-# generation, then _AUTH_LUA's four; ARGV: _AUTH_LUA's five, then the member.
-_SOLD_OUT_REFUSE_LUA = """
-if redis.call('SISMEMBER', KEYS[1], ARGV[6]) == 1 then return 0 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('EXISTS', KEYS[3]) == 0 then return 0 end
-if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+# The redemption lane's admission of a request, in one round trip: its token's standing (the
+# standing loaded, the token not revoked, the request within the rate limit, which then counts
+# it) and the incentive's marker. Returns {verdict, generation}: 1 the token stands and the
+# marker refuses ARGV[6]; 2 the token stands and the marker does not refuse them; 0 the token
+# does not stand (or its standing is not loaded), nothing written, and the request goes the
+# ordinary way. KEYS: marker, generation, then _AUTH_LUA's four; ARGV: _AUTH_LUA's five, then
+# the member.
+_ADMIT_LUA = """
+local gen = redis.call('GET', KEYS[2]) or '0'
+if redis.call('EXISTS', KEYS[3]) == 0 then return {0, gen} end
+if redis.call('EXISTS', KEYS[4]) == 1 then return {0, gen} end
 local after = redis.call('GET', KEYS[5])
-if after and tonumber(after) > tonumber(ARGV[5]) then return 0 end
+if after and tonumber(after) > tonumber(ARGV[5]) then return {0, gen} end
 local limit = tonumber(ARGV[3])
-if limit <= 0 then return 1 end
-local key = KEYS[6]
-local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - tonumber(ARGV[2]))
-if redis.call('ZCARD', key) >= limit then return 0 end
-redis.call('ZADD', key, now, ARGV[4])
-redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2]) * 1000))
-return 1
+if limit > 0 then
+  local key = KEYS[6]
+  local now = tonumber(ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - tonumber(ARGV[2]))
+  if redis.call('ZCARD', key) >= limit then return {0, gen} end
+  redis.call('ZADD', key, now, ARGV[4])
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2]) * 1000))
+end
+if redis.call('SISMEMBER', KEYS[1], ARGV[6]) == 0 and redis.call('EXISTS', KEYS[1]) == 1 then
+  return {1, gen}
+end
+return {2, gen}
 """
 
 _SOLD_OUT_MARK_LUA = """
@@ -170,7 +175,7 @@ class RedisKV:
         self._rank = self.redis.register_script(_RANK_LUA)
         self._auth = self.redis.register_script(_AUTH_LUA)
         self._sold_out_check = self.redis.register_script(_SOLD_OUT_CHECK_LUA)
-        self._sold_out_refuse = self.redis.register_script(_SOLD_OUT_REFUSE_LUA)
+        self._admit = self.redis.register_script(_ADMIT_LUA)
         self._sold_out_mark = self.redis.register_script(_SOLD_OUT_MARK_LUA)
         self._sold_out_clear = self.redis.register_script(_SOLD_OUT_CLEAR_LUA)
         self._seq = 0
@@ -257,7 +262,7 @@ class RedisKV:
         )
         return bool(refuse), gen.decode() if isinstance(gen, bytes) else str(gen)
 
-    async def sold_out_refuse(
+    async def sold_out_admit(
         self,
         keys: tuple[str, str],
         member: str,
@@ -265,14 +270,14 @@ class RedisKV:
         issued_at: float,
         limit: int,
         window_seconds: float,
-    ) -> bool:
+    ) -> tuple[int, str]:
         self._seq += 1
         now = time.time()
-        refuse = await self._sold_out_refuse(
+        verdict, gen = await self._admit(
             keys=[self.prefix + k for k in (*keys, *auth)],
             args=[now, window_seconds, limit, f"{now}:{id(self)}:{self._seq}", issued_at, member],
         )
-        return bool(refuse)
+        return int(verdict), gen.decode() if isinstance(gen, bytes) else str(gen)
 
     async def sold_out_mark(
         self, keys: tuple[str, str], generation: str, members: Sequence[str], ttl_seconds: float

@@ -1,22 +1,23 @@
-"""The redemption lane: a sold-out incentive's refusals, answered before routing.
+"""The redemption lane: plain redemptions decided before routing.
 
-When a thousand citizens race for the last units of one incentive, all but a few are refused
-``out_of_stock``. Through the route, each refusal paid for routing, dependency solving, body
-validation and two store round trips (authentication, then the sold-out marker): most of the
-2 to 3 ms of worker CPU an answer cost in the benchmark's hot incentive, ten times a bare
-request. Here a refusal costs the token's signature (cached), one store round trip and the
-problem.
+When a thousand citizens race for the last units of one incentive, each request paid the
+route: routing, dependency solving, body validation, two store round trips (authentication,
+then the sold-out marker), the response model. That was most of the worker CPU an answer
+cost in the benchmark's hot incentive, ten times a bare request. Here a request costs the
+token's signature (cached), one store round trip, its part of a group's unit of work and the
+answer.
 
 For ``POST /v1/redemptions`` with a bearer token, a small JSON body naming the incentive and
-an Idempotency-Key, the lane waits at the incentive's gate (in arrival order, so the first
-arrivals reach the stock first), then asks the store in one script whether the incentive's
-marker refuses this citizen and whether their token stands (not revoked, within the rate
-limit, which counts the request: ``sold_out.refuse_early``). If both, it answers 409
-``out_of_stock`` itself, exactly as the route would. Anything else (stock left, a citizen
-with a redemption of it, who may be replaying, a revoked or rate-limited token, a store that
-does not answer, a request the route would refuse as malformed) goes on to the route
-unchanged, which decides and answers it as before. Without a store there are no markers and
-the lane steps aside.
+an Idempotency-Key, exactly what the route accepts without a word, the lane waits at the
+incentive's gate (in arrival order, so the first arrivals reach the stock first), then asks
+the store in one script whether the citizen's token stands (not revoked, within the rate
+limit, which counts the request) and whether the incentive's sold-out marker refuses them
+(``sold_out.admit``). A refused citizen is answered 409 ``out_of_stock``; any other is decided
+with the other requests waiting in this worker (``redemption_groups``), and answered exactly
+as the route answers: 201 or 200 with the redemption, or the request's own problem. Anything
+else (a token that does not stand, a store that does not answer, a request the route would
+refuse as malformed, another role) goes on to the route unchanged, which checks, decides and
+answers it. Without a store the lane steps aside.
 """
 
 from __future__ import annotations
@@ -25,18 +26,22 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.kit.errors import DomainError
 from app.kit.inputs import unstorable
 from app.kit.problems import domain_response
+from app.kv import ADMIT_NOT, ADMIT_REFUSE
 from app.models.identity import Role
+from app.schemas.rewards import RedemptionOut
 from app.security import decode_checked
-from app.services.rewards import sold_out
+from app.services.rewards import redemption_views, redemptions, sold_out
 from app.services.rewards.errors import OutOfStock
 from app.services.rewards.gates import REDEMPTIONS
 
 PATH = "/v1/redemptions"
+_READ = frozenset({b"authorization", b"idempotency-key", b"content-type", b"content-length"})
 MAX_BODY = 1024  # the body is {"incentive_id": "…"}; anything larger goes the ordinary way
 
 
@@ -56,10 +61,11 @@ class RedemptionLane:
         ):
             await self.app(scope, receive, send)
             return
-        token = _bearer_of_a_plain_request(scope)
-        if token is None:
+        plain = _plain_request(scope)
+        if plain is None:
             await self.app(scope, receive, send)
             return
+        token, key = plain
         body, messages = await _read_body(receive)
         incentive_id = _incentive_id(body)
         state = self.api.state
@@ -73,13 +79,21 @@ class RedemptionLane:
             await self.app(scope, _replay(messages, receive), send)
             return
         async with self.gates.hold(incentive_id):
-            refuse = await sold_out.refuse_early(state.kv, state.settings, claims, incentive_id)
-            if not refuse:
+            verdict, seen = await sold_out.admit(state.kv, state.settings, claims, incentive_id)
+            if verdict == ADMIT_NOT:
                 await self.app(scope, _replay(messages, receive), send)
                 return
+            response: Response
+            try:
+                if verdict == ADMIT_REFUSE:
+                    raise OutOfStock("This incentive is out of stock.")
+                issued = await state.redemption_groups.submit(claims.sub, incentive_id, key, seen)
+            except DomainError as refused:
+                response = domain_response(refused)
+            else:
+                response = _answer(state.settings.jwt_key, issued)
         scope.setdefault("state", {})["user_id"] = claims.sub
         scope["route"] = self._redeem_route()
-        response = domain_response(OutOfStock("This incentive is out of stock."))
         await response(scope, _replay(messages, receive), send)
 
     def _redeem_route(self) -> Any:
@@ -92,17 +106,32 @@ class RedemptionLane:
         return self._route
 
 
-def _bearer_of_a_plain_request(scope: Scope) -> str | None:
-    """The bearer token, when the request's headers are what the route accepts without a
-    word: an Idempotency-Key, a JSON body of known small size, no query, storable text."""
+def _answer(secret: str, issued: redemptions.Issued) -> Response:
+    """The route's answer to a redemption: its response model, as FastAPI renders it."""
+    view = RedemptionOut.model_validate(redemption_views.issued_view(secret, issued))
+    return Response(
+        view.model_dump_json(),
+        status_code=201 if issued.created else 200,
+        media_type="application/json",
+    )
+
+
+def _plain_request(scope: Scope) -> tuple[str, str] | None:
+    """The bearer token and the Idempotency-Key, when the request's headers are what the
+    route accepts without a word: a JSON body of known small size, no query, storable text."""
     if scope.get("query_string"):
         return None
     token = key = content_type = None
     length = -1
+    named: set[bytes] = set()
     for raw_name, raw_value in scope["headers"]:
         value = raw_value.decode("latin-1")
         if unstorable(value):
             return None
+        if raw_name in _READ:
+            if raw_name in named:  # said twice: the route decides which one counts
+                return None
+            named.add(raw_name)
         if raw_name == b"authorization":
             scheme, _, token = value.partition(" ")
             if scheme.lower() != "bearer" or not token:
@@ -117,7 +146,7 @@ def _bearer_of_a_plain_request(scope: Scope) -> str | None:
         return None
     if content_type != "application/json" or not 0 < length <= MAX_BODY:
         return None
-    return token
+    return token, key
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:

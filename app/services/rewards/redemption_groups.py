@@ -99,6 +99,13 @@ class RedemptionGroups:
         seen = await sold_out.look(self._kv, incentive_id, user_id)
         if seen.refuse:
             raise OutOfStock("This incentive is out of stock.")
+        return await self.submit(user_id, incentive_id, idempotency_key, seen)
+
+    async def submit(
+        self, user_id: str, incentive_id: str, idempotency_key: str, seen: sold_out.Look
+    ) -> redemptions.Issued:
+        """``redeem`` for a caller that has already looked at the store (``seen``, which
+        does not refuse this citizen): the redemption lane."""
         loop = asyncio.get_running_loop()
         waiting = _Waiting(redemptions.Ask(user_id, idempotency_key), seen, loop.create_future())
         queue = self._queues.get(incentive_id)

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import after_commit
-from app.kv import KV, KVBusy
+from app.kv import ADMIT_NOT, ADMIT_REFUSE, KV, KVBusy
 from app.models import Incentive, Redemption
 from app.security import TokenClaims
 from app.services.identity import ratelimit, standing
@@ -70,16 +70,19 @@ async def look(kv: KV | None, incentive_id: str, user_id: str) -> Look:
     return Look(refuse, generation)
 
 
-async def refuse_early(kv: KV, settings: Settings, claims: TokenClaims, incentive_id: str) -> bool:
-    """Before any routing (``app.routers.rewards.lane``): True when, in one round trip, the
-    store says that the incentive's marker refuses this citizen and that their token stands
-    and is within its rate limit (this request is counted). The caller then answers
-    ``out_of_stock``. False in every other case, the store silent included, with nothing
-    written: the request goes the ordinary way, which checks and counts it there."""
+async def admit(
+    kv: KV, settings: Settings, claims: TokenClaims, incentive_id: str
+) -> tuple[int, Look]:
+    """Before any routing (``app.routers.rewards.lane``), in one round trip: whether the
+    citizen's token stands (not revoked, within its rate limit, which then counts this
+    request) and whether the incentive's marker refuses them. ``ADMIT_REFUSE``: answer
+    ``out_of_stock``; ``ADMIT_DECIDE``: decide the redemption, with this look at the store;
+    ``ADMIT_NOT`` in every other case, the store silent included, with nothing written: the
+    request goes the ordinary way, which checks and counts it there."""
     if not standing.standing_loaded(kv):
-        return False
+        return ADMIT_NOT, Look(False, None)
     try:
-        return await kv.sold_out_refuse(
+        verdict, generation = await kv.sold_out_admit(
             _keys(incentive_id),
             claims.sub,
             standing.auth_keys(claims),
@@ -88,7 +91,8 @@ async def refuse_early(kv: KV, settings: Settings, claims: TokenClaims, incentiv
             ratelimit.WINDOW_SECONDS,
         )
     except (RedisError, KVBusy):
-        return False
+        return ADMIT_NOT, Look(False, None)
+    return verdict, Look(verdict == ADMIT_REFUSE, generation)
 
 
 async def mark(
