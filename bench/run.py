@@ -170,8 +170,12 @@ def measure(
             if key in ("single", "batch"):
                 extra = ingest_args(f"{key}-half")
             print(f"  {names[key]} at half of peak ({target:.1f} requests/s) …", flush=True)
+            cpu = svc.worker_cpu_seconds()
             r = run_wrk(script, svc.url, connections=conns, rate=target, extra=extra, **common)  # type: ignore[arg-type]
             half[key] = figure(names[key], unit, r, per)
+            cpu = svc.worker_cpu_seconds() - cpu
+            done = r.requests * per
+            half[key].extra["worker_cpu_us"] = round(cpu * 1e6 / done, 1) if done else None
 
     memory = svc.worker_memory_mb()
     dsn = pg_dsn(svc.database)
@@ -365,6 +369,12 @@ def print_report(result: dict[str, Any]) -> None:
                 f"{key} {f['extra'].get('worker_cpu_us')}"
                 for key, f in run["figures"].items()
                 if not key.startswith(("hot", "burst"))
+            )
+        )
+        print(
+            f"[{label}] worker CPU per unit at half of peak (µs): "
+            + ", ".join(
+                f"{key} {f['extra'].get('worker_cpu_us')}" for key, f in run["half_peak"].items()
             )
         )
         for key in ("single", "batch"):
