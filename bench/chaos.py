@@ -5,10 +5,15 @@ never touches shared ones), starts ``tanhui serve --workers N`` on them and driv
 from many clients. Each client retries the same request (same ``client_event_id``, same body)
 on connection errors, timeouts, 5xx and 429 until it gets an answer, as the apps do. While the
 load runs it kills a worker with SIGKILL, restarts PostgreSQL in immediate (crash) mode, and
-stops Redis for a while. Then it checks, in the database and through the API:
+stops Redis for a while. A few clients meanwhile redeem one incentive (a point each) for
+the riders, each redemption retried with the same Idempotency-Key until answered. Then it
+checks, in the database and through the API:
 
 * every acknowledged record is stored exactly once, and nothing unacknowledged is stored;
 * every credited record has exactly one ledger transaction;
+* every acknowledged redemption is stored once, under the id it was answered with, with its
+  points held; nothing unacknowledged is stored; the units taken from the stock are exactly
+  the redemptions stored;
 * ``GET /v1/admin/ledger/check`` is clean and ``/readyz`` is 200 again.
 
 Exit status 0 only when all of that holds. ``CHAOS_ARGS="--duration 60"`` for a longer run.
@@ -26,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,12 +42,14 @@ import asyncpg
 
 import bench.client as bench
 from app.config import Settings
+from bench import fixtures
 
 PG_BIN = Path(
     subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
     or "/usr/lib/postgresql/15/bin"
 )
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+INCENTIVE_STOCK = 100_000
 
 
 def as_postgres(*cmd: str) -> list[str]:
@@ -140,6 +148,8 @@ class Cluster:
 @dataclass
 class Tally:
     acknowledged: dict[tuple[str, str], str] = field(default_factory=dict)
+    redeemed: dict[tuple[str, str], str] = field(default_factory=dict)  # (citizen, key) -> id
+    refused: Counter[str] = field(default_factory=Counter)  # redemptions refused, by code
     requests: int = 0
     retries: int = 0
     unexpected: list[str] = field(default_factory=list)
@@ -185,6 +195,52 @@ async def client(
                 await asyncio.sleep(0.2)
 
 
+async def redeemer(
+    url: str,
+    settings: Settings,
+    users: list[str],
+    incentive_id: str,
+    tally: Tally,
+    stop: asyncio.Event,
+) -> None:
+    """Redeem the incentive for one rider after another, each redemption retried with the
+    same Idempotency-Key until answered: 201 (or 200, a replay) or a refusal (409)."""
+    timeout = aiohttp.ClientTimeout(total=10)
+    n = 0
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        while not stop.is_set():
+            user = users[n % len(users)]
+            n += 1
+            key = str(uuid.uuid4())
+            headers = {**bench.bearer(settings, user), "Idempotency-Key": key}
+            while True:
+                tally.requests += 1
+                try:
+                    async with session.post(
+                        f"{url}/v1/redemptions",
+                        json={"incentive_id": incentive_id},
+                        headers=headers,
+                    ) as r:
+                        payload: Any = await r.json(content_type=None)
+                        tally.answer(str(r.status))
+                        status = r.status
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    tally.answer(type(exc).__name__)
+                    status = 0
+                if status in (200, 201):
+                    tally.redeemed[(user, key)] = payload["id"]
+                    break
+                if status == 409:
+                    tally.refused[payload.get("code", "?")] += 1
+                    break
+                if status and status not in RETRY_STATUSES:
+                    tally.unexpected.append(f"redemption {status}: {payload}")
+                    break
+                tally.retries += 1
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(0.05)
+
+
 def workers_of(server_pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(server_pid)], capture_output=True, text=True)
     pids = [int(p) for p in out.stdout.split()]
@@ -222,7 +278,7 @@ async def run_faults(
 
 
 async def verify(
-    dsn: str, url: str, settings: Settings, admin: str, tally: Tally
+    dsn: str, url: str, settings: Settings, admin: str, incentive_id: str, tally: Tally
 ) -> dict[str, Any]:
     conn = await asyncpg.connect(dsn)
     try:
@@ -231,8 +287,30 @@ async def verify(
             "(SELECT count(*) FROM ledger_transactions t WHERE t.ref = 'record:' || r.id || "
             "':credit') AS postings FROM records r"
         )
+        redemptions = await conn.fetch(
+            "SELECT r.id, r.user_id, r.idempotency_key, r.points, h.amount, h.status AS hold "
+            "FROM redemptions r LEFT JOIN holds h ON h.id = r.hold_id"
+        )
+        units = await conn.fetchrow(
+            "SELECT $1::int - stock AS taken, issued FROM incentives WHERE id = $2",
+            INCENTIVE_STOCK,
+            incentive_id,
+        )
     finally:
         await conn.close()
+    by_key = {(r["user_id"], r["idempotency_key"]): r for r in redemptions}
+    redemption_faults = {
+        "redemptions_lost": sum(1 for k in tally.redeemed if k not in by_key),
+        "redemptions_acknowledged_with_another_id": sum(
+            1 for k, rid in tally.redeemed.items() if k in by_key and by_key[k]["id"] != rid
+        ),
+        "redemptions_unacknowledged_stored": sum(1 for k in by_key if k not in tally.redeemed),
+        "redemptions_without_their_points_held": sum(
+            1 for r in redemptions if r["hold"] != "held" or r["amount"] != r["points"]
+        ),
+        "units_taken_not_redemptions_stored": abs(units["taken"] - len(redemptions))
+        + abs(units["issued"] - len(redemptions)),
+    }
     stored = Counter((r["user_id"], r["client_event_id"]) for r in rows)
     lost = [k for k in tally.acknowledged if stored[k] == 0]
     duplicated = [k for k, n in stored.items() if n > 1]
@@ -263,6 +341,8 @@ async def verify(
         "unacknowledged_stored": len(unacknowledged),
         "acknowledged_with_another_id": len(wrong_id),
         "credited_without_exactly_one_posting": len(bad_postings),
+        "redemptions_stored": len(redemptions),
+        **redemption_faults,
         "ledger_check": check,
         "readyz": ready,
     }
@@ -275,11 +355,16 @@ async def drive(
     server_pid: int,
     settings: Settings,
     users: list[str],
+    incentive_id: str,
 ) -> tuple[Tally, dict[str, Any]]:
     tally = Tally()
     stop = asyncio.Event()
     share = [users[i :: args.clients] for i in range(args.clients)]
     clients = [asyncio.create_task(client(url, settings, s, tally, stop)) for s in share]
+    riders = [users[i :: args.redeemers] for i in range(args.redeemers)]
+    clients += [
+        asyncio.create_task(redeemer(url, settings, r, incentive_id, tally, stop)) for r in riders
+    ]
     notes = await run_faults(args, cluster, server_pid, tally)
     stop.set()
     tally.window = "draining"
@@ -293,6 +378,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--users", type=int, default=400)
+    parser.add_argument("--redeemers", type=int, default=4, help="clients redeeming")
     parser.add_argument("--keep", action="store_true", help="keep the directory and logs")
     args = parser.parse_args()
 
@@ -349,9 +435,19 @@ def main() -> None:
                 start_new_session=True,
             )
         asyncio.run(bench.wait_ready(url, server))
-        print(f"load: {args.clients} clients for {args.duration:.0f} s; faults:", flush=True)
-        tally, notes = asyncio.run(drive(args, cluster, url, server.pid, settings, users))
-        result = asyncio.run(verify(dsn, url, settings, admin, tally))
+        admin_token = bench.bearer(settings, admin, "admin")["Authorization"].split()[1]
+        incentive_id = asyncio.run(
+            fixtures.hot_incentive(url, admin_token, stock=INCENTIVE_STOCK, cost=1)
+        )
+        print(
+            f"load: {args.clients} clients riding and {args.redeemers} redeeming for "
+            f"{args.duration:.0f} s; faults:",
+            flush=True,
+        )
+        tally, notes = asyncio.run(
+            drive(args, cluster, url, server.pid, settings, users, incentive_id)
+        )
+        result = asyncio.run(verify(dsn, url, settings, admin, incentive_id, tally))
         ok = report(tally, notes, result)
     finally:
         if server is not None:
@@ -384,7 +480,9 @@ def report(tally: Tally, notes: dict[str, Any], result: dict[str, Any]) -> bool:
     )
     print(
         f"requests {tally.requests}, retries {tally.retries}, "
-        f"acknowledged records {len(tally.acknowledged)}"
+        f"acknowledged records {len(tally.acknowledged)}, "
+        f"acknowledged redemptions {len(tally.redeemed)}, refused redemptions "
+        + (", ".join(f"{k}: {v}" for k, v in sorted(tally.refused.items())) or "none")
     )
     for key, value in result.items():
         if key != "ledger_check":
@@ -399,6 +497,11 @@ def report(tally: Tally, notes: dict[str, Any], result: dict[str, Any]) -> bool:
         and result["unacknowledged_stored"] == 0
         and result["acknowledged_with_another_id"] == 0
         and result["credited_without_exactly_one_posting"] == 0
+        and all(
+            v == 0
+            for k, v in result.items()
+            if k.startswith(("redemptions_", "units_")) and k != "redemptions_stored"
+        )
         and check.get("ok") is True
         and result["readyz"] == 200
         and not tally.unexpected
