@@ -166,6 +166,31 @@ class Tally:
                     self.first_ok_after[fault] = time.monotonic() - at
 
 
+async def until_answered(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    tally: Tally,
+) -> tuple[int, Any]:
+    """POST the same request until it is answered, as the apps do: again after a connection
+    error, a timeout, a 5xx or a 429. Returns the status and the body of the answer."""
+    while True:
+        tally.requests += 1
+        try:
+            async with session.post(url, json=body, headers=headers) as r:
+                payload: Any = await r.json(content_type=None)
+                tally.answer(str(r.status))
+                status = r.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            tally.answer(type(exc).__name__)
+            status, payload = 0, None
+        if status and status not in RETRY_STATUSES:
+            return status, payload
+        tally.retries += 1
+        await asyncio.sleep(0.2)
+
+
 async def client(
     url: str, settings: Settings, users: list[str], tally: Tally, stop: asyncio.Event
 ) -> None:
@@ -175,24 +200,13 @@ async def client(
         while not stop.is_set():
             user, body = rides.one()
             headers = bench.bearer(settings, user)
-            while True:  # the same request until it is answered
-                tally.requests += 1
-                try:
-                    async with session.post(f"{url}/v1/events", json=body, headers=headers) as r:
-                        payload: Any = await r.json(content_type=None)
-                        tally.answer(str(r.status))
-                        status = r.status
-                except (TimeoutError, aiohttp.ClientError) as exc:
-                    tally.answer(type(exc).__name__)
-                    status = 0
-                if status in (200, 201):
-                    tally.acknowledged[(user, body["client_event_id"])] = payload["id"]
-                    break
-                if status and status not in RETRY_STATUSES:
-                    tally.unexpected.append(f"{status}: {payload}")
-                    break
-                tally.retries += 1
-                await asyncio.sleep(0.2)
+            status, payload = await until_answered(
+                session, f"{url}/v1/events", body, headers, tally
+            )
+            if status in (200, 201):
+                tally.acknowledged[(user, body["client_event_id"])] = payload["id"]
+            else:
+                tally.unexpected.append(f"{status}: {payload}")
 
 
 async def redeemer(
@@ -213,31 +227,16 @@ async def redeemer(
             n += 1
             key = str(uuid.uuid4())
             headers = {**bench.bearer(settings, user), "Idempotency-Key": key}
-            while True:
-                tally.requests += 1
-                try:
-                    async with session.post(
-                        f"{url}/v1/redemptions",
-                        json={"incentive_id": incentive_id},
-                        headers=headers,
-                    ) as r:
-                        payload: Any = await r.json(content_type=None)
-                        tally.answer(str(r.status))
-                        status = r.status
-                except (TimeoutError, aiohttp.ClientError) as exc:
-                    tally.answer(type(exc).__name__)
-                    status = 0
-                if status in (200, 201):
-                    tally.redeemed[(user, key)] = payload["id"]
-                    break
-                if status == 409:
-                    tally.refused[payload.get("code", "?")] += 1
-                    break
-                if status and status not in RETRY_STATUSES:
-                    tally.unexpected.append(f"redemption {status}: {payload}")
-                    break
-                tally.retries += 1
-                await asyncio.sleep(0.2)
+            body = {"incentive_id": incentive_id}
+            status, payload = await until_answered(
+                session, f"{url}/v1/redemptions", body, headers, tally
+            )
+            if status in (200, 201):
+                tally.redeemed[(user, key)] = payload["id"]
+            elif status == 409:
+                tally.refused[payload.get("code", "?")] += 1
+            else:
+                tally.unexpected.append(f"redemption {status}: {payload}")
             await asyncio.sleep(0.05)
 
 

@@ -6,23 +6,8 @@ import uuid
 
 import pytest
 
-from app.services.rewards.redemption_groups import RedemptionGroups
 from tests.helpers import assert_problem, citizen
 from tests.redemptions.helpers import give_points, ledger_is_clean, open_shop, publish, redeem
-
-
-@pytest.fixture
-def route_calls(monkeypatch):
-    """Citizens whose redemption went through the route (the lane decides without it)."""
-    calls: list[str] = []
-    real = RedemptionGroups.redeem
-
-    async def counted(self, user_id, *args):
-        calls.append(user_id)
-        return await real(self, user_id, *args)
-
-    monkeypatch.setattr(RedemptionGroups, "redeem", counted)
-    return calls
 
 
 async def _through_the_route(person, incentive_id: str, key: str):

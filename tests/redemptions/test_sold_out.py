@@ -12,7 +12,6 @@ from sqlalchemy import update
 from app.db import session_scope, utcnow
 from app.models import Redemption
 from app.services.rewards import redemptions
-from app.services.rewards.redemption_groups import RedemptionGroups
 from tests.helpers import assert_problem, citizen
 from tests.ledger.test_statement_counts import counting
 from tests.redemptions.helpers import (
@@ -122,20 +121,6 @@ async def test_redeemers_racing_a_cancel_never_oversell(app, client):
     if not won:
         assert (await redeem(people[2], voucher["id"])).status_code == 201
     await ledger_is_clean(shop.admin)
-
-
-@pytest.fixture
-def route_calls(monkeypatch):
-    """The redemption service calls made through the route (the lane's go to ``submit``)."""
-    calls: list[str] = []
-    real = RedemptionGroups.redeem
-
-    async def counted(self, user_id, *args):
-        calls.append(user_id)
-        return await real(self, user_id, *args)
-
-    monkeypatch.setattr(RedemptionGroups, "redeem", counted)
-    return calls
 
 
 async def test_refusals_of_a_sold_out_incentive_are_answered_before_the_route(
