@@ -32,7 +32,7 @@ async def test_redeem_and_verify_cost_a_fixed_number_of_statements(app, client):
         r = await redeem(alice, voucher["id"], key="k-1")
     assert r.status_code == 201, r.text
     # Read the incentive and the citizen's redemptions (no lock); lock the citizen; their
-    # redemptions again under the lock; their lots; the incentive, locked; the holds (the
+    # redemptions again under the lock; the incentive, locked; their lots; the holds (the
     # transaction, its entries, the lots drawn, the draws, the balances, the summary, the hold
     # row) and the codes; the stock, last. On PostgreSQL the writes but the stock's are one
     # statement.

@@ -166,7 +166,7 @@ class RedemptionGroups:
                         incentive_id,
                         [w.ask for w in group],
                         utcnow(),
-                        generation=seen,
+                        seen=seen,
                     )
             except Exception as exc:
                 if attempt < _ATTEMPTS and (retryable(exc) or _code_clash(exc)):

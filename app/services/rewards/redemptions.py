@@ -20,9 +20,9 @@ Statuses: ``issued`` → ``fulfilled`` | ``cancelled`` | ``expired``, once.
 Redemptions are decided in groups (``issue``): the requests of one worker for one incentive
 that wait together (``redemption_groups``) share one unit of work, whatever their number: two
 reads without a lock, from which replays and refusals answer (a sold-out incentive costs those
-reads and no write); the citizens' locks; the same reads under them; their lots; the incentive
-row, locked, which says how many units are left; the holds, the codes and the stock, each one
-statement for the group. Each request still gets its own answer, in arrival order: a replay,
+reads and no write); the citizens' locks; the same reads under them; the incentive row,
+locked, which says the price and how many units are left; the citizens' lots; the holds, the
+codes and the stock, each one statement for the group. Each request still gets its own answer, in arrival order: a replay,
 a refusal (the key used for another incentive, the per-user limit, too few points, inactive,
 out of stock) or a new code. Drawing, hashing and sealing codes happens before any lock.
 Once the database has said "sold out", a marker in the store answers the refusals of everyone
@@ -125,15 +125,16 @@ def _their_redemptions(dialect: str) -> Select[Any]:
     )
 
 
+# The units taken, last: the row is locked since ``_INCENTIVE_LOCKED``, so the stock is the one
+# read there; the condition guards that all the same (NULL stock: unlimited, stays NULL).
 _TAKE_UNITS = (
     update(_INCENTIVES)
-    .where(_I.id == bindparam("b_incentive"))
+    .where(
+        _I.id == bindparam("b_incentive"),
+        or_(_I.stock.is_(None), _I.stock >= bindparam("b_units")),
+    )
     .values(stock=_I.stock - bindparam("b_units"), issued=_I.issued + bindparam("b_units"))
-)
-_TAKE_UNITS_UNLIMITED = (
-    update(_INCENTIVES)
-    .where(_I.id == bindparam("b_incentive"))
-    .values(issued=_I.issued + bindparam("b_units"))
+    .returning(_I.id)
 )
 
 
@@ -145,12 +146,12 @@ async def issue(
     asks: Sequence[Ask],
     now: datetime,
     *,
-    generation: sold_out.Look | None = None,
+    seen: sold_out.Look | None = None,
 ) -> list[Answer]:
     """Decide a group of requests for one incentive in one unit of work, each citizen at most
     once; returns each request's answer, in order. Units of stock go to the first asks that
-    can have them. ``generation``: what the store said before the first read, for the
-    sold-out marker written after the commit when this unit finds the stock gone."""
+    can have them. ``seen``: what the store said before the first read, for the sold-out
+    marker written after the commit when this unit finds the stock gone."""
     if len({ask.user_id for ask in asks}) != len(asks):
         raise ValueError("a group names each citizen once")
     answers: list[Answer | None] = [None] * len(asks)
@@ -165,27 +166,27 @@ async def issue(
         await ledger.lock_users(session, [asks[i].user_id for i in open_])
         open_ = await _judge(session, incentive, incentive_id, asks, answers, params, now, open_)
     if open_ and incentive is not None:
+        # Locked until COMMIT: the stock, the price and the state read here are what this unit
+        # decides with.
+        incentive = (await session.execute(_INCENTIVE_LOCKED, params)).one()
+        refusal = _closed(incentive, now)
         lots = await spendable_of(session, [asks[i].user_id for i in open_], now)
         affordable = []
         for i in open_:
             try:
                 affordable.append((i, enough(lots.get(asks[i].user_id, []), incentive.points_cost)))
             except ledger.InsufficientPoints as short:
-                answers[i] = short
-        if affordable:
-            # Locked until COMMIT: the stock read here is what this unit takes from.
-            incentive = (await session.execute(_INCENTIVE_LOCKED, params)).one()
-            refusal = _closed(incentive, now)
-            units = len(affordable) if incentive.stock is None else incentive.stock
-            if refusal is not None:
-                units = 0
-            for i, _ in affordable[units:]:
-                answers[i] = refusal or OutOfStock("This incentive is out of stock.")
-            if affordable[:units]:
-                await _issue(session, secret, incentive, asks, affordable[:units], answers, now)
-    if generation is not None and any(isinstance(a, OutOfStock) for a in answers):
+                answers[i] = refusal or short
+        units = len(affordable) if incentive.stock is None else incentive.stock
+        if refusal is not None:
+            units = 0
+        for i, _ in affordable[units:]:
+            answers[i] = refusal or OutOfStock("This incentive is out of stock.")
+        if affordable[:units]:
+            await _issue(session, secret, incentive, asks, affordable[:units], answers, now)
+    if seen is not None and any(isinstance(a, OutOfStock) for a in answers):
         valid_until = incentive.valid_until if incentive is not None else None
-        await sold_out.mark(session, kv, generation, incentive_id, now, valid_until)
+        await sold_out.mark(session, kv, seen, incentive_id, now, valid_until)
     decided: list[Answer] = []
     for answer in answers:
         if answer is None:
@@ -308,8 +309,11 @@ async def _issue(
                 }
             )
         await insert_rows(session, _REDEMPTIONS, rows)
-    take = _TAKE_UNITS if incentive.stock is not None else _TAKE_UNITS_UNLIMITED
-    await session.execute(take, {"b_incentive": incentive.id, "b_units": len(winners)})
+    taken = await session.execute(
+        _TAKE_UNITS, {"b_incentive": incentive.id, "b_units": len(winners)}
+    )
+    if taken.first() is None:
+        raise RuntimeError(f"the stock of {incentive.id} changed under its lock")
     for (i, _), row in zip(winners, rows, strict=True):
         answers[i] = Issued(Redemption(**row), True, incentive.title, incentive.merchant_name)
     count(session, RedemptionStatus.ISSUED, len(winners))
