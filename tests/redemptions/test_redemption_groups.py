@@ -151,3 +151,39 @@ def test_a_group_takes_each_citizen_once_and_keeps_the_others_places():
     group = redemption_groups._take(queue, limit=3)
     assert [w.ask.user_id for w in group] == ["a", "b", "c"]
     assert [w.ask.user_id for w in queue] == ["a", "a", "d"]
+
+
+async def test_a_full_queue_answers_503_at_once_and_the_waiting_are_decided(
+    app, client, monkeypatch
+):
+    shop = await open_shop(app, client)
+    voucher = await publish(shop.staff, stock=10)
+    people = [await citizen(client) for _ in range(4)]
+    for person in people:
+        await give_points(app, person.id, 600)
+    monkeypatch.setattr(redemption_groups, "QUEUE_MAX", 2)
+    started, release = asyncio.Event(), asyncio.Event()
+    real = redemptions.issue
+
+    async def held(*args, **kwargs):
+        started.set()
+        await release.wait()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(redemptions, "issue", held)
+    groups = app.state.redemption_groups
+    first = asyncio.create_task(groups.redeem(people[0].id, voucher["id"], "k0"))
+    await asyncio.wait_for(started.wait(), 5)  # the first is in its unit; two more queue
+    waiting = [
+        asyncio.create_task(groups.redeem(p.id, voucher["id"], f"k{n}"))
+        for n, p in enumerate(people[1:3], start=1)
+    ]
+    await asyncio.sleep(0.05)
+    full = await asyncio.wait_for(redeem(people[3], voucher["id"]), 5)
+    assert_problem(full, 503, "unavailable")
+    assert full.headers["retry-after"] == "1"
+    release.set()
+    decided = await asyncio.wait_for(asyncio.gather(first, *waiting), 10)
+    assert all(d.created for d in decided)
+    assert await _stored(app, voucher["id"]) == 3
+    await ledger_is_clean(shop.admin)

@@ -15,7 +15,8 @@ answer. A unit that fails for a reason of the moment (the database lost, a deadl
 clash of two codes' hashes, runs again once with new codes; still failing for a reason of the
 moment, every request of the group is answered 503 with ``Retry-After`` (nothing of it was
 committed; the same Idempotency-Key retried is safe). Any other failure decides each request
-of the group alone, so that it fails only the request that causes it.
+of the group alone, so that it fails only the request that causes it. A full queue answers
+503 at once.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ from app.services.rewards.errors import OutOfStock
 logger = logging.getLogger("tanhui.rewards.groups")
 
 GROUP_MAX = 128
+# Requests of one worker waiting for one incentive's units of work; beyond it a request is
+# answered 503 at once instead of waiting longer and longer (the lane's gate lets 64 in).
+QUEUE_MAX = 1024
 _ATTEMPTS = 2
 
 
@@ -109,6 +113,11 @@ class RedemptionGroups:
         loop = asyncio.get_running_loop()
         waiting = _Waiting(redemptions.Ask(user_id, idempotency_key), seen, loop.create_future())
         queue = self._queues.get(incentive_id)
+        if queue is not None and len(queue) >= QUEUE_MAX:
+            raise ServiceUnavailable(
+                "Too many redemptions are waiting in this worker; retry the same request.",
+                retry_after=1,
+            )
         if queue is None:
             queue = self._queues[incentive_id] = deque()
             unit = loop.create_task(self._drain(incentive_id, queue), name="redemption-group")

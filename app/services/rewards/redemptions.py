@@ -22,11 +22,12 @@ that wait together (``redemption_groups``) share one unit of work, whatever thei
 reads without a lock, from which replays and refusals answer (a sold-out incentive costs those
 reads and no write); the citizens' locks; the same reads under them; the incentive row,
 locked, which says the price and how many units are left; the citizens' lots; the holds, the
-codes and the stock, each one statement for the group. Each request still gets its own answer, in arrival order: a replay,
-a refusal (the key used for another incentive, the per-user limit, too few points, inactive,
-out of stock) or a new code. Drawing, hashing and sealing codes happens before any lock.
-Once the database has said "sold out", a marker in the store answers the refusals of everyone
-with no redemption of the incentive without the database (``app.services.rewards.sold_out``).
+codes and the stock, each one statement for the group. Each request still gets its own
+answer, in arrival order: a replay, a refusal (the key used for another incentive, the
+per-user limit, too few points, inactive, out of stock) or a new code, drawn, hashed and
+sealed for the winners only. Once the database has said "sold out", a marker in the store
+answers the refusals of everyone with no redemption of the incentive without the database
+(``app.services.rewards.sold_out``).
 
 The till is in ``redemption_tills``; codes given back (cancel, expiry) in
 ``redemption_returns``.
