@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import get_args
 
 import pytest
 
+from app.deps import IdempotencyKey
+from app.schemas.rewards import RedemptionIn
 from tests.helpers import assert_problem, citizen
 from tests.redemptions.helpers import give_points, ledger_is_clean, open_shop, publish, redeem
 
@@ -104,3 +107,29 @@ async def test_a_revoked_token_is_not_decided_in_the_lane(app, client, route_cal
     assert (await dave.post("/v1/auth/logout")).status_code == 204
     assert_problem(await redeem(dave, voucher["id"]), 401, "unauthorized")
     assert route_calls == []
+
+
+def test_the_lane_knows_the_routes_body_and_key():
+    """The lane decides only requests the route would accept without a word: if the body's
+    schema or the key's bounds change, the lane's checks (``_incentive_id``,
+    ``_plain_request``) must change with them."""
+    body = RedemptionIn.model_json_schema()
+    body.pop("examples", None)
+    assert body == {
+        "additionalProperties": False,
+        "properties": {
+            "incentive_id": {
+                "maxLength": 36,
+                "minLength": 1,
+                "title": "Incentive Id",
+                "type": "string",
+            }
+        },
+        "required": ["incentive_id"],
+        "title": "RedemptionIn",
+        "type": "object",
+    }
+    header = get_args(IdempotencyKey)[1]
+    bounds = {type(m).__name__: m for m in header.metadata}
+    assert (bounds["MinLen"].min_length, bounds["MaxLen"].max_length) == (1, 200)
+    assert header.alias == "Idempotency-Key"
