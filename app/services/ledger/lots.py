@@ -98,7 +98,7 @@ async def spendable_lots(
 ) -> list[OpenLot]:
     """The unexpired lots a spend of ``points`` draws from (call under the citizen's lock).
     Raises InsufficientPoints, with what is spendable, when they hold too few."""
-    return enough(await open_lots(session, user_id, now), points)
+    return enough((await spendable_of(session, [user_id], now)).get(user_id, []), points)
 
 
 def plan_draws(lots: list[OpenLot], points: int, first_lot: str | None = None) -> list[Draw]:

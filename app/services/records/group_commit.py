@@ -25,6 +25,8 @@ Failures:
 - any other failure of the unit (a record that breaks the batch path) decides each record of
   the group alone, so it fails only the record that causes it;
 - a full queue answers 503 at once instead of growing latency without bound.
+
+The answering of a group is shared with the redemptions' groups (``app.kit.groups``).
 """
 
 from __future__ import annotations
@@ -33,13 +35,15 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db import read_only, retryable, session_scope
+from app.db import read_only, session_scope
 from app.kit.errors import DomainError, ServiceUnavailable
+from app.kit.groups import answer, once_more, settle
 from app.kv import KV
 from app.observability import RECORD_GROUP_SIZE, RECORD_GROUPS, RECORD_QUEUE_WAIT
 from app.schemas.records import RecordIn
@@ -61,15 +65,6 @@ class _Waiting:
     record: intake.Prepared
     future: asyncio.Future[intake.Outcome]
     since: float
-
-
-def _answer(waiting: _Waiting, outcome: intake.Outcome | BaseException) -> None:
-    if waiting.future.done():  # the client went away; the record stands all the same
-        return
-    if isinstance(outcome, BaseException):
-        waiting.future.set_exception(outcome)
-    else:
-        waiting.future.set_result(outcome)
 
 
 class RecordCommitter:
@@ -117,9 +112,9 @@ class RecordCommitter:
                     unit.cancel()
                 await asyncio.gather(self._task, *units, return_exceptions=True)
                 for waiting in late:
-                    _answer(waiting, _unavailable())
+                    answer(waiting.future, _unavailable())
         for waiting in self._queue:
-            _answer(waiting, _unavailable())
+            answer(waiting.future, _unavailable())
         self._current, self._queue = {}, deque()
 
     async def submit(self, user_id: str, record: intake.Prepared) -> intake.Outcome:
@@ -171,37 +166,14 @@ class RecordCommitter:
 
     async def _decide(self, group: list[_Waiting]) -> None:
         try:
-            await self._commit(group)
+            await settle(group, self._unit, _unavailable, logger, _count)
         except Exception as exc:  # never leave requests waiting
             logger.exception("record group failed unexpectedly")
             for waiting in group:
-                _answer(waiting, exc)
+                answer(waiting.future, exc)
         finally:
             self._current.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             self._units.release()
-
-    async def _commit(self, group: list[_Waiting]) -> None:
-        try:
-            outcomes = await self._unit(group)
-        except Exception as exc:
-            if retryable(exc):
-                RECORD_GROUPS.labels("unavailable").inc()
-                logger.warning("record group of %d unavailable: %r", len(group), exc)
-                for waiting in group:
-                    _answer(waiting, _unavailable())
-            elif len(group) > 1:
-                # Something in the group breaks the batch path: decide each record alone, so
-                # that only the record causing it fails.
-                RECORD_GROUPS.labels("split").inc()
-                logger.warning("record group of %d failed; deciding each alone", len(group))
-                for waiting in group:
-                    await self._commit([waiting])
-            else:
-                _answer(group[0], exc)
-            return
-        RECORD_GROUPS.labels("committed").inc()
-        for waiting, outcome in zip(group, outcomes, strict=True):
-            _answer(waiting, outcome)
 
     async def _open_accounts(self, found: dict[str, intake.Citizen]) -> None:
         """With units in flight at once (PostgreSQL), the ledger accounts a unit will lock
@@ -223,27 +195,26 @@ class RecordCommitter:
                 await ledger.open_accounts(conn, missing)
         self._shards_open = True
 
-    async def _unit(self, group: list[_Waiting]) -> list[intake.Outcome | DomainError]:
+    async def _unit(self, group: Sequence[_Waiting]) -> list[intake.Outcome | DomainError]:
         """The group's one unit of work, run a second time if the first failed for a reason
         of the moment (the first committed nothing)."""
-        for attempt in (1, 2):
-            try:
-                async with session_scope(self._maker) as session:
-                    # The citizens (region, still active) first: a read that locks nothing.
-                    found = await intake.citizens(session, [w.user_id for w in group])
-                    await self._open_accounts(found)
-                    items = [
-                        (found.get(w.user_id), w.record if w.user_id in found else intake.revoked())
-                        for w in group
-                    ]
-                    return await intake.ingest_many(session, self._settings, self._kv, items)
-            except Exception as exc:
-                if attempt == 1 and retryable(exc):
-                    RECORD_GROUPS.labels("retried").inc()
-                    logger.info("record group of %d retried after %r", len(group), exc)
-                    continue
-                raise
-        raise AssertionError("unreachable")
+
+        async def run() -> list[intake.Outcome | DomainError]:
+            async with session_scope(self._maker) as session:
+                # The citizens (region, still active) first: a read that locks nothing.
+                found = await intake.citizens(session, [w.user_id for w in group])
+                await self._open_accounts(found)
+                items = [
+                    (found.get(w.user_id), w.record if w.user_id in found else intake.revoked())
+                    for w in group
+                ]
+                return await intake.ingest_many(session, self._settings, self._kv, items)
+
+        return await once_more(run, logger, count=_count)
+
+
+def _count(end: str) -> None:
+    RECORD_GROUPS.labels(end).inc()
 
 
 async def ingest_single(

@@ -15,8 +15,8 @@ answer. A unit that fails for a reason of the moment (the database lost, a deadl
 clash of two codes' hashes, runs again once with new codes; still failing for a reason of the
 moment, every request of the group is answered 503 with ``Retry-After`` (nothing of it was
 committed; the same Idempotency-Key retried is safe). Any other failure decides each request
-of the group alone, so that it fails only the request that causes it. A full queue answers
-503 at once.
+of the group alone, so that it fails only the request that causes it (``app.kit.groups``,
+shared with the single records' groups). A full queue answers 503 at once.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import retryable, session_scope, utcnow
+from app.db import session_scope, utcnow
 from app.kit.errors import ServiceUnavailable
+from app.kit.groups import answer, once_more, settle
 from app.kv import KV
 from app.services.rewards import redemptions, sold_out
 from app.services.rewards.errors import OutOfStock
@@ -42,7 +44,6 @@ GROUP_MAX = 128
 # Requests of one worker waiting for one incentive's units of work; beyond it a request is
 # answered 503 at once instead of waiting longer and longer (the lane's gate lets 64 in).
 QUEUE_MAX = 1024
-_ATTEMPTS = 2
 
 
 def _unavailable() -> ServiceUnavailable:
@@ -57,15 +58,6 @@ class _Waiting:
     ask: redemptions.Ask
     seen: sold_out.Look
     future: asyncio.Future[redemptions.Issued]
-
-
-def _answer(waiting: _Waiting, answer: redemptions.Answer | BaseException) -> None:
-    if waiting.future.done():  # the client went away; what was decided stands
-        return
-    if isinstance(answer, BaseException):
-        waiting.future.set_exception(answer)
-    else:
-        waiting.future.set_result(answer)
 
 
 def _take(queue: deque[_Waiting], limit: int) -> list[_Waiting]:
@@ -131,33 +123,14 @@ class RedemptionGroups:
         try:
             while queue:
                 group = _take(queue, GROUP_MAX)
-                await self._decide(incentive_id, group)
+                await settle(group, partial(self._unit, incentive_id), _unavailable, logger)
         except BaseException:  # cancelled (shutdown): nobody is left waiting
             for waiting in [*group, *queue]:
-                _answer(waiting, _unavailable())
+                answer(waiting.future, _unavailable())
             raise
         finally:
             if self._queues.get(incentive_id) is queue:
                 del self._queues[incentive_id]
-
-    async def _decide(self, incentive_id: str, group: list[_Waiting]) -> None:
-        try:
-            answers = await self._unit(incentive_id, group)
-        except Exception as exc:
-            if retryable(exc):
-                logger.warning("redemption group of %d unavailable: %r", len(group), exc)
-                for waiting in group:
-                    _answer(waiting, _unavailable())
-            elif len(group) > 1:
-                logger.warning("redemption group of %d failed; deciding each alone", len(group))
-                for waiting in group:
-                    await self._decide(incentive_id, [waiting])
-            else:
-                logger.exception("redemption failed")
-                _answer(group[0], exc)
-            return
-        for waiting, answer in zip(group, answers, strict=True):
-            _answer(waiting, answer)
 
     async def _unit(self, incentive_id: str, group: Sequence[_Waiting]) -> list[redemptions.Answer]:
         # A marker written from this unit's reads carries the first request's look at the
@@ -165,24 +138,21 @@ class RedemptionGroups:
         seen = group[0].seen
         if any(w.seen.generation is None for w in group):
             seen = sold_out.Look(False, None)
-        for attempt in range(1, _ATTEMPTS + 1):
-            try:
-                async with session_scope(self._maker) as session:
-                    return await redemptions.issue(
-                        session,
-                        self._secret,
-                        self._kv,
-                        incentive_id,
-                        [w.ask for w in group],
-                        utcnow(),
-                        seen=seen,
-                    )
-            except Exception as exc:
-                if attempt < _ATTEMPTS and (retryable(exc) or _code_clash(exc)):
-                    logger.info("redemption group of %d run again after %r", len(group), exc)
-                    continue
-                raise
-        raise RuntimeError("unreachable")
+
+        async def run() -> list[redemptions.Answer]:
+            async with session_scope(self._maker) as session:
+                return await redemptions.issue(
+                    session,
+                    self._secret,
+                    self._kv,
+                    incentive_id,
+                    [w.ask for w in group],
+                    utcnow(),
+                    seen=seen,
+                )
+
+        # A clash of two codes' hashes: run again, with new codes.
+        return await once_more(run, logger, also=_code_clash)
 
 
 def _code_clash(exc: BaseException) -> bool:
