@@ -15,6 +15,7 @@ from app.models import Account, LedgerEntry, LedgerTransaction, PointLot
 from app.services import ledger
 from app.services.ledger.check import check
 from app.services.ledger.errors import InsufficientPoints
+from app.services.ledger.lots import open_lots, spendable_of
 from tests.helpers import citizen, user_with_role
 
 
@@ -181,6 +182,48 @@ async def test_spending_draws_soonest_expiring_lots_and_release_returns_them(app
     await run(app, ledger.release, h.id)
     _, lots = await state(app, user.id)
     assert lots == [(50, 50), (70, 70), (100, 100)]
+
+
+async def test_a_spend_reads_only_the_lots_it_draws_from(app, client):
+    """However many lots a citizen's history left open, a spend reads the soonest-expiring
+    ones that cover it (ties broken by id), each citizen's own; a shortfall still reports
+    everything spendable."""
+    rich, other = await citizen(client), await citizen(client)
+    for days in range(40, 10, -1):  # 30 lots of 10, the soonest credited last
+        await give(app, rich.id, 10, days=days)
+    await give(app, other.id, 25, days=20)
+    await give(app, other.id, 5, days=-1)  # expired: never spendable
+    async with session_scope(app.state.sessionmaker) as s:
+        lots = await spendable_of(s, [rich.id, other.id], 25, utcnow())
+        everything = await open_lots(s, rich.id, utcnow())
+    assert [lot.id for lot in lots[rich.id]] == [lot.id for lot in everything[:3]]
+    assert [lot.remaining for lot in lots[other.id]] == [25]
+    async with session_scope(app.state.sessionmaker) as s:
+        lots = await spendable_of(s, [rich.id, other.id], 30, utcnow())
+    assert len(lots[rich.id]) == 3 and [lot.remaining for lot in lots[other.id]] == [25]
+    with pytest.raises(InsufficientPoints) as short:
+        await run(
+            app,
+            ledger.hold,
+            user_id=rich.id,
+            points=301,
+            ref="z",
+            cause_type="redemption",
+            cause_id=None,
+        )
+    assert short.value.extra["spendable"] == 300
+    h = await run(
+        app,
+        ledger.hold,
+        user_id=rich.id,
+        points=300,
+        ref="z",
+        cause_type="redemption",
+        cause_id=None,
+    )
+    assert h.amount == 300
+    _, left = await state(app, rich.id)
+    assert all(remaining == 0 for _, remaining in left)
 
 
 async def test_expired_points_are_not_spendable_and_expiry_is_idempotent(app, client):

@@ -59,24 +59,40 @@ async def open_lots(
 
 @per_dialect
 def _spendable_of(dialect: str) -> Select[Any]:
-    return (
-        select(LOTS.user_id, LOTS.id, LOTS.amount, LOTS.remaining)
+    # Each lot with what the lots before it hold: only the lots a spend of ``points`` draws
+    # from come back, however many lots a citizen's history left open. A citizen who holds
+    # too few gets every lot (none has ``points`` before it), so ``enough`` sees the total.
+    ordered = (LOTS.expires_at, LOTS.id)
+    before = (
+        func.sum(LOTS.remaining).over(partition_by=LOTS.user_id, order_by=ordered, rows=(None, 0))
+        - LOTS.remaining
+    )
+    lots = (
+        select(LOTS.user_id, LOTS.id, LOTS.amount, LOTS.remaining, *ordered, before.label("before"))
         .where(
             any_of(dialect, LOTS.user_id, "user_ids"),
             LOTS.remaining > 0,
             LOTS.expires_at > bindparam("now"),
         )
-        .order_by(LOTS.user_id, LOTS.expires_at, LOTS.id)
+        .subquery()
+    )
+    return (
+        select(lots.c.user_id, lots.c.id, lots.c.amount, lots.c.remaining)
+        .where(lots.c.before < bindparam("points"))
+        .order_by(lots.c.user_id, lots.c.expires_at, lots.c.id)
     )
 
 
 async def spendable_of(
-    session: AsyncSession, user_ids: Iterable[str], now: datetime
+    session: AsyncSession, user_ids: Iterable[str], points: int, now: datetime
 ) -> dict[str, list[OpenLot]]:
-    """Several citizens' unexpired lots with points left, each soonest-expiring first, in one
-    statement (call under their locks). A citizen with none is absent."""
+    """Several citizens' unexpired lots that a spend of ``points`` each draws from,
+    soonest-expiring first, in one statement (call under their locks): all their lots when
+    they hold fewer. A citizen with none is absent."""
     await bulk.flush(session)
-    rows = await session.execute(_spendable_of(session), {"user_ids": list(user_ids), "now": now})
+    rows = await session.execute(
+        _spendable_of(session), {"user_ids": list(user_ids), "points": points, "now": now}
+    )
     found: dict[str, list[OpenLot]] = {}
     for r in rows:
         found.setdefault(r.user_id, []).append(OpenLot(r.id, int(r.amount), int(r.remaining)))
@@ -98,7 +114,8 @@ async def spendable_lots(
 ) -> list[OpenLot]:
     """The unexpired lots a spend of ``points`` draws from (call under the citizen's lock).
     Raises InsufficientPoints, with what is spendable, when they hold too few."""
-    return enough((await spendable_of(session, [user_id], now)).get(user_id, []), points)
+    lots = await spendable_of(session, [user_id], points, now)
+    return enough(lots.get(user_id, []), points)
 
 
 def plan_draws(lots: list[OpenLot], points: int, first_lot: str | None = None) -> list[Draw]:

@@ -171,7 +171,9 @@ async def issue(
         # decides with.
         incentive = (await session.execute(_INCENTIVE_LOCKED, params)).one()
         refusal = _closed(incentive, now)
-        lots = await spendable_of(session, [asks[i].user_id for i in open_], now)
+        lots = await spendable_of(
+            session, [asks[i].user_id for i in open_], incentive.points_cost, now
+        )
         affordable = []
         for i in open_:
             try:
