@@ -11,7 +11,8 @@ from sqlalchemy import update
 
 from app.db import session_scope, utcnow
 from app.models import Redemption
-from app.services.rewards import redemptions
+from app.services.rewards import redemptions, sold_out
+from app.services.rewards.errors import OutOfStock
 from tests.helpers import assert_problem, citizen
 from tests.ledger.test_statement_counts import counting
 from tests.redemptions.helpers import (
@@ -175,3 +176,34 @@ async def test_a_refusal_in_the_lane_counts_against_the_rate_limit_once(app, cli
         assert_problem(await redeem(carol, voucher["id"]), 409, "out_of_stock")
     assert_problem(await redeem(carol, voucher["id"]), 429, "rate_limited")
     assert_problem(await carol.get("/v1/me"), 429, "rate_limited")
+
+
+async def test_a_unit_that_rolls_back_writes_no_marker(app, client):
+    """The marker is written after the commit of the unit that found the stock gone: a unit
+    that fails after deciding (its redemptions never stored) leaves the store as it was."""
+    shop = await open_shop(app, client)
+    voucher = await publish(shop.staff, stock=1)
+    alice, bob, carol = await citizen(client), await citizen(client), await citizen(client)
+    for person in (alice, bob):
+        await give_points(app, person.id, 1000)
+    assert (await redeem(alice, voucher["id"])).status_code == 201
+    kv, secret = app.state.kv, app.state.settings.jwt_key
+
+    async def decide(fail: bool) -> None:
+        seen = await sold_out.look(kv, voucher["id"], bob.id)
+        assert not seen.refuse and seen.generation is not None
+        async with session_scope(app.state.sessionmaker) as s:
+            asks = [redemptions.Ask(bob.id, str(uuid.uuid4()))]
+            [answer] = await redemptions.issue(
+                s, secret, kv, voucher["id"], asks, utcnow(), seen=seen
+            )
+            assert isinstance(answer, OutOfStock)
+            if fail:
+                raise RuntimeError("the unit fails after its decision")
+
+    with pytest.raises(RuntimeError):
+        await decide(fail=True)
+    assert not (await sold_out.look(kv, voucher["id"], carol.id)).refuse
+    await decide(fail=False)
+    assert (await sold_out.look(kv, voucher["id"], carol.id)).refuse
+    await ledger_is_clean(shop.admin)
