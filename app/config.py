@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     record_group_queue: int = Field(default=1024, ge=1, le=100_000)
     # Units of work of one worker in flight at once (PostgreSQL; SQLite runs one at a time).
     record_group_concurrency: int = Field(default=2, ge=1, le=64)
+    # Redemptions of one incentive in one worker are decided in groups of up to
+    # ``redemption_group_max`` citizens, one unit of work each; beyond
+    # ``redemption_group_queue`` waiting requests a redemption is answered 503 at once.
+    redemption_group_max: int = Field(default=128, ge=1, le=1000)
+    redemption_group_queue: int = Field(default=1024, ge=1, le=100_000)
     # Refreshing is routine for every phone behind one carrier address: its own, larger budget.
     rate_limit_refresh_per_minute: int = Field(default=600, ge=0)
     # Failed sign-ins per account within the window; past it that account alone gets 429.

@@ -84,7 +84,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             committer.start()
         app.state.record_committer = committer
         app.state.redemption_groups = RedemptionGroups(
-            app.state.sessionmaker, settings.jwt_key, app.state.kv
+            app.state.sessionmaker,
+            settings.jwt_key,
+            app.state.kv,
+            settings.redemption_group_max,
+            settings.redemption_group_queue,
         )
         monitor = monitoring.start(app, settings)
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from app.db import session_scope, utcnow
@@ -119,6 +120,28 @@ async def test_one_citizen_is_decided_once_per_group_and_sees_their_earlier_answ
     await ledger_is_clean(shop.admin)
 
 
+@pytest.mark.parametrize("settings_overrides", [{"redemption_group_max": 2}])
+async def test_a_group_holds_at_most_the_configured_number_of_citizens(app, client, monkeypatch):
+    shop = await open_shop(app, client)
+    voucher = await publish(shop.staff, stock=10)
+    people = [await citizen(client) for _ in range(5)]
+    for person in people:
+        await give_points(app, person.id, 600)
+    sizes: list[int] = []
+    real = redemptions.issue
+
+    async def counted(session, secret, kv, incentive_id, asks, *args, **kwargs):
+        sizes.append(len(asks))
+        return await real(session, secret, kv, incentive_id, asks, *args, **kwargs)
+
+    monkeypatch.setattr(redemptions, "issue", counted)
+    groups = app.state.redemption_groups
+    issued = await asyncio.gather(*(groups.redeem(p.id, voucher["id"], "k") for p in people))
+    assert all(i.created for i in issued)
+    assert sum(sizes) == 5 and max(sizes) == 2, sizes
+    await ledger_is_clean(shop.admin)
+
+
 async def test_units_go_to_the_first_who_can_pay_in_arrival_order(app, client):
     shop = await open_shop(app, client)
     voucher = await publish(shop.staff, stock=3)
@@ -153,6 +176,7 @@ def test_a_group_takes_each_citizen_once_and_keeps_the_others_places():
     assert [w.ask.user_id for w in queue] == ["a", "a", "d"]
 
 
+@pytest.mark.parametrize("settings_overrides", [{"redemption_group_queue": 2}])
 async def test_a_full_queue_answers_503_at_once_and_the_waiting_are_decided(
     app, client, monkeypatch
 ):
@@ -161,7 +185,6 @@ async def test_a_full_queue_answers_503_at_once_and_the_waiting_are_decided(
     people = [await citizen(client) for _ in range(4)]
     for person in people:
         await give_points(app, person.id, 600)
-    monkeypatch.setattr(redemption_groups, "QUEUE_MAX", 2)
     started, release = asyncio.Event(), asyncio.Event()
     real = redemptions.issue
 

@@ -40,11 +40,6 @@ from app.services.rewards.errors import OutOfStock
 
 logger = logging.getLogger("tanhui.rewards.groups")
 
-GROUP_MAX = 128
-# Requests of one worker waiting for one incentive's units of work; beyond it a request is
-# answered 503 at once instead of waiting longer and longer (the lane's gate lets 64 in).
-QUEUE_MAX = 1024
-
 
 def _unavailable() -> ServiceUnavailable:
     return ServiceUnavailable(
@@ -79,8 +74,20 @@ def _take(queue: deque[_Waiting], limit: int) -> list[_Waiting]:
 class RedemptionGroups:
     """One worker's queues of redemptions, one per incentive while requests use it."""
 
-    def __init__(self, maker: async_sessionmaker[AsyncSession], secret: str, kv: KV | None) -> None:
+    def __init__(
+        self,
+        maker: async_sessionmaker[AsyncSession],
+        secret: str,
+        kv: KV | None,
+        group_max: int = 128,
+        queue_max: int = 1024,
+    ) -> None:
+        """``group_max``: citizens decided in one unit of work. ``queue_max``: requests of
+        one incentive waiting in this worker; beyond it a request is answered 503 at once
+        instead of waiting longer and longer (the lane's gate lets 64 in at a time)."""
         self._maker = maker
+        self._group_max = group_max
+        self._queue_max = queue_max
         self._secret = secret
         self._kv = kv
         self._queues: dict[str, deque[_Waiting]] = {}
@@ -105,7 +112,7 @@ class RedemptionGroups:
         loop = asyncio.get_running_loop()
         waiting = _Waiting(redemptions.Ask(user_id, idempotency_key), seen, loop.create_future())
         queue = self._queues.get(incentive_id)
-        if queue is not None and len(queue) >= QUEUE_MAX:
+        if queue is not None and len(queue) >= self._queue_max:
             raise ServiceUnavailable(
                 "Too many redemptions are waiting in this worker; retry the same request.",
                 retry_after=1,
@@ -122,7 +129,7 @@ class RedemptionGroups:
         group: list[_Waiting] = []
         try:
             while queue:
-                group = _take(queue, GROUP_MAX)
+                group = _take(queue, self._group_max)
                 await settle(group, partial(self._unit, incentive_id), _unavailable, logger)
         except BaseException:  # cancelled (shutdown): nobody is left waiting
             for waiting in [*group, *queue]:
