@@ -201,27 +201,11 @@ async def test_a_spend_reads_only_the_lots_it_draws_from(app, client):
     async with session_scope(app.state.sessionmaker) as s:
         lots = await spendable_of(s, [rich.id, other.id], 30, utcnow())
     assert len(lots[rich.id]) == 3 and [lot.remaining for lot in lots[other.id]] == [25]
+    spend = {"user_id": rich.id, "ref": "z", "cause_type": "redemption", "cause_id": None}
     with pytest.raises(InsufficientPoints) as short:
-        await run(
-            app,
-            ledger.hold,
-            user_id=rich.id,
-            points=301,
-            ref="z",
-            cause_type="redemption",
-            cause_id=None,
-        )
+        await run(app, ledger.hold, points=301, **spend)
     assert short.value.extra["spendable"] == 300
-    h = await run(
-        app,
-        ledger.hold,
-        user_id=rich.id,
-        points=300,
-        ref="z",
-        cause_type="redemption",
-        cause_id=None,
-    )
-    assert h.amount == 300
+    assert (await run(app, ledger.hold, points=300, **spend)).amount == 300
     _, left = await state(app, rich.id)
     assert all(remaining == 0 for _, remaining in left)
 

@@ -29,14 +29,20 @@ async def _stored(app, incentive_id: str) -> int:
         return int(await s.scalar(query) or 0)
 
 
+async def _customers(app, client, *, stock: int, count: int):
+    """A shop, a voucher with ``stock`` units, and ``count`` citizens who can each pay."""
+    shop = await open_shop(app, client)
+    voucher = await publish(shop.staff, stock=stock)
+    people = [await citizen(client) for _ in range(count)]
+    for person in people:
+        await give_points(app, person.id, 600)
+    return shop, voucher, people
+
+
 async def test_a_group_that_loses_the_database_answers_503_to_each_and_stores_nothing(
     app, client, monkeypatch
 ):
-    shop = await open_shop(app, client)
-    voucher = await publish(shop.staff, stock=5)
-    people = [await citizen(client) for _ in range(3)]
-    for person in people:
-        await give_points(app, person.id, 600)
+    shop, voucher, people = await _customers(app, client, stock=5, count=3)
     units: list[int] = []
     real = redemptions.issue
 
@@ -68,11 +74,7 @@ async def test_a_group_that_loses_the_database_answers_503_to_each_and_stores_no
 
 
 async def test_a_redemption_that_breaks_its_group_fails_alone(app, client, monkeypatch):
-    shop = await open_shop(app, client)
-    voucher = await publish(shop.staff, stock=5)
-    people = [await citizen(client) for _ in range(4)]
-    for person in people:
-        await give_points(app, person.id, 600)
+    shop, voucher, people = await _customers(app, client, stock=5, count=4)
     broken = people[2].id
     real = redemptions.issue
     sizes: list[int] = []
@@ -122,11 +124,7 @@ async def test_one_citizen_is_decided_once_per_group_and_sees_their_earlier_answ
 
 @pytest.mark.parametrize("settings_overrides", [{"redemption_group_max": 2}])
 async def test_a_group_holds_at_most_the_configured_number_of_citizens(app, client, monkeypatch):
-    shop = await open_shop(app, client)
-    voucher = await publish(shop.staff, stock=10)
-    people = [await citizen(client) for _ in range(5)]
-    for person in people:
-        await give_points(app, person.id, 600)
+    shop, voucher, people = await _customers(app, client, stock=10, count=5)
     sizes: list[int] = []
     real = redemptions.issue
 
@@ -180,11 +178,7 @@ def test_a_group_takes_each_citizen_once_and_keeps_the_others_places():
 async def test_a_full_queue_answers_503_at_once_and_the_waiting_are_decided(
     app, client, monkeypatch
 ):
-    shop = await open_shop(app, client)
-    voucher = await publish(shop.staff, stock=10)
-    people = [await citizen(client) for _ in range(4)]
-    for person in people:
-        await give_points(app, person.id, 600)
+    shop, voucher, people = await _customers(app, client, stock=10, count=4)
     started, release = asyncio.Event(), asyncio.Event()
     real = redemptions.issue
 
