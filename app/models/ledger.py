@@ -165,11 +165,14 @@ class PointLot(IdMixin, CreatedMixin, Base):
     __tablename__ = "point_lots"
     __table_args__ = (
         # Only lots with points left are ever looked up by citizen (spending, what expires
-        # next): the index stays as small as the unspent points, whatever the history.
+        # next): the index stays as small as the unspent points, whatever the history. In
+        # spending order, ties of one expiry (a batch's lots) broken by id, so a spend finds
+        # each next lot with one probe.
         Index(
             "ix_point_lots_user_open",
             "user_id",
             "expires_at",
+            "id",
             postgresql_where=text("remaining > 0"),
             sqlite_where=text("remaining > 0"),
         ),

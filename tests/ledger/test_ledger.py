@@ -189,18 +189,27 @@ async def test_a_spend_reads_only_the_lots_it_draws_from(app, client):
     ones that cover it (ties broken by id), each citizen's own; a shortfall still reports
     everything spendable."""
     rich, other = await citizen(client), await citizen(client)
-    for days in range(40, 10, -1):  # 30 lots of 10, the soonest credited last
-        await give(app, rich.id, 10, days=days)
+    soon = utcnow() + timedelta(days=10)
+    for day in range(9, -1, -1):  # 30 lots of 10, three to an expiry, the soonest last
+        async with session_scope(app.state.sessionmaker) as s:
+            for _ in range(3):  # one expiry for several lots, as a batch's credits have
+                await ledger.credit(
+                    s,
+                    user_id=rich.id,
+                    points=10,
+                    ref=f"test:{uuid.uuid4()}",
+                    cause_type="record",
+                    cause_id=None,
+                    expires_at=soon + timedelta(days=day),
+                )
     await give(app, other.id, 25, days=20)
     await give(app, other.id, 5, days=-1)  # expired: never spendable
     async with session_scope(app.state.sessionmaker) as s:
-        lots = await spendable_of(s, [rich.id, other.id], 25, utcnow())
         everything = await open_lots(s, rich.id, utcnow())
-    assert [lot.id for lot in lots[rich.id]] == [lot.id for lot in everything[:3]]
-    assert [lot.remaining for lot in lots[other.id]] == [25]
-    async with session_scope(app.state.sessionmaker) as s:
-        lots = await spendable_of(s, [rich.id, other.id], 30, utcnow())
-    assert len(lots[rich.id]) == 3 and [lot.remaining for lot in lots[other.id]] == [25]
+        for points, drawn in [(25, 3), (30, 3), (31, 4), (100, 10)]:
+            lots = await spendable_of(s, [rich.id, other.id], points, utcnow())
+            assert [lot.id for lot in lots[rich.id]] == [lot.id for lot in everything[:drawn]]
+            assert [lot.remaining for lot in lots[other.id]] == [25]
     spend = {"user_id": rich.id, "ref": "z", "cause_type": "redemption", "cause_id": None}
     with pytest.raises(InsufficientPoints) as short:
         await run(app, ledger.hold, points=301, **spend)

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import UTCDateTime
 from app.kit import bulk
 from app.kit.statements import any_of, per_dialect
 from app.models import LedgerTransaction, LotDraw, PointLot
@@ -57,11 +58,40 @@ async def open_lots(
     return [OpenLot(r.id, int(r.amount), int(r.remaining)) for r in rows]
 
 
+# PostgreSQL: per citizen, a walk along their open lots in spending order (an index probe on
+# ``(user_id, expires_at, id) WHERE remaining > 0`` per step) that stops once the lots walked
+# cover the points: the cost is the lots a spend draws from, however many a long history left
+# open. A citizen who holds too few is walked to the end, so ``enough`` sees the total.
+_WALK = text(
+    """
+    WITH RECURSIVE walk AS (
+      SELECT u.user_id, l.id, l.amount, l.remaining, l.expires_at, l.remaining AS total
+        FROM unnest(CAST(:user_ids AS VARCHAR[])) AS u(user_id)
+        CROSS JOIN LATERAL (
+          SELECT id, amount, remaining, expires_at FROM point_lots
+           WHERE point_lots.user_id = u.user_id AND remaining > 0 AND expires_at > :now
+           ORDER BY expires_at, id LIMIT 1) AS l
+      UNION ALL
+      SELECT w.user_id, n.id, n.amount, n.remaining, n.expires_at, w.total + n.remaining
+        FROM walk AS w
+        CROSS JOIN LATERAL (
+          SELECT id, amount, remaining, expires_at FROM point_lots
+           WHERE point_lots.user_id = w.user_id AND remaining > 0 AND expires_at > :now
+             AND (expires_at, id) > (w.expires_at, w.id)
+           ORDER BY expires_at, id LIMIT 1) AS n
+       WHERE w.total < :points
+    )
+    SELECT user_id, id, amount, remaining FROM walk ORDER BY user_id, expires_at, id
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
 @per_dialect
-def _spendable_of(dialect: str) -> Select[Any]:
-    # Each lot with what the lots before it hold: only the lots a spend of ``points`` draws
-    # from come back, however many lots a citizen's history left open. A citizen who holds
-    # too few gets every lot (none has ``points`` before it), so ``enough`` sees the total.
+def _spendable_of(dialect: str) -> Any:
+    if dialect == "postgresql":
+        return _WALK
+    # Elsewhere (SQLite has no LATERAL): each lot with what the lots before it hold, the lots
+    # with less than ``points`` before them kept.
     ordered = (LOTS.expires_at, LOTS.id)
     before = (
         func.sum(LOTS.remaining).over(partition_by=LOTS.user_id, order_by=ordered, rows=(None, 0))
