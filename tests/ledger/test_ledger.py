@@ -205,7 +205,7 @@ async def test_a_spend_reads_only_the_lots_it_draws_from(app, client):
     await give(app, other.id, 25, days=20)
     await give(app, other.id, 5, days=-1)  # expired: never spendable
     async with session_scope(app.state.sessionmaker) as s:
-        everything = await open_lots(s, rich.id, utcnow())
+        everything = await open_lots(s, rich.id)
         for points, drawn in [(25, 3), (30, 3), (31, 4), (100, 10)]:
             lots = await spendable_of(s, [rich.id, other.id], points, utcnow())
             assert [lot.id for lot in lots[rich.id]] == [lot.id for lot in everything[:drawn]]

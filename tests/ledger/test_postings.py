@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select, update
 
-from app.db import session_scope, utcnow
+from app.db import session_scope
 from app.models import AccountSummary, LedgerTransaction
 from app.services import ledger
 from app.services.ledger.accounts import lock, platform_account, user_accounts
@@ -43,7 +43,7 @@ async def test_postings_that_break_the_rules_raise_and_write_nothing(app, client
     assert "two or more" in await _refused(app, user.id, draft([(avail, 0), (held, 0)]))
     # Spending more than the citizen has: the available account would go below zero.
     async with session_scope(app.state.sessionmaker) as s:
-        [lot] = await open_lots(s, user.id, utcnow())
+        [lot] = await open_lots(s, user.id)
     overdraw = draft([(avail, -11), (held, 11)], draws=[Draw(lot.id, 11, 10, 10)])
     assert "would be -1" in await _refused(app, user.id, overdraw)
     # Points moved without the lots that back them.
@@ -61,7 +61,7 @@ async def test_a_draw_never_takes_a_lot_below_zero(app, client):
     user = await citizen(client)
     await give(app, user.id, 10)
     async with session_scope(app.state.sessionmaker) as s:
-        lots = await open_lots(s, user.id, utcnow())
+        lots = await open_lots(s, user.id)
     assert [d.amount for d in plan_draws(lots, 25)] == [10]
     avail, held, _ = user_accounts(user.id)
     twice = Draft(

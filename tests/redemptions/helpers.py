@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.db import session_scope, utcnow
 from app.models import Incentive, PointLot
 from app.services import ledger
-from tests.helpers import Actor, user_with_role
+from tests.helpers import Actor, citizen, user_with_role
 
 
 @dataclass
@@ -54,6 +54,19 @@ async def publish(staff: Actor, **fields: Any) -> dict[str, Any]:
     r = await staff.post("/v1/merchant/incentives", json=body)
     assert r.status_code == 201, r.text
     return r.json()
+
+
+async def customers(
+    app: FastAPI, client: httpx.AsyncClient, points: list[int], **voucher: Any
+) -> tuple[Shop, dict[str, Any], list[Actor]]:
+    """A shop, a voucher of it (``publish``'s fields), and one citizen for each of ``points``,
+    given that many points."""
+    shop = await open_shop(app, client)
+    published = await publish(shop.staff, **voucher)
+    people = [await citizen(client) for _ in points]
+    for person, given in zip(people, points, strict=True):
+        await give_points(app, person.id, given)
+    return shop, published, people
 
 
 async def redeem(citizen: Actor, incentive_id: str, key: str | None = None) -> httpx.Response:

@@ -10,7 +10,14 @@ import pytest
 from app.deps import IdempotencyKey
 from app.schemas.rewards import RedemptionIn
 from tests.helpers import assert_problem, citizen
-from tests.redemptions.helpers import give_points, ledger_is_clean, open_shop, publish, redeem
+from tests.redemptions.helpers import (
+    customers,
+    give_points,
+    ledger_is_clean,
+    open_shop,
+    publish,
+    redeem,
+)
 
 
 async def _through_the_route(person, incentive_id: str, key: str):
@@ -30,10 +37,7 @@ def _shape(r) -> tuple[int, str, set[str]]:
 async def test_a_redemption_decided_in_the_lane_is_answered_as_the_route_answers(
     app, client, route_calls
 ):
-    shop = await open_shop(app, client)
-    voucher = await publish(shop.staff, stock=5)
-    alice = await citizen(client)
-    await give_points(app, alice.id, 600)
+    shop, voucher, [alice] = await customers(app, client, [600], stock=5)
     key = str(uuid.uuid4())
 
     made = await redeem(alice, voucher["id"], key=key)
@@ -51,11 +55,10 @@ async def test_a_redemption_decided_in_the_lane_is_answered_as_the_route_answers
 
 
 async def test_a_refusal_decided_in_the_lane_is_the_routes_refusal(app, client, route_calls):
-    shop = await open_shop(app, client)
-    voucher = await publish(shop.staff, stock=5, per_user_limit=1)
-    bob, carol = await citizen(client), await citizen(client)
-    await give_points(app, bob.id, 100)  # too few
-    await give_points(app, carol.id, 5000)
+    # Bob has too few points.
+    shop, voucher, [bob, carol] = await customers(
+        app, client, [100, 5000], stock=5, per_user_limit=1
+    )
     assert (await redeem(carol, voucher["id"])).status_code == 201
 
     cases = [
@@ -85,10 +88,7 @@ async def test_a_refusal_decided_in_the_lane_is_the_routes_refusal(app, client, 
 async def test_a_redemption_decided_in_the_lane_counts_against_the_rate_limit_once(
     app, client, route_calls
 ):
-    shop = await open_shop(app, client)
-    voucher = await publish(shop.staff, stock=5)
-    alice = await citizen(client)
-    await give_points(app, alice.id, 5000)
+    shop, voucher, [alice] = await customers(app, client, [5000], stock=5)
     for _ in range(3):
         assert (await redeem(alice, voucher["id"])).status_code == 201
     assert route_calls == []

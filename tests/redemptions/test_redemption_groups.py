@@ -14,6 +14,7 @@ from app.services.rewards import redemption_groups, redemptions
 from tests.helpers import assert_problem, citizen
 from tests.redemptions.helpers import (
     balance,
+    customers,
     give_points,
     incentive_row,
     ledger_is_clean,
@@ -29,20 +30,10 @@ async def _stored(app, incentive_id: str) -> int:
         return int(await s.scalar(query) or 0)
 
 
-async def _customers(app, client, *, stock: int, count: int):
-    """A shop, a voucher with ``stock`` units, and ``count`` citizens who can each pay."""
-    shop = await open_shop(app, client)
-    voucher = await publish(shop.staff, stock=stock)
-    people = [await citizen(client) for _ in range(count)]
-    for person in people:
-        await give_points(app, person.id, 600)
-    return shop, voucher, people
-
-
 async def test_a_group_that_loses_the_database_answers_503_to_each_and_stores_nothing(
     app, client, monkeypatch
 ):
-    shop, voucher, people = await _customers(app, client, stock=5, count=3)
+    shop, voucher, people = await customers(app, client, [600] * 3, stock=5)
     units: list[int] = []
     real = redemptions.issue
 
@@ -74,7 +65,7 @@ async def test_a_group_that_loses_the_database_answers_503_to_each_and_stores_no
 
 
 async def test_a_redemption_that_breaks_its_group_fails_alone(app, client, monkeypatch):
-    shop, voucher, people = await _customers(app, client, stock=5, count=4)
+    shop, voucher, people = await customers(app, client, [600] * 4, stock=5)
     broken = people[2].id
     real = redemptions.issue
     sizes: list[int] = []
@@ -124,7 +115,7 @@ async def test_one_citizen_is_decided_once_per_group_and_sees_their_earlier_answ
 
 @pytest.mark.parametrize("settings_overrides", [{"redemption_group_max": 2}])
 async def test_a_group_holds_at_most_the_configured_number_of_citizens(app, client, monkeypatch):
-    shop, voucher, people = await _customers(app, client, stock=10, count=5)
+    shop, voucher, people = await customers(app, client, [600] * 5, stock=10)
     sizes: list[int] = []
     real = redemptions.issue
 
@@ -141,11 +132,8 @@ async def test_a_group_holds_at_most_the_configured_number_of_citizens(app, clie
 
 
 async def test_units_go_to_the_first_who_can_pay_in_arrival_order(app, client):
-    shop = await open_shop(app, client)
-    voucher = await publish(shop.staff, stock=3)
-    people = [await citizen(client) for _ in range(6)]
-    for n, person in enumerate(people):
-        await give_points(app, person.id, 100 if n == 1 else 600)  # the second cannot pay
+    # The second cannot pay.
+    shop, voucher, people = await customers(app, client, [600, 100, 600, 600, 600, 600], stock=3)
     asks = [redemptions.Ask(p.id, str(uuid.uuid4())) for p in people]
     async with session_scope(app.state.sessionmaker) as s:
         answers = await redemptions.issue(
@@ -178,7 +166,7 @@ def test_a_group_takes_each_citizen_once_and_keeps_the_others_places():
 async def test_a_full_queue_answers_503_at_once_and_the_waiting_are_decided(
     app, client, monkeypatch
 ):
-    shop, voucher, people = await _customers(app, client, stock=10, count=4)
+    shop, voucher, people = await customers(app, client, [600] * 4, stock=10)
     started, release = asyncio.Event(), asyncio.Event()
     real = redemptions.issue
 

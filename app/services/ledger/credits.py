@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import utcnow
 from app.kit.errors import InvalidState
 from app.models import LedgerEntry, LedgerTransaction, PointLot
 from app.models.ledger import TransactionKind
@@ -96,7 +95,7 @@ async def _repay_debt(session: AsyncSession, c: Credit, owed: int) -> None:
     repay = min(owed, c.points)
     if repay <= 0:
         return
-    lots = await open_lots(session, c.user_id, utcnow(), include_expired=True)
+    lots = await open_lots(session, c.user_id)
     await post(
         session,
         [
@@ -206,9 +205,7 @@ async def reverse(
     }
     draws = []
     if take:
-        draws = plan_draws(
-            await open_lots(session, user_id, utcnow(), include_expired=True), take, lot_id
-        )
+        draws = plan_draws(await open_lots(session, user_id), take, lot_id)
     [txn] = await post(
         session,
         [

@@ -48,13 +48,12 @@ _OPEN = (
 )
 
 
-async def open_lots(
-    session: AsyncSession, user_id: str, now: datetime, *, include_expired: bool = False
-) -> list[OpenLot]:
-    """The citizen's lots with points left, soonest-expiring first (partial index)."""
+async def open_lots(session: AsyncSession, user_id: str) -> list[OpenLot]:
+    """The citizen's lots with points left, past expiry or not, soonest-expiring first
+    (partial index): what a debt repayment or a reversal takes back from. A spend reads
+    ``spendable_of``."""
     await bulk.flush(session)  # lots written in this unit of work and still waiting count
-    query = _OPEN if include_expired else _OPEN.where(LOTS.expires_at > bindparam("now"))
-    rows = await session.execute(query, {"user_id": user_id, "now": now})
+    rows = await session.execute(_OPEN, {"user_id": user_id})
     return [OpenLot(r.id, int(r.amount), int(r.remaining)) for r in rows]
 
 

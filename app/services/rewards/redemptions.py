@@ -170,23 +170,11 @@ async def issue(
         # Locked until COMMIT: the stock, the price and the state read here are what this unit
         # decides with.
         incentive = (await session.execute(_INCENTIVE_LOCKED, params)).one()
-        refusal = _closed(incentive, now)
-        lots = await spendable_of(
-            session, [asks[i].user_id for i in open_], incentive.points_cost, now
-        )
-        affordable = []
-        for i in open_:
-            try:
-                affordable.append((i, enough(lots.get(asks[i].user_id, []), incentive.points_cost)))
-            except ledger.InsufficientPoints as short:
-                answers[i] = refusal or short
-        units = len(affordable) if incentive.stock is None else incentive.stock
-        if refusal is not None:
-            units = 0
-        for i, _ in affordable[units:]:
-            answers[i] = refusal or OutOfStock("This incentive is out of stock.")
-        if affordable[:units]:
-            await _issue(session, secret, incentive, asks, affordable[:units], answers, now)
+        if (refusal := _closed(incentive, now)) is not None:  # closed since the first read
+            for i in open_:
+                answers[i] = refusal
+        else:
+            await _allot(session, secret, incentive, asks, open_, answers, now)
     if seen is not None and any(isinstance(a, OutOfStock) for a in answers):
         valid_until = incentive.valid_until if incentive is not None else None
         await sold_out.mark(session, kv, seen, incentive_id, now, valid_until)
@@ -257,6 +245,32 @@ async def _judge(
         else:
             still.append(i)
     return still
+
+
+async def _allot(
+    session: AsyncSession,
+    secret: str,
+    incentive: Row[Any],
+    asks: Sequence[Ask],
+    open_: list[int],
+    answers: list[Answer | None],
+    now: datetime,
+) -> None:
+    """The open asks of a redeemable incentive (its row locked): those who cannot pay are
+    refused, the units left go to the first who can, in order, and the rest are out of stock."""
+    cost = incentive.points_cost
+    lots = await spendable_of(session, [asks[i].user_id for i in open_], cost, now)
+    affordable = []
+    for i in open_:
+        try:
+            affordable.append((i, enough(lots.get(asks[i].user_id, []), cost)))
+        except ledger.InsufficientPoints as short:
+            answers[i] = short
+    units = len(affordable) if incentive.stock is None else incentive.stock
+    for i, _ in affordable[units:]:
+        answers[i] = OutOfStock("This incentive is out of stock.")
+    if affordable[:units]:
+        await _issue(session, secret, incentive, asks, affordable[:units], answers, now)
 
 
 async def _issue(
