@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,23 @@ async def behind_the_back(app, backend, *sql: str) -> None:
         if backend.name == "postgres":
             for table in APPEND_ONLY:
                 await conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER {table}_append_only"))
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2026, 12, 7, 8, 30, tzinfo=timezone(timedelta(hours=8))),
+        datetime(2026, 12, 7, 0, 30, 1, 5),  # naive: UTC already
+        datetime(1000, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+def test_a_hashed_instant_is_written_as_every_hash_so_far_was_sealed(at):
+    """The text sealed into every hash until now came from ``strftime``: a faster spelling must
+    write the very same bytes, or stored hashes would stop verifying."""
+    utc = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    assert proofs.timestamp(at) == utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 async def test_a_posted_transaction_carries_the_hash_of_its_content(app, client):

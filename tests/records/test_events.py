@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
@@ -254,6 +256,25 @@ async def test_batch_answers_each_item_and_a_bad_item_fails_alone(client, app):
     assert await count_records(app, c.id) == 1
     assert_problem(await c.post("/v1/events/batch", json={"events": []}), 422)
     assert_problem(await c.post("/v1/events/batch", json={"events": [good] * 501}), 422)
+
+
+async def test_a_batch_item_is_the_answer_post_events_gives(client):
+    """Field for field and in the same text: a record sent with an offset is answered in UTC
+    with microseconds by both, and a batch replaying it answers what the single post did."""
+    c = await citizen(client)
+    beijing = timezone(timedelta(hours=8))
+    at = datetime.now(UTC).replace(microsecond=0).astimezone(beijing)
+    first = event("walking", {"steps": 1000}, at=(at - timedelta(hours=3)).isoformat())
+    second = event("walking", {"steps": 1200}, at=(at - timedelta(hours=1)).isoformat())
+    single = await c.post("/v1/events", json=first)
+    assert single.status_code == 201
+    results = (await c.post("/v1/events/batch", json={"events": [first, second]})).json()["results"]
+    replay, new = ({k: v for k, v in r.items() if k not in ("replayed", "error")} for r in results)
+    assert replay == single.json()
+    alone = (await c.get(f"/v1/events/{new['id']}")).json()
+    assert {k: alone[k] for k in new} == new
+    for instant in (replay["occurred_at"], new["occurred_at"], new["received_at"]):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", instant), instant
 
 
 async def test_batch_decides_its_records_in_order_as_if_posted_one_by_one(client, app):

@@ -25,18 +25,29 @@ FORMAT_VERSION = 1
 _EMPTY = hashlib.sha256(b"").hexdigest()
 
 
+# One encoder for every hash: ``json.dumps`` with these arguments builds a new one per call.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
+
+
 def canonical(value: Any) -> bytes:
     """JSON with sorted keys, no spaces, UTF-8: one byte string per value."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    ).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def timestamp(at: datetime) -> str:
-    """A UTC instant with microseconds, as every backend stores it."""
+    """A UTC instant with microseconds, as every backend stores it.
+
+    The text is what ``strftime("%Y-%m-%dT%H:%M:%S.%fZ")`` gives, which sealed every hash
+    so far; ``isoformat`` writes it in less time, except for years before 1000, which
+    ``strftime`` does not pad to four digits."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = at.astimezone(UTC)
+    if utc.year < 1000:
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def transaction_content(

@@ -36,8 +36,9 @@ async def list_for_user(
 
 
 def item_view(outcome: Outcome) -> dict[str, Any]:
-    """A batch item's answer: the record, and whether it was already stored."""
+    """A batch item's answer: the record as ``POST /v1/events`` answers it (its instants as
+    UTC text, as every ``RecordOut`` is written), and whether it was already stored."""
     return {
-        **RecordOut.model_validate(outcome.record).model_dump(),
+        **RecordOut.model_validate(outcome.record).model_dump(mode="json"),
         "replayed": not outcome.created,
     }
