@@ -146,20 +146,24 @@ def context(browser):
     ctx.close()
 
 
-PHONE = {
-    "locale": "zh-CN",
-    "timezone_id": "Asia/Shanghai",
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 1,
-    "is_mobile": True,
-    "has_touch": True,
-}
+def new_phone(browser, **options):
+    """A phone-sized browser context (``options`` as ``new_context`` takes them)."""
+    ctx = browser.new_context(
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=1,
+        is_mobile=True,
+        has_touch=True,
+        **options,
+    )
+    ctx.set_default_timeout(15_000)
+    return ctx
 
 
 @pytest.fixture
 def phone(browser):
-    ctx = browser.new_context(**PHONE)
-    ctx.set_default_timeout(15_000)
+    ctx = new_phone(browser)
     yield ctx
     ctx.close()
 
@@ -714,8 +718,7 @@ def test_till_looks_up_settles_and_refuses_a_second_settle(browser, phone, serve
     shot(till, backend, "merchant-till")
     # The second till is another phone in the same session. A second tab of one phone would
     # be a hidden tab, whose frames the browser throttles: every wait on it takes seconds.
-    second_phone = browser.new_context(**PHONE, storage_state=phone.storage_state())
-    second_phone.set_default_timeout(15_000)
+    second_phone = new_phone(browser, storage_state=phone.storage_state())
     other_till = second_phone.new_page()
     other_till.goto(f"{base_url}/console/#/till")
     for page in (till, other_till):

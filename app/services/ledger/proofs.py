@@ -18,8 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from app.kit.times import utc_text
 
 FORMAT_VERSION = 1
 _EMPTY = hashlib.sha256(b"").hexdigest()
@@ -37,17 +39,11 @@ def canonical(value: Any) -> bytes:
 
 
 def timestamp(at: datetime) -> str:
-    """A UTC instant with microseconds, as every backend stores it.
-
-    The text is what ``strftime("%Y-%m-%dT%H:%M:%S.%fZ")`` gives, which sealed every hash
-    so far; ``isoformat`` writes it in less time, except for years before 1000, which
-    ``strftime`` does not pad to four digits."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    utc = at.astimezone(UTC)
-    if utc.year < 1000:
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    """A UTC instant with microseconds, as every backend stores it: ``utc_text``, except that
+    a year before 1000 is not padded to four digits, as ``strftime("%Y")`` wrote it when it
+    sealed the hashes so far."""
+    text = utc_text(at)
+    return text.lstrip("0") if text.startswith("0") else text
 
 
 def transaction_content(

@@ -79,8 +79,8 @@ class RedemptionGroups:
         maker: async_sessionmaker[AsyncSession],
         secret: str,
         kv: KV | None,
-        group_max: int = 128,
-        queue_max: int = 1024,
+        group_max: int,
+        queue_max: int,
     ) -> None:
         """``group_max``: citizens decided in one unit of work. ``queue_max``: requests of
         one incentive waiting in this worker; beyond it a request is answered 503 at once
