@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 from sqlalchemy import DateTime, Insert, MetaData, String, TypeDecorator, event
@@ -99,19 +99,6 @@ class IdMixin:
 
 class CreatedMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
-
-
-_Model = TypeVar("_Model", bound=Base)
-
-
-def transient(model: type[_Model], **values: Any) -> _Model:
-    """A new row object that no session will track, built without the ORM's per-attribute
-    events: the ORM's constructor costs 30 µs of them per object, for history that only a
-    session's flush would read. For rows written by a bulk INSERT (records of a batch);
-    ``values`` must name every column that has a default."""
-    obj = model.__mapper__.class_manager.new_instance()
-    obj.__dict__.update(values)
-    return obj
 
 
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:

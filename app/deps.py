@@ -11,10 +11,9 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.config import Settings
-from app.db import read_only, session_scope
+from app.db import session_scope
 from app.kit.errors import Forbidden, Unauthorized
 from app.kv import KV
-from app.models import User
 from app.models.identity import Role
 from app.security import TokenClaims, decode_checked
 from app.services.identity import console
@@ -137,21 +136,6 @@ def require_admin_read() -> Callable[[Request, Principal], Coroutine[Any, Any, P
 Citizen = Annotated[Principal, Depends(require_roles(Role.CITIZEN))]
 
 
-async def get_citizen_row(principal: Citizen, request: Request) -> User:
-    """The citizen's row, for the routes that need more than the token says (the region that
-    selects regional factors), read on a read-only connection: no unit of work to commit, so
-    a single record waiting for its group holds no connection and no transaction."""
-    async with (
-        read_only(request.app.state.engine) as conn,
-        AsyncSession(bind=conn, expire_on_commit=False) as reader,
-    ):
-        user = await reader.get(User, principal.id)
-    if user is None or not user.is_active:  # revoked with the standing; a race at most
-        raise Unauthorized("Unknown or disabled user.", reason="token_revoked")
-    return user
-
-
-CitizenRow = Annotated[User, Depends(get_citizen_row)]
 MerchantStaff = Annotated[Principal, Depends(require_roles(Role.MERCHANT))]
 MerchantOrAdmin = Annotated[Principal, Depends(require_roles(Role.MERCHANT, Role.ADMIN))]
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BeforeValidator, PlainSerializer, WithJsonSchema
@@ -37,8 +38,11 @@ def _rfc3339_only(value: Any) -> Any:
     raise ValueError(MESSAGE)
 
 
+@lru_cache(maxsize=4096)
 def utc_text(value: datetime) -> str:
-    """An instant as ``2026-11-23T00:30:00.000000Z``; a naive value (SQLite) is UTC already."""
+    """An instant as ``2026-11-23T00:30:00.000000Z``; a naive value (SQLite) is UTC already.
+    Remembered: a unit of work writes the same few instants many times (its own time in every
+    row, a record's time in its hash and in its answer)."""
     aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     # isoformat, not strftime: "%Y" does not pad years before 1000 to four digits.
     return aware.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

@@ -12,7 +12,6 @@ from app.deps import (
     Admin,
     AdminOrAuditor,
     Citizen,
-    CitizenRow,
     CurrentUser,
     KVDep,
     Session,
@@ -101,8 +100,10 @@ async def post_record(
     openapi_extra={ITEMS_CHECKED_ALONE: "events"},
 )
 async def post_batch(
-    body: BatchIn, user: CitizenRow, session: Session, kv: KVDep, settings: SettingsDep
+    body: BatchIn, principal: Citizen, session: Session, kv: KVDep, settings: SettingsDep
 ) -> dict[str, Any]:
+    # The citizen (region, organisations) in the unit of work's first statement.
+    user = await intake.citizen(session, principal.id)
     items = [(user, parse_item(raw, RecordIn)) for raw in body.events]
     outcomes = await intake.ingest_many(session, settings, kv, items)
     return {"results": [item_result(o, record_views.item_view) for o in outcomes]}

@@ -30,12 +30,13 @@ from app.schemas.records import RecordIn
 from app.services.communities import member_codes, products
 from app.services.communities.errors import MemberCodeRefused
 from app.services.records import intake
+from app.services.records.prepared import AnyRecord
 
 
 @dataclass(frozen=True)
 class Rung:
     purchase: Purchase
-    records: list[Record]
+    records: list[AnyRecord]
     created: bool  # False: a replay of an earlier request
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.kit.statements import any_of, per_dialect
 from app.models import Membership, Organisation, OrganisationCredit, OrganisationDaily, Record
 from app.models.records import RecordStatus
+from app.services.records.prepared import AnyRecord
 
 SHARDS = 16
 PERIODS = ("day", "week", "month", "all")
@@ -52,7 +53,7 @@ def _memberships(dialect: str) -> Select[Any]:
     )
 
 
-async def count_credited(session: AsyncSession, records: Sequence[Record]) -> None:
+async def count_credited(session: AsyncSession, records: Sequence[AnyRecord]) -> None:
     """Add newly credited records (already inserted) to their members' organisations."""
     records = [r for r in records if r.status == RecordStatus.CREDITED]
     if not records:

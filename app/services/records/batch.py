@@ -19,7 +19,7 @@ from app.models.records import RecordStatus
 from app.rules import Methodology
 from app.schemas.records import RecordIn
 from app.services.ledger.accounts import table
-from app.services.records.prepared import Owner
+from app.services.records.prepared import AnyRecord, Owner
 from app.services.records.writes import _USAGE, _local_day, _upsert_usage
 
 
@@ -71,7 +71,7 @@ class Batch:
     (citizen, methodology, local day); the days changed are written back in one statement)."""
 
     def __init__(self) -> None:
-        self.by_id: dict[tuple[str, str], Record] = {}
+        self.by_id: dict[tuple[str, str], AnyRecord] = {}
         self.spans: dict[str, list[tuple[datetime, datetime]]] = {}
         self.usage: dict[tuple[str, str, str], int] = {}
         self.changed: set[tuple[str, str, str]] = set()

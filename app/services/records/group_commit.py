@@ -231,10 +231,8 @@ async def ingest_single(
     if committer is not None:
         return await committer.submit(user_id, prepared)
     async with session_scope(maker) as session:
-        found = await intake.citizens(session, [user_id])
-        if user_id not in found:
-            raise intake.revoked()
-        [outcome] = await intake.ingest_many(session, settings, kv, [(found[user_id], prepared)])
+        owner = await intake.citizen(session, user_id)
+        [outcome] = await intake.ingest_many(session, settings, kv, [(owner, prepared)])
     if isinstance(outcome, DomainError):
         raise outcome
     return outcome

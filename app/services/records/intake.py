@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.db import after_commit, insert_ignore, new_id, transient, utcnow
+from app.db import after_commit, insert_ignore, new_id, utcnow
 from app.kit.bulk import insert_rows, together
 from app.kit.errors import (
     DomainError,
@@ -40,12 +40,15 @@ from app.services.methodologies.versions import parsed, version_in_force
 from app.services.records import leaderboards
 from app.services.records.batch import Batch, Item
 from app.services.records.prepared import (
+    AnyRecord,
     Citizen,
+    NewRecord,
     Outcome,
     Owner,
     Prepared,
     _canonical,
     _replay,
+    citizen,
     citizens,
     content_hash,
     parse,
@@ -66,6 +69,7 @@ __all__ = [
     "Prepared",
     "_canonical",
     "apply_credit",
+    "citizen",
     "citizens",
     "content_hash",
     "ingest",
@@ -130,8 +134,8 @@ async def ingest_many(
         issuance = ledger.platform_account("issuance", todo[0].user.id)
         await ledger.lock_users(session, sorted({it.user.id for it in todo}), issuance)
         batch = await Batch.load(session, todo, settings)
-        new: list[Record] = []
-        credits: list[tuple[Record, ledger.Credit]] = []
+        new: list[NewRecord] = []
+        credits: list[tuple[NewRecord, ledger.Credit]] = []
         for it in todo:
             try:
                 out[it.index] = await _decide(
@@ -166,8 +170,8 @@ async def _decide(
     partner: Partner | None,
     merchant_id: str | None,
     now: datetime,
-    new: list[Record],
-    credits: list[tuple[Record, ledger.Credit]],
+    new: list[NewRecord],
+    credits: list[tuple[NewRecord, ledger.Credit]],
 ) -> Outcome:
     user, record_in, m = it.user, it.record_in, it.m
     if (found := batch.by_id.get((user.id, record_in.client_event_id))) is not None:
@@ -193,8 +197,7 @@ async def _decide(
     if not reasons and span[0] is not None and batch.overlaps(user.id, span[0], occurred_at):
         reasons.append(Reason.OVERLAPPING_ACTIVITY)
 
-    record = transient(
-        Record,
+    record = NewRecord(
         id=new_id(),
         user_id=user.id,
         client_event_id=record_in.client_event_id,
@@ -228,8 +231,6 @@ async def _decide(
             "params_hash": in_force.version.params_hash,
             "trusted_source": trusted,
         },
-        transaction_id=None,
-        reversed_at=None,
     )
     if not reasons:
         if result.needs_review:
@@ -292,7 +293,7 @@ async def apply_credit(
     _count(session, [record])
 
 
-def _count(session: AsyncSession, records: Sequence[Record]) -> None:
+def _count(session: AsyncSession, records: Sequence[AnyRecord]) -> None:
     """The unit's records in the metrics once it commits, one increment per label set."""
     if not records:
         return

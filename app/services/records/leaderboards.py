@@ -22,6 +22,7 @@ from app.models.records import RecordStatus
 from app.observability import REDIS_FALLBACKS
 from app.security import Actor
 from app.services.admin import audit
+from app.services.records.prepared import AnyRecord
 
 PERIODS = ("day", "week", "month", "all")
 PREFIX = "lb:"
@@ -60,7 +61,9 @@ def _increments(day: date, region: str | None, user_id: str, grams: int) -> list
     return [Increment(k, user_id, grams, ttl) for k, ttl in _keys(day, region)]
 
 
-def count_after_commit(session: AsyncSession, kv: KV, settings: Settings, record: Record) -> None:
+def count_after_commit(
+    session: AsyncSession, kv: KV, settings: Settings, record: AnyRecord
+) -> None:
     """Count a credited record once the unit of work commits. The records of one unit of work
     are summed per board and citizen first (a batch of one citizen's records is a handful of
     increments, not eight per record), then go to Redis in one round trip."""

@@ -13,9 +13,10 @@ from app.models.records import Reason, RecordStatus
 from app.services import ledger
 from app.services.ledger import proofs
 from app.services.ledger.accounts import table
+from app.services.records.prepared import AnyRecord, NewRecord
 
 
-def _capped(record: Record, wanted: int, cap: int | None, used: int) -> int:
+def _capped(record: AnyRecord, wanted: int, cap: int | None, used: int) -> int:
     """Apply the daily cap to a record about to be credited; returns the points it gets."""
     left = None if cap is None else max(0, cap - used)
     points = wanted if left is None else min(wanted, left)
@@ -47,15 +48,12 @@ def _upsert_usage(stmt: Any) -> Any:
 _COLUMNS = [attr.key for attr in sa_inspect(Record).column_attrs]
 
 
-def _row(record: Record) -> dict[str, Any]:
-    """A new record's values for a bulk INSERT (the Record itself stays out of the session).
-    A ``transient`` record holds its columns in its ``__dict__``, read there without the
-    ORM's attribute machinery; a column never set is None, as the attribute reads."""
-    values = record.__dict__
-    return {key: values.get(key) for key in _COLUMNS}
+def _row(record: NewRecord) -> dict[str, Any]:
+    """A new record's values for a bulk INSERT: every column of the table."""
+    return {key: getattr(record, key) for key in _COLUMNS}
 
 
-def _credit_for(record: Record, points: int, settings: Settings, now: datetime) -> ledger.Credit:
+def _credit_for(record: AnyRecord, points: int, settings: Settings, now: datetime) -> ledger.Credit:
     """The ledger credit of a record: its idempotent ref, a lot living ``points_ttl_days``, and
     its reduction, which counts in the citizen's lifetime grams even when a cap left 0 points."""
     return ledger.Credit(
