@@ -259,6 +259,9 @@ def is_database_outage(exc: BaseException) -> bool:
     return any(
         isinstance(e, _OUTAGES + _RETRYABLE)
         or (isinstance(e, DBAPIError) and e.connection_invalidated)
+        # A read sent straight to the driver on a connection already lost (SQLAlchemy tells
+        # the same case by the same words).
+        or (isinstance(e, asyncpg.InterfaceError) and "connection is closed" in str(e))
         for e in causes(exc)
     )
 

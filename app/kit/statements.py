@@ -9,11 +9,13 @@ against an expanding ``IN``), a ``per_dialect`` builder makes each dialect's onc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Result, String, bindparam
+from sqlalchemy import ColumnElement, Executable, Result, String, bindparam
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 T = TypeVar("T")
@@ -77,3 +79,63 @@ class precompiled:  # noqa: N801 (used as a decorator)
         sql, order = text
         connection = await session.connection()
         return await connection.exec_driver_sql(sql, tuple(params[name] for name in order))
+
+
+class _DriverForm:
+    """A statement as asyncpg takes it: its text, its parameters' order, and SQLAlchemy's
+    processing of each parameter's type (an aware datetime to UTC, for one)."""
+
+    def __init__(self, statement: Any, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self._compiled = compiled
+        self._order = tuple(compiled.positiontup or ())
+        self._processors = {
+            name: process
+            for name, bind in compiled.binds.items()
+            if (process := bind.type.bind_processor(dialect)) is not None
+        }
+
+    def args(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        values = self._compiled.construct_params(dict(params))
+        processors = self._processors
+        return tuple(
+            processors[name](values[name]) if name in processors else values[name]
+            for name in self._order
+        )
+
+
+_DRIVER_FORMS: dict[Any, _DriverForm] = {}
+
+
+async def fetch(
+    conn: AsyncConnection, statement: Executable, params: Mapping[str, Any]
+) -> Sequence[Sequence[Any]]:
+    """The rows of a read, by position. On PostgreSQL the statement goes straight to asyncpg,
+    compiled once and run as asyncpg's cached prepared statement: for a read of a few rows,
+    SQLAlchemy's execution layer (execution context, cursor, result) costs the worker twice
+    what the driver does (a one-row read: 234-255 µs of CPU against 81-88 µs). Its values are
+    then the driver's: aware UTC datetimes, ints, strings, decoded JSON. Other dialects
+    execute the statement as usual, their type processing included.
+
+    SQLAlchemy's cursor events still fire (what counts or traces statements sees this one),
+    and a failure invalidates the pooled connection, as SQLAlchemy does for a lost one: the
+    pool then never resets or reuses a connection the driver left in an unknown state."""
+    if conn.dialect.name != "postgresql":
+        return (await conn.execute(statement, dict(params))).all()
+    form = _DRIVER_FORMS.get(statement)
+    if form is None:
+        form = _DRIVER_FORMS[statement] = _DriverForm(statement, conn.dialect)
+    args = form.args(params)
+    sync = conn.sync_connection
+    if sync is not None:
+        for listener in sync.dispatch.before_cursor_execute:
+            listener(sync, None, form.sql, args, None, False)
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    try:
+        return await driver.fetch(form.sql, *args)  # type: ignore[no-any-return]
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await conn.invalidate()
+        raise

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db import UTCDateTime, utcnow
+from app.kit.statements import fetch
 from app.models import Account, AccountSummary, PointLot
 from app.services.ledger.accounts import table, user_accounts
 
@@ -104,16 +105,16 @@ _SUMMARY = _summary_query()
 
 
 async def summary(conn: AsyncConnection, user_id: str, expiring_items: int = 5) -> Summary:
-    rows = (
-        await conn.execute(_SUMMARY, {"user_id": user_id, "now": utcnow(), "items": expiring_items})
-    ).all()
-    head = next((r for r in rows if r.part == 0), None)
-    expiring = sorted((r.expires_at, int(r.points)) for r in rows if r.part == 1)
+    params = {"user_id": user_id, "now": utcnow(), "items": expiring_items}
+    # Each row: part, points, held, debt, lifetime points, lifetime grams, expires_at.
+    rows = await fetch(conn, _SUMMARY, params)
+    head = next((r for r in rows if r[0] == 0), None)
+    expiring = sorted((r[6], int(r[1])) for r in rows if r[0] == 1)
     return Summary(
-        spendable=int(head.points) if head else 0,
-        held=int(head.held) if head else 0,
-        debt=int(head.debt) if head else 0,
-        lifetime_points=int(head.lifetime_points) if head else 0,
-        lifetime_grams=int(head.lifetime_grams) if head else 0,
+        spendable=int(head[1]) if head else 0,
+        held=int(head[2]) if head else 0,
+        debt=int(head[3]) if head else 0,
+        lifetime_points=int(head[4]) if head else 0,
+        lifetime_grams=int(head[5]) if head else 0,
         expiring=[(points, at) for at, points in expiring],
     )
