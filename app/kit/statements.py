@@ -111,17 +111,22 @@ _DRIVER_FORMS: dict[Any, _DriverForm] = {}
 async def fetch(
     conn: AsyncConnection, statement: Executable, params: Mapping[str, Any]
 ) -> Sequence[Sequence[Any]]:
-    """The rows of a read, by position. On PostgreSQL the statement goes straight to asyncpg,
-    compiled once and run as asyncpg's cached prepared statement: for a read of a few rows,
-    SQLAlchemy's execution layer (execution context, cursor, result) costs the worker twice
-    what the driver does (a one-row read: 234-255 µs of CPU against 81-88 µs). Its values are
-    then the driver's: aware UTC datetimes, ints, strings, decoded JSON. Other dialects
-    execute the statement as usual, their type processing included.
+    """The rows of a read outside any unit of work (``app.db.read_only``), by position.
+
+    On PostgreSQL the statement goes straight to asyncpg, compiled once and run as asyncpg's
+    cached prepared statement: for a read of a few rows, SQLAlchemy's execution layer
+    (execution context, cursor, result) costs the worker twice what the driver does (a
+    one-row read: 234-255 µs of CPU against 81-88 µs). Its values are then the driver's:
+    aware UTC datetimes, ints, strings, decoded JSON. Inside a transaction, and on other
+    dialects, the statement is executed as usual.
 
     SQLAlchemy's cursor events still fire (what counts or traces statements sees this one),
     and a failure invalidates the pooled connection, as SQLAlchemy does for a lost one: the
     pool then never resets or reuses a connection the driver left in an unknown state."""
-    if conn.dialect.name != "postgresql":
+    raw = await conn.get_raw_connection() if conn.dialect.name == "postgresql" else None
+    if raw is None or not getattr(raw.dbapi_connection, "autocommit", False):
+        # SQLAlchemy's adapter begins a unit of work's transaction at its first statement;
+        # one sent past it could run, and release its locks, outside that transaction.
         return (await conn.execute(statement, dict(params))).all()
     form = _DRIVER_FORMS.get(statement)
     if form is None:
@@ -131,7 +136,6 @@ async def fetch(
     if sync is not None:
         for listener in sync.dispatch.before_cursor_execute:
             listener(sync, None, form.sql, args, None, False)
-    raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
     try:
         return await driver.fetch(form.sql, *args)  # type: ignore[no-any-return]
