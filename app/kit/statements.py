@@ -120,9 +120,10 @@ async def fetch(
     aware UTC datetimes, ints, strings, decoded JSON. Inside a transaction, and on other
     dialects, the statement is executed as usual.
 
-    SQLAlchemy's cursor events still fire (what counts or traces statements sees this one),
-    and a failure invalidates the pooled connection, as SQLAlchemy does for a lost one: the
-    pool then never resets or reuses a connection the driver left in an unknown state."""
+    SQLAlchemy's ``before_cursor_execute`` listeners still hear it (what counts or traces
+    statements sees this one), and a failure invalidates the pooled connection, as SQLAlchemy
+    does for a lost one: the pool then never resets or reuses a connection the driver left in
+    an unknown state."""
     raw = await conn.get_raw_connection() if conn.dialect.name == "postgresql" else None
     if raw is None or not getattr(raw.dbapi_connection, "autocommit", False):
         # SQLAlchemy's adapter begins a unit of work's transaction at its first statement;

@@ -7,10 +7,10 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.db import session_scope
-from app.models import LedgerTransaction, Record
+from app.models import LedgerTransaction, Record, User
 from app.services import ledger
 from tests.helpers import assert_problem, citizen, user_with_role
 from tests.records.helpers import ago, event, post
@@ -256,6 +256,22 @@ async def test_batch_answers_each_item_and_a_bad_item_fails_alone(client, app):
     assert await count_records(app, c.id) == 1
     assert_problem(await c.post("/v1/events/batch", json={"events": []}), 422)
     assert_problem(await c.post("/v1/events/batch", json={"events": [good] * 501}), 422)
+
+
+async def test_a_citizen_disabled_while_their_token_still_stands_stores_nothing(client, app):
+    """The account is disabled in the database alone, as if its revocation had not reached the
+    token store yet: the records are refused in their unit of work, single and batch alike."""
+    c = await citizen(client)
+    assert (await post(c, "walking", {"steps": 1000}, at=ago(hours=3))).status_code == 201
+    async with session_scope(app.state.sessionmaker) as s:
+        await s.execute(update(User).where(User.id == c.id).values(is_active=False))
+    batch = await c.post(
+        "/v1/events/batch", json={"events": [event("walking", {"steps": 2000}, at=ago(hours=2))]}
+    )
+    assert assert_problem(batch, 401)["reason"] == "token_revoked"
+    single = await post(c, "walking", {"steps": 3000}, at=ago(hours=1))
+    assert assert_problem(single, 401)["reason"] == "token_revoked"
+    assert await count_records(app, c.id) == 1
 
 
 async def test_a_batch_item_is_the_answer_post_events_gives(client):
