@@ -1,6 +1,6 @@
 """What a unit of work of records is decided against: its items, and what is stored about
-their citizens (records under the same ids, activity spans, daily cap usage), read in a few
-statements after the citizens are locked and kept up to date as each record is decided."""
+their citizens (records under the same ids, activity spans, daily cap usage), read in one
+statement after the citizens are locked and kept up to date as each record is decided."""
 
 from __future__ import annotations
 
@@ -8,10 +8,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import (
+    CompoundSelect,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.db import UTCDateTime
 from app.kit.bulk import insert_rows
 from app.kit.statements import any_of, per_dialect
 from app.models import DailyUsage, Record
@@ -24,33 +36,58 @@ from app.services.records.writes import _USAGE, _local_day, _upsert_usage
 
 
 @per_dialect
-def _existing(dialect: str) -> Select[Any]:
-    """Stored records under the batch's (citizen, client_event_id) pairs, as ORM rows."""
-    return (
-        select(Record)
-        .where(
-            any_of(dialect, Record.user_id, "users"), any_of(dialect, Record.client_event_id, "ids")
-        )
-        .execution_options(populate_existing=True)
-    )
-
-
-@per_dialect
-def _spans(dialect: str) -> Select[Any]:
-    """The batch's citizens' activity spans (not rejected) that may overlap its records."""
-    return select(Record.user_id, Record.span_start, Record.span_end).where(
-        any_of(dialect, Record.user_id, "users"),
+def _stored(dialect: str) -> CompoundSelect:
+    """What is stored about the batch's citizens, in one statement (one round trip instead
+    of three): rows of kind ``s``, an activity span (not rejected) that may
+    overlap the batch's records, between ``first`` and ``last`` (none when they are null);
+    ``u``, the points used per (citizen, methodology code ``a``, local day ``b``) on the
+    batch's days; ``e``, the id ``b`` of a stored record under one of the batch's
+    (citizen, client_event_id ``a``) pairs. The spans come first: a compound statement's
+    columns take their types from its first SELECT."""
+    users = any_of(dialect, Record.user_id, "users")
+    text, instant, number = type_coerce(null(), String), type_coerce(null(), UTCDateTime()), null()
+    spans: Select[Any] = select(
+        literal_column("'s'").label("kind"),
+        Record.user_id,
+        text.label("a"),
+        text.label("b"),
+        Record.span_start.label("start"),
+        Record.span_end.label("end"),
+        type_coerce(number, Integer).label("n"),
+    ).where(
+        users,
         Record.status != RecordStatus.REJECTED,
         Record.span_start < bindparam("last", type_=Record.span_start.type),
         Record.span_end > bindparam("first", type_=Record.span_end.type),
     )
+    usage = select(
+        literal_column("'u'"),
+        _USAGE.user_id,
+        _USAGE.code,
+        _USAGE.day,
+        instant,
+        instant,
+        _USAGE.points,
+    ).where(any_of(dialect, _USAGE.user_id, "users"), any_of(dialect, _USAGE.day, "days"))
+    existing: Select[Any] = select(
+        literal_column("'e'"),
+        Record.user_id,
+        Record.client_event_id,
+        Record.id,
+        instant,
+        instant,
+        number,
+    ).where(users, any_of(dialect, Record.client_event_id, "ids"))
+    return union_all(spans, usage, existing)
 
 
 @per_dialect
-def _usage_of(dialect: str) -> Select[Any]:
-    """Points used per (citizen, methodology, local day) on the batch's days."""
-    return select(_USAGE.user_id, _USAGE.code, _USAGE.day, _USAGE.points).where(
-        any_of(dialect, _USAGE.user_id, "users"), any_of(dialect, _USAGE.day, "days")
+def _records(dialect: str) -> Select[Any]:
+    """Stored records by id, as ORM rows (the replays and conflicts of a batch: rare)."""
+    return (
+        select(Record)
+        .where(any_of(dialect, Record.id, "ids"))
+        .execution_options(populate_existing=True)
     )
 
 
@@ -65,7 +102,7 @@ class Item:
 
 
 class Batch:
-    """What the records of one unit of work must be checked against, read in a few queries
+    """What the records of one unit of work must be checked against, read in one statement
     after the citizens are locked, and kept up to date as each record is decided: stored
     records under the same ids, non-rejected activity spans, and daily cap usage (points per
     (citizen, methodology, local day); the days changed are written back in one statement)."""
@@ -79,28 +116,29 @@ class Batch:
     @classmethod
     async def load(cls, session: AsyncSession, items: list[Item], settings: Settings) -> Batch:
         batch = cls()
-        users = sorted({it.user.id for it in items})
-        rows = await session.scalars(
-            _existing(session),
-            {"users": users, "ids": sorted({it.record_in.client_event_id for it in items})},
-        )
-        batch.by_id = {(r.user_id, r.client_event_id): r for r in rows}
         timed = [(it, it.m.duration(it.data)) for it in items]
-        starts = [it.record_in.occurred_at - d for it, d in timed if d]
-        if starts:
-            found = await session.execute(
-                _spans(session),
-                {
-                    "users": users,
-                    "last": max(it.record_in.occurred_at for it, d in timed if d),
-                    "first": min(starts),
-                },
-            )
-            for user_id, span_start, span_end in found:
-                batch.spans.setdefault(user_id, []).append((span_start, span_end))
-        days = sorted({_local_day(it.record_in.occurred_at, settings) for it in items})
-        usage = await session.execute(_usage_of(session), {"users": users, "days": days})
-        batch.usage = {(u.user_id, u.code, u.day): int(u.points) for u in usage}
+        spans = [(it.record_in.occurred_at - d, it.record_in.occurred_at) for it, d in timed if d]
+        found = await session.execute(
+            _stored(session),
+            {
+                "users": sorted({it.user.id for it in items}),
+                "ids": sorted({it.record_in.client_event_id for it in items}),
+                "days": sorted({_local_day(it.record_in.occurred_at, settings) for it in items}),
+                "first": min((start for start, _ in spans), default=None),
+                "last": max((end for _, end in spans), default=None),
+            },
+        )
+        stored: list[str] = []
+        for kind, user_id, a, b, start, end, points in found:
+            if kind == "s":
+                batch.spans.setdefault(user_id, []).append((start, end))
+            elif kind == "u":
+                batch.usage[(user_id, a, b)] = int(points)
+            else:
+                stored.append(b)
+        if stored:
+            rows = await session.scalars(_records(session), {"ids": stored})
+            batch.by_id = {(r.user_id, r.client_event_id): r for r in rows}
         return batch
 
     def overlaps(self, user_id: str, start: datetime, end: datetime) -> bool:
