@@ -45,7 +45,8 @@ def _stored(dialect: str) -> CompoundSelect:
     (citizen, client_event_id ``a``) pairs. The spans come first: a compound statement's
     columns take their types from its first SELECT."""
     users = any_of(dialect, Record.user_id, "users")
-    text, instant, number = type_coerce(null(), String), type_coerce(null(), UTCDateTime()), null()
+    text, instant = type_coerce(null(), String), type_coerce(null(), UTCDateTime())
+    number = type_coerce(null(), Integer)
     spans: Select[Any] = select(
         literal_column("'s'").label("kind"),
         Record.user_id,
@@ -53,7 +54,7 @@ def _stored(dialect: str) -> CompoundSelect:
         text.label("b"),
         Record.span_start.label("start"),
         Record.span_end.label("end"),
-        type_coerce(number, Integer).label("n"),
+        number.label("n"),
     ).where(
         users,
         Record.status != RecordStatus.REJECTED,
