@@ -136,6 +136,54 @@ def _share_route_analysis() -> None:
 _share_route_analysis()
 
 
+class _SharedCompiledCache:
+    """SQLAlchemy's cache of compiled statements, shared by every engine of a test process.
+
+    Every test builds its own engine, and an engine starts with an empty cache, so each test
+    compiled every statement it ran again. The cache's key holds the engine's dialect object;
+    here the dialect's class and server version stand for it, so an engine of the same
+    backend finds what an earlier test compiled. The compiled form depends on nothing else of
+    the engine, and a statement is still executed by its own engine and dialect.
+    """
+
+    def __init__(self) -> None:
+        from sqlalchemy.util import LRUCache
+
+        self._cache: LRUCache[object, object] = LRUCache(5000)
+
+    @staticmethod
+    def _key(key: tuple[object, ...]) -> tuple[object, ...]:
+        dialect = key[0]
+        return (type(dialect), getattr(dialect, "server_version_info", None), *key[1:])
+
+    def get(self, key: tuple[object, ...], default: object = None) -> object:
+        return self._cache.get(self._key(key), default)
+
+    def __setitem__(self, key: tuple[object, ...], value: object) -> None:
+        self._cache[self._key(key)] = value
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+
+def _share_compiled_statements() -> None:
+    """Give every engine the application makes in this process the one shared cache."""
+    import app.db
+
+    create = app.db.create_async_engine
+    cache = _SharedCompiledCache()
+
+    def create_sharing(*args: object, **kwargs: object) -> object:
+        engine = create(*args, **kwargs)  # type: ignore[arg-type]
+        engine.sync_engine.update_execution_options(compiled_cache=cache)
+        return engine
+
+    app.db.create_async_engine = create_sharing  # type: ignore[assignment]
+
+
+_share_compiled_statements()
+
+
 def _pg_base() -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0]
 
