@@ -142,8 +142,9 @@ class _SharedCompiledCache:
     Every test builds its own engine, and an engine starts with an empty cache, so each test
     compiled every statement it ran again. The cache's key holds the engine's dialect object;
     here the dialect's class and server version stand for it, so an engine of the same
-    backend finds what an earlier test compiled. The compiled form depends on nothing else of
-    the engine, and a statement is still executed by its own engine and dialect.
+    backend finds what an earlier test compiled. Every engine here comes from
+    ``app.db.make_engine`` with the same options, so the compiled form depends on nothing else
+    of the engine; a statement is still executed by its own engine and dialect.
     """
 
     def __init__(self) -> None:
@@ -161,9 +162,6 @@ class _SharedCompiledCache:
 
     def __setitem__(self, key: tuple[object, ...], value: object) -> None:
         self._cache[self._key(key)] = value
-
-    def __len__(self) -> int:
-        return len(self._cache)
 
 
 def _share_compiled_statements() -> None:
